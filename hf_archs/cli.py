@@ -1,0 +1,86 @@
+"""The `hf-archs` command: `list`, `convert`, `check`."""
+
+import argparse
+import json
+import sys
+
+from . import registry
+from .backbones import UnsupportedSourceError
+
+
+def _parse_setting(text: str) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hf-archs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("list", help="list the zoo's designs and model types")
+
+    convert = commands.add_parser("convert", help="convert a stock checkpoint into a design")
+    convert.add_argument("--design", required=True, help=f"one of {list(registry.DESIGNS)}")
+    convert.add_argument("--from", dest="source", required=True, help="local folder or Hub id of a stock checkpoint")
+    convert.add_argument("--out", required=True, help="output folder (must not exist or be empty, unless --force)")
+    convert.add_argument("--force", action="store_true", help="replace an existing output folder")
+    convert.add_argument("--tau", type=float, help="semantic design: initial tau (default 0 = identity)")
+    convert.add_argument(
+        "--set", dest="settings", action="append", type=_parse_setting, default=[], metavar="KEY=VALUE",
+        help="design config field, JSON value (e.g. --set 'semantic_layers=[0,1]')",
+    )
+    convert.add_argument("--no-verify", action="store_true", help="skip the comparison with the source model")
+
+    check = commands.add_parser("check", help="report non-finite values in a checkpoint's weights")
+    check.add_argument("path")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            for entry in registry.ZOO:
+                print(f"{entry.design:10s} {entry.backbone.name:6s} {entry.model_type:16s} {entry.summary}")
+        elif args.command == "convert":
+            from .conversion import convert
+
+            settings = dict(args.settings)
+            if args.tau is not None:
+                settings["semantic_tau_init"] = args.tau
+            report = convert(
+                args.design, args.source, args.out, force=args.force, design_settings=settings, verify=not args.no_verify
+            )
+            diffs = ", ".join(f"{k} {v:.2e}" for k, v in report.max_abs_diff.items())
+            if report.sentence_embedding_max_abs_diff is not None:
+                diffs += f", sentence embeddings {report.sentence_embedding_max_abs_diff:.2e}"
+            print(f"converted {report.source} -> {report.output_dir} ({report.model_type}, {report.design_class})")
+            print(f"max |Δ| vs source: {diffs or 'not verified'}{' (identity setting)' if report.identity else ''}")
+        elif args.command == "check":
+            from .checks import non_finite_tensors
+
+            bad = non_finite_tensors(args.path)
+            for name, count in bad.items():
+                print(f"{name}: {count} non-finite values")
+            print("all weights finite" if not bad else f"{len(bad)} tensors with non-finite values")
+            return 1 if bad else 0
+    except (FileExistsError, FileNotFoundError, UnsupportedSourceError, registry.UnknownDesignError) as error:
+        print(f"hf-archs: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # conversion failures: say what failed, non-zero exit, nothing written
+        from .conversion import ConversionError
+
+        if isinstance(error, (ConversionError, ValueError, OSError)):
+            print(f"hf-archs: error: {error}", file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One folder per model type: `<model_type>/{configuration,modeling}_<model_type>.py`."""

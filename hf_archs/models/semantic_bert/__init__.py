@@ -1,0 +1,9 @@
+from .configuration_semantic_bert import SemanticBertConfig
+from .modeling_semantic_bert import (
+    SemanticBertForMaskedLM,
+    SemanticBertForSequenceClassification,
+    SemanticBertForTokenClassification,
+    SemanticBertModel,
+    SemanticBertPreTrainedModel,
+    SemanticBertSelfAttention,
+)

@@ -1,0 +1,8 @@
+from .configuration_semantic_llama import SemanticLlamaConfig
+from .modeling_semantic_llama import (
+    SemanticLlamaAttention,
+    SemanticLlamaForCausalLM,
+    SemanticLlamaForSequenceClassification,
+    SemanticLlamaModel,
+    SemanticLlamaPreTrainedModel,
+)

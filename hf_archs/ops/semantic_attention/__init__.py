@@ -1,0 +1,11 @@
+"""Semantic attention (DESIGN §3.1): `naive.py` is the reference; `attention.py` the attention-interface paths."""
+
+from .attention import (
+    FUSED_KERNEL_KEY,
+    SEMANTIC_ATTENTION_FUNCTIONS,
+    DesignAttentionInterface,
+    semantic_eager_attention,
+    semantic_fused_attention,
+    semantic_sdpa_attention,
+)
+from .naive import cosine_similarity_matrix, semantic_attention_naive, unit_normalize

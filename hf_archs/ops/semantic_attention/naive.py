@@ -1,0 +1,94 @@
+"""Reference semantic attention (DESIGN §3.1), written for clarity rather than speed.
+
+    logits_h(i, j) = scaling * q_h(i)·k_h(j) + tau_h * cos(x_i, x_j) + mask(i, j)
+
+`x_query`/`x_key` are the unit-normalized attention inputs x̂ = x / max(|x|, eps): one L×L similarity
+shared by every head of the layer. Everything else is stock scaled dot-product attention.
+"""
+
+import torch
+
+
+def unit_normalize(hidden_states: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """x̂ = x / max(|x|, eps), computed in float32 and returned in the input dtype."""
+    x = hidden_states.float()
+    return (x / x.norm(dim=-1, keepdim=True).clamp_min(eps)).to(hidden_states.dtype)
+
+
+def cosine_similarity_matrix(x_query: torch.Tensor, x_key: torch.Tensor) -> torch.Tensor:
+    """(batch, Lq, d) x (batch, Lk, d) unit vectors -> (batch, 1, Lq, Lk) cosines, broadcast over heads."""
+    return torch.matmul(x_query, x_key.transpose(-1, -2)).unsqueeze(1)
+
+
+def causal_mask(query_length: int, key_length: int, device: torch.device) -> torch.Tensor:
+    """Boolean (Lq, Lk) mask, True = may attend. Queries are the last Lq of the Lk positions (KV-cache decoding)."""
+    offset = key_length - query_length
+    query_positions = torch.arange(query_length, device=device)[:, None] + offset
+    return torch.arange(key_length, device=device)[None, :] <= query_positions
+
+
+def additive_mask(
+    attention_mask: torch.Tensor | None,
+    *,
+    is_causal: bool,
+    query_length: int,
+    key_length: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> torch.Tensor | None:
+    """Turn any mask Transformers hands an attention function into an additive float mask (or None).
+
+    Transformers passes a boolean mask (sdpa, True = attend), an additive float mask (eager) or None; None on a
+    causal layer means "plain causal" (sdpa skips building the mask when there is no padding).
+    """
+    if attention_mask is None:
+        if not is_causal or query_length == 1:
+            return None
+        attention_mask = causal_mask(query_length, key_length, device)
+    if attention_mask.dtype == torch.bool:
+        # finfo.min rather than -inf: a fully masked row (a left-padding query) stays finite, as in stock eager.
+        return torch.zeros((), dtype=dtype, device=device).masked_fill(~attention_mask, torch.finfo(dtype).min)
+    return attention_mask.to(dtype)
+
+
+def semantic_attention_naive(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    x_query: torch.Tensor | None,
+    x_key: torch.Tensor | None,
+    tau: torch.Tensor | None,
+    *,
+    scaling: float,
+    attention_mask: torch.Tensor | None = None,
+    is_causal: bool = False,
+    dropout: float = 0.0,
+    training: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Semantic attention with every intermediate materialized.
+
+    Args:
+        query: (batch, heads, Lq, head_dim); key, value: (batch, heads, Lk, head_dim), KV heads already repeated.
+        x_query: (batch, Lq, d) and x_key: (batch, Lk, d), unit-normalized attention inputs.
+        tau: (heads,) or (1,), the weight of the cosine term per head. `tau=None` drops the term (stock attention).
+        attention_mask: boolean (True = attend) or additive, broadcastable to (batch, heads, Lq, Lk).
+
+    Returns:
+        output (batch, heads, Lq, head_dim) and the attention probabilities (batch, heads, Lq, Lk).
+    """
+    logits = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    if tau is not None:
+        logits = logits + tau.to(logits.dtype).view(1, -1, 1, 1) * cosine_similarity_matrix(x_query, x_key).to(logits.dtype)
+    mask = additive_mask(
+        attention_mask,
+        is_causal=is_causal,
+        query_length=query.shape[-2],
+        key_length=key.shape[-2],
+        dtype=logits.dtype,
+        device=logits.device,
+    )
+    if mask is not None:
+        logits = logits + mask
+    probabilities = torch.softmax(logits.float(), dim=-1).to(query.dtype)
+    probabilities = torch.nn.functional.dropout(probabilities, p=dropout, training=training)
+    return torch.matmul(probabilities, value), probabilities

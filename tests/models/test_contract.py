@@ -1,0 +1,281 @@
+"""The model contract (DESIGN §4), once, for every design × backbone in the registry (`hf_archs.registry.ZOO`)."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+import transformers
+from peft import LoraConfig, PeftModel, get_peft_model
+from transformers import AutoConfig, Trainer, TrainingArguments
+
+import hf_archs
+from hf_archs.conversion import compare_models
+from hf_archs.conversion.verify import main_output
+
+from tests.zoo_cases import CASES, VOCAB, case_params
+
+IDENTITY_ATOL = 1e-5
+
+
+def load(case, path, auto_class=None, **kwargs):
+    return getattr(transformers, auto_class or case.variant.head_auto_class).from_pretrained(path, **kwargs).eval()
+
+
+def design_parameters(model):
+    return {name: p for name, p in model.named_parameters() if "semantic_tau" in name}
+
+
+def training_batch(case, generator_seed=0):
+    generator = torch.Generator().manual_seed(generator_seed)
+    input_ids = torch.randint(3, VOCAB, (4, 12), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, :3] = 0 if case.is_decoder else 1
+    attention_mask[1, -4:] = 0
+    labels = input_ids.masked_fill(attention_mask == 0, -100)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+# 1. registration ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", case_params())
+def test_registered_with_auto_classes_and_peft(case):
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as lora_targets
+
+    entry = case.entry
+    assert type(AutoConfig.for_model(entry.model_type)) is entry.config_class
+    for auto_name, model_class in entry.model_classes.items():
+        assert getattr(transformers, auto_name)._model_mapping[entry.config_class] is model_class
+    assert lora_targets[entry.model_type] == lora_targets[entry.backbone.stock_model_type]
+
+
+# 3. identity setting => stock function ---------------------------------------------------------------------------
+@pytest.mark.parametrize("case", case_params())
+@pytest.mark.parametrize("auto_class", ["AutoModel", "head"])
+def test_identity_setting_matches_stock(case, auto_class, stock_dirs, converted, batches):
+    auto_class = case.variant.head_auto_class if auto_class == "head" else auto_class
+    stock = load(case, stock_dirs[case.variant.name], auto_class)
+    design = load(case, converted(case), auto_class)
+    assert type(design).__name__.startswith("Semantic") and design.config.model_type == case.entry.model_type
+    differences = compare_models(stock, design, batches)
+    assert max(differences.values()) <= IDENTITY_ATOL, differences
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_active_design_changes_outputs_and_trains_its_parameters(case, stock_dirs, converted, batches):
+    stock = load(case, stock_dirs[case.variant.name])
+    design = load(case, converted(case, active=True))
+    assert max(compare_models(stock, design, batches).values()) > 1e-3
+
+    design.train()
+    design(**training_batch(case)).loss.backward()
+    for name, parameter in design_parameters(design).items():
+        assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_identity_setting_still_trains_tau(case, converted):
+    design = load(case, converted(case)).train()
+    design(**training_batch(case)).loss.backward()
+    grads = [p.grad for p in design_parameters(design).values()]
+    assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+# 4. every accepted attn_implementation computes the design ---------------------------------------------------------
+@pytest.mark.parametrize("case", case_params())
+def test_attention_implementations_agree(case, converted, batches):
+    path = converted(case, active=True)
+    reference = load(case, path, attn_implementation="eager")
+    for implementation in ("sdpa", "semantic_triton"):
+        candidate = load(case, path, attn_implementation=implementation)
+        assert candidate.config._attn_implementation == implementation
+        differences = compare_models(reference, candidate, batches)
+        assert max(differences.values()) <= 1e-5, (implementation, differences)
+
+
+@pytest.mark.parametrize("case", case_params())
+@pytest.mark.parametrize("implementation", ["flash_attention_2", "flex_attention", "paged|eager"])
+def test_stock_kernels_that_would_drop_the_term_are_refused(case, converted, implementation):
+    with pytest.raises(ValueError, match="drop"):
+        load(case, converted(case), attn_implementation=implementation)
+    model = load(case, converted(case))
+    with pytest.raises(ValueError, match="drop"):
+        model.set_attn_implementation(implementation)
+
+
+# 5. generate() with KV cache == full recompute ----------------------------------------------------------------------
+@pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder))
+def test_generate_with_cache_matches_recompute(case, converted):
+    model = load(case, converted(case, active=True))
+    input_ids = torch.randint(3, VOCAB, (2, 7), generator=torch.Generator().manual_seed(1))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, :3] = 0  # left padding
+    kwargs = dict(max_new_tokens=8, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
+    cached = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **kwargs)
+    recomputed = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
+    assert torch.equal(cached.sequences, recomputed.sequences)
+    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
+        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+
+
+# 6. training machinery -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", case_params())
+def test_gradient_checkpointing_gives_the_same_gradients(case, converted):
+    batch = training_batch(case)
+    grads = []
+    for checkpointing in (False, True):
+        model = load(case, converted(case, active=True)).train()
+        if checkpointing:
+            model.gradient_checkpointing_enable()
+        model(**batch).loss.backward()
+        grads.append({name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None})
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[0][name], grads[1][name], atol=1e-6, rtol=1e-5, msg=name)
+
+
+class _Batches(torch.utils.data.Dataset):
+    def __init__(self, case, size=16):
+        self.items = [{k: v[i % 4] for k, v in training_batch(case, seed).items()} for seed, i in enumerate(range(size))]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_trainer_lowers_the_loss(case, converted, tmp_path):
+    model = load(case, converted(case, active=True))
+    data = _Batches(case)
+    args = TrainingArguments(
+        output_dir=str(tmp_path), max_steps=12, per_device_train_batch_size=8, learning_rate=3e-3,
+        report_to="none", save_strategy="no", logging_steps=1, use_cpu=True, disable_tqdm=True,
+    )
+    trainer = Trainer(model=model, args=args, train_dataset=data)
+    before = trainer.evaluate(eval_dataset=data)["eval_loss"]
+    trainer.train()
+    after = trainer.evaluate(eval_dataset=data)["eval_loss"]
+    assert after < before - 0.1, (before, after)
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_peft_lora_train_save_load_merge(case, converted, tmp_path):
+    path = converted(case, active=True)
+    task_type = "CAUSAL_LM" if case.is_decoder else None
+    # No target_modules: PEFT's defaults for the model type come from the registry.
+    config = LoraConfig(task_type=task_type, r=4, lora_alpha=8, modules_to_save=["semantic_tau"])
+    model = get_peft_model(load(case, path), config)
+    tau_before = {k: v.detach().clone() for k, v in design_parameters(load(case, path)).items()}
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    batch = training_batch(case)
+    model.train()
+    for _ in range(3):
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    expected = main_output(model(**batch))
+    model.save_pretrained(tmp_path / "adapter")
+
+    reloaded = PeftModel.from_pretrained(load(case, path), tmp_path / "adapter").eval()
+    torch.testing.assert_close(main_output(reloaded(**batch)), expected)
+    merged = reloaded.merge_and_unload()
+    torch.testing.assert_close(main_output(merged(**batch)), expected, atol=1e-5, rtol=1e-5)
+    tau_after = design_parameters(merged)
+    assert tau_after.keys() == tau_before.keys()
+    assert any(not torch.equal(tau_after[k], tau_before[k]) for k in tau_before), "tau was not trained/saved"
+
+    merged.save_pretrained(tmp_path / "merged")
+    torch.testing.assert_close(main_output(load(case, tmp_path / "merged")(**batch)), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_save_and_reload_give_identical_outputs(case, converted, tmp_path, batches):
+    model = load(case, converted(case, active=True))
+    with torch.no_grad():  # make tau distinct per head so a load that resets it cannot pass
+        for parameter in design_parameters(model).values():
+            parameter.copy_(torch.linspace(-1, 1, parameter.numel()))
+    model.save_pretrained(tmp_path)
+    assert max(compare_models(model, load(case, tmp_path), batches).values()) == 0.0
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_trust_remote_code_loads_without_hf_archs(case, converted, tmp_path, batches):
+    path = converted(case, active=True)
+    model = load(case, path)
+    batch = batches["left_padding"]
+    torch.save({"batch": batch, "expected": main_output(model(**batch)).detach()}, tmp_path / "io.pt")
+    script = textwrap.dedent(f"""
+        import sys, torch, transformers
+
+        class BlockHfArchs:  # the checkpoint must bring its own code
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] == "hf_archs":
+                    raise ImportError("hf_archs is blocked in this process")
+        sys.meta_path.insert(0, BlockHfArchs())
+
+        io = torch.load({str(tmp_path / "io.pt")!r})
+        model = transformers.{case.variant.head_auto_class}.from_pretrained({str(path)!r}, trust_remote_code=True).eval()
+        assert type(model).__module__.startswith("transformers_modules"), type(model)
+        with torch.no_grad():
+            out = model(**io["batch"])
+        actual = out.logits
+        torch.testing.assert_close(actual, io["expected"], atol=1e-6, rtol=1e-6)
+        base = transformers.AutoModel.from_pretrained({str(path)!r}, trust_remote_code=True)
+        print("OK", type(model).__name__, type(base).__name__, "hf_archs" in sys.modules)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[-1] == "False"
+    assert json.loads((path / "config.json").read_text())["auto_map"]["AutoConfig"].startswith("configuration_")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", case_params())
+def test_torch_compile_of_the_forward(case, converted, batches):
+    model = load(case, converted(case, active=True))
+    compiled = torch.compile(model)
+    batch = batches["right_padding"]
+    with torch.no_grad():
+        expected = main_output(model(**batch))
+        actual = main_output(compiled(**batch))
+    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_bfloat16_forward_and_backward(case, converted, batches):
+    path = converted(case, active=True)
+    reference = load(case, path)
+    model = load(case, path, dtype=torch.bfloat16)
+    batch = batches["right_padding"]
+    valid = batch["attention_mask"].bool()
+    with torch.no_grad():
+        expected = main_output(reference(**batch))[valid]
+        actual = main_output(model(**batch))[valid].float()
+    assert torch.isfinite(actual).all()
+    assert (actual - expected).abs().max() <= 0.05 * expected.abs().max()
+    model.train()
+    model(**training_batch(case)).loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in design_parameters(model).values())
+
+
+# 7. bad input ----------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", case_params())
+def test_contradictory_config_is_refused(case):
+    config_class = case.entry.config_class
+    with pytest.raises(Exception, match="semantic_layers"):
+        config_class(num_hidden_layers=2, semantic_layers=[0, 5])
+    with pytest.raises(Exception, match="semantic_layers"):
+        config_class(num_hidden_layers=2, semantic_layers=[1, 1])
+
+
+def test_semantic_layers_select_layers(converted):
+    case = CASES[0]
+    config = case.entry.config_class.from_pretrained(converted(case))
+    config.semantic_layers = [1]
+    model = getattr(transformers, case.variant.head_auto_class).from_config(config)
+    assert [name for name in design_parameters(model)] == ["model.layers.1.self_attn.semantic_tau.weight"]
