@@ -10,8 +10,8 @@ import torch
 
 
 def unit_normalize(hidden_states: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """x̂ = x / max(|x|, eps), computed in float32 and returned in the input dtype."""
-    x = hidden_states.float()
+    """x̂ = x / max(|x|, eps), computed in at least float32 and returned in the input dtype."""
+    x = hidden_states.to(torch.promote_types(hidden_states.dtype, torch.float32))
     return (x / x.norm(dim=-1, keepdim=True).clamp_min(eps)).to(hidden_states.dtype)
 
 
@@ -89,6 +89,8 @@ def semantic_attention_naive(
     )
     if mask is not None:
         logits = logits + mask
-    probabilities = torch.softmax(logits.float(), dim=-1).to(query.dtype)
+    # Softmax in at least float32 (as stock eager does for half precision); float64 stays float64.
+    probabilities = torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
+    probabilities = probabilities.to(query.dtype)
     probabilities = torch.nn.functional.dropout(probabilities, p=dropout, training=training)
     return torch.matmul(probabilities, value), probabilities

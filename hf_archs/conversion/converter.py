@@ -74,11 +74,14 @@ def _copy_auxiliary_files(source_dir: Path, target_dir: Path) -> None:
             shutil.copy2(item, target_dir / item.name)
 
 
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json")
+
+
 def _load_tokenizer(path: Path):
-    try:
-        return AutoTokenizer.from_pretrained(path)
-    except (OSError, ValueError, TypeError):
-        return None  # no tokenizer in the folder: verification falls back to random token ids
+    """The source's tokenizer, or None (verification then uses random token ids)."""
+    if not any((path / name).exists() for name in _TOKENIZER_FILES):
+        return None
+    return AutoTokenizer.from_pretrained(path)
 
 
 def _new_parameter_names(model, missing_keys) -> list[str]:

@@ -1,0 +1,135 @@
+"""`hf-archs convert`: stock checkpoints in, verified design checkpoints out, nothing lost on failure."""
+
+import json
+import os
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel, MistralConfig, MistralForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+from hf_archs import UnsupportedSourceError
+from hf_archs.cli import main as cli
+from hf_archs.conversion import IDENTITY_ATOL, ConversionError, convert
+from hf_archs.registry import UnknownDesignError
+from tests.conftest import quiet
+
+TINY = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2, max_position_embeddings=128)
+
+
+def _save(model, path):
+    model.save_pretrained(path)
+    return path
+
+
+def test_minilm_converts_exactly_and_stays_a_sentence_transformer(minilm_dir, tmp_path):
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    report = quiet(convert, "semantic", str(minilm_dir), tmp_path / "minilm-semantic", progress=False)
+    assert report.model_type == "semantic_bert" and report.identity
+    assert set(report.max_abs_diff) == {"right_padding", "left_padding"}
+    assert max(report.max_abs_diff.values()) <= IDENTITY_ATOL
+    assert report.sentence_embedding_max_abs_diff <= IDENTITY_ATOL
+    assert len(report.new_parameters) == 6  # one tau vector per layer
+
+    out = tmp_path / "minilm-semantic"
+    texts = ["A dog chases the ball across the yard.", "Photosynthesis turns light into chemical energy."]
+    stock = sentence_transformers.SentenceTransformer(str(minilm_dir), device="cpu").encode(texts, convert_to_tensor=True)
+    converted_model = sentence_transformers.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
+    assert type(converted_model[0].auto_model).__name__ == "SemanticBertModel"
+    converted = converted_model.encode(texts, convert_to_tensor=True)
+    assert (stock - converted).abs().max() <= IDENTITY_ATOL
+
+    card = (out / "README.md").read_text()
+    assert card.startswith("---\nlibrary_name: transformers\n") and f"base_model: {minilm_dir}" in card
+    assert json.loads((out / "config.json").read_text())["model_type"] == "semantic_bert"
+    assert (out / "modules.json").exists() and (out / "tokenizer.json").exists()
+
+
+@pytest.mark.parametrize(
+    "name,build",
+    [
+        ("mistral", lambda: MistralForCausalLM(MistralConfig(**TINY, sliding_window=None))),
+        ("qwen2", lambda: Qwen2ForCausalLM(Qwen2Config(**TINY, use_sliding_window=False))),
+    ],
+)
+def test_llama_family_variants_convert_exactly(name, build, tmp_path):
+    torch.manual_seed(0)
+    source = _save(build(), tmp_path / name)
+    report = quiet(convert, "semantic", str(source), tmp_path / "out", progress=False)
+    assert report.design_class == "SemanticLlamaForCausalLM"
+    assert max(report.max_abs_diff.values()) <= IDENTITY_ATOL
+
+
+def test_mistral_with_a_sliding_window_is_refused(tmp_path):
+    source = _save(MistralForCausalLM(MistralConfig(**TINY, sliding_window=16)), tmp_path / "mistral")
+    with pytest.raises(UnsupportedSourceError, match="sliding window"):
+        convert("semantic", str(source), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unsupported_source_family_fails_cleanly(tmp_path, capsys):
+    source = _save(GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64)), tmp_path / "gpt2")
+    with pytest.raises(UnsupportedSourceError, match="gpt2"):
+        convert("semantic", str(source), tmp_path / "out", progress=False)
+    assert cli(["convert", "--design", "semantic", "--from", str(source), "--out", str(tmp_path / "out")]) != 0
+    assert "gpt2" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_design_is_refused(stock_dirs, tmp_path, capsys):
+    with pytest.raises(UnknownDesignError, match="known designs"):
+        convert("no_such_design", str(stock_dirs["base"]), tmp_path / "out", progress=False)
+    assert cli(["convert", "--design", "nope", "--from", str(stock_dirs["base"]), "--out", str(tmp_path / "o")]) == 2
+    assert "Unknown design" in capsys.readouterr().err
+
+
+def test_existing_target_needs_force_and_is_replaced_whole(stock_dirs, tmp_path, capsys):
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "precious.txt").write_text("keep me")
+    argv = ["convert", "--design", "semantic", "--from", str(stock_dirs["base"]), "--out", str(target)]
+    assert cli(argv) == 2
+    assert "--force" in capsys.readouterr().err and (target / "precious.txt").exists()
+
+    assert quiet(cli, argv + ["--force", "--tau", "0.25"]) == 0
+    assert not (target / "precious.txt").exists()
+    config = json.loads((target / "config.json").read_text())
+    assert config["semantic_tau_init"] == 0.25 and config["model_type"] == "semantic_bert"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]  # no staging or backup folders left
+
+
+def test_non_identity_setting_is_reported_not_refused(stock_dirs, tmp_path):
+    report = quiet(convert, "semantic", str(stock_dirs["gqa_untied"]), tmp_path / "out",
+                   design_settings={"semantic_tau_init": 0.5}, progress=False)
+    assert not report.identity and max(report.max_abs_diff.values()) > 1e-3
+
+
+def test_failed_verification_leaves_nothing_behind(stock_dirs, tmp_path, monkeypatch):
+    import hf_archs.conversion.converter as conversion
+
+    monkeypatch.setattr(conversion, "compare_models", lambda *args: {"right_padding": 1.0})
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "model.txt").write_text("old model")
+    with pytest.raises(ConversionError, match="identity"):
+        conversion.convert("semantic", str(stock_dirs["base"]), existing, force=True, progress=False)
+    assert (existing / "model.txt").read_text() == "old model"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
+
+
+def test_check_reports_non_finite_weights(stock_dirs, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    assert cli(["check", str(stock_dirs["base"])]) == 0
+    weights = load_file(stock_dirs["base"] / "model.safetensors")
+    name = sorted(weights)[0]
+    weights[name][0] = float("nan")
+    save_file(weights, tmp_path / "model.safetensors")
+    assert cli(["check", str(tmp_path)]) == 1
+    assert name in capsys.readouterr().out
+
+
+def test_list_names_every_zoo_model(capsys):
+    assert cli(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "semantic_llama" in out and "semantic_bert" in out
