@@ -1,0 +1,323 @@
+"""`finetune_lora`: evaluate, LoRA fine-tune, evaluate, save, reload, merge, on a local Transformers model."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from peft import PeftModel
+from torch import nn
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainingArguments,
+    set_seed,
+)
+
+from ..data import load_wordnet, wordnet_texts
+from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
+from .language_modeling import evaluate_lm, fixed_eval_batches, lm_collator, prepare_tokenizer, tokenize_texts
+from .lora import apply_lora, count_parameters, default_lora_target_modules
+
+
+TASKS = ("embedding", "mlm", "causal_lm")
+_AUTO_CLASSES = {"embedding": AutoModel, "mlm": AutoModelForMaskedLM, "causal_lm": AutoModelForCausalLM}
+_PEFT_TASK_TYPES = {"embedding": "FEATURE_EXTRACTION", "mlm": None, "causal_lm": "CAUSAL_LM"}
+# Files that make a folder a sentence-transformers model besides the weights, config and tokenizer.
+_SENTENCE_TRANSFORMERS_FILES = ("modules.json", "config_sentence_transformers.json", "sentence_bert_config.json")
+_EVAL_BATCH_SIZE = 64
+
+
+@dataclass
+class FinetuneReport:
+    """What `finetune_lora` did and measured; also written to `output_dir/report.json`."""
+
+    task: str
+    model_path: str
+    metric_names: list[str]
+    before: dict[str, float]
+    after: dict[str, float]
+    reloaded: dict[str, float]
+    trainable_parameters: int
+    total_parameters: int
+    lora_target_modules: list[str] | str
+    design_modules_trained: list[str]
+    adapter_dir: str
+    merged_dir: str
+    train_size: int
+    eval_size: int
+    max_steps: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    train_loss: float
+    seconds: float
+    train_seconds: float = field(default=0.0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    def table(self) -> str:
+        """A short plain-text table of the metrics before and after fine-tuning."""
+        lines = [
+            f"{self.task} LoRA fine-tune of {self.model_path}",
+            f"{self.max_steps} steps x batch {self.batch_size} on {self.train_size} train entries, "
+            f"eval on {self.eval_size} held-out entries; trainable {self.trainable_parameters:,} of "
+            f"{self.total_parameters:,} parameters; design modules trained: {self.design_modules_trained or 'none'}",
+            f"{'metric':<12}{'before':>10}{'after':>10}{'reloaded':>10}{'change':>10}",
+        ]
+        for name in self.metric_names:
+            before, after, reloaded = self.before[name], self.after[name], self.reloaded[name]
+            lines.append(f"{name:<12}{before:>10.4f}{after:>10.4f}{reloaded:>10.4f}{after - before:>+10.4f}")
+        lines.append(
+            f"train loss {self.train_loss:.4f}; {self.train_seconds:.1f}s training, {self.seconds:.1f}s total"
+        )
+        return "\n".join(lines)
+
+
+@dataclass
+class _TaskSetup:
+    """Everything task specific: training data, collator, trainer class and the held-out evaluation."""
+
+    train_dataset: object
+    data_collator: Callable
+    evaluate: Callable[[nn.Module], dict[str, float]]
+    metric_names: list[str]
+    eval_size: int
+    trainer_class: type[Trainer] = Trainer
+    trainer_kwargs: dict = field(default_factory=dict)
+    label_names: list[str] = field(default_factory=lambda: ["labels"])
+
+
+def _embedding_setup(
+    model_path: str, tokenizer: PreTrainedTokenizerBase, train_size: int | None, eval_size: int
+) -> _TaskSetup:
+    pooling = Pooling.from_model_dir(model_path)
+    eval_entries = load_wordnet("test", limit=eval_size)
+    return _TaskSetup(
+        train_dataset=load_wordnet("train", limit=train_size),
+        data_collator=DefinitionWordCollator(tokenizer),
+        evaluate=lambda model: evaluate_retrieval(model, tokenizer, eval_entries, pooling, _EVAL_BATCH_SIZE),
+        metric_names=["mrr", "recall@1", "recall@10"],
+        eval_size=len(eval_entries),
+        trainer_class=ContrastiveTrainer,
+        trainer_kwargs={"pooling": pooling, "temperature": 0.05},
+        label_names=[],
+    )
+
+
+def _language_modeling_setup(
+    task: str, tokenizer: PreTrainedTokenizerBase, train_size: int | None, eval_size: int, seed: int
+) -> _TaskSetup:
+    mlm = task == "mlm"
+    prepare_tokenizer(tokenizer, mlm=mlm)
+    eval_features = tokenize_texts(tokenizer, wordnet_texts("test", limit=eval_size))
+    eval_batches = fixed_eval_batches(tokenizer, eval_features, mlm=mlm, batch_size=_EVAL_BATCH_SIZE, seed=seed)
+    return _TaskSetup(
+        train_dataset=tokenize_texts(tokenizer, wordnet_texts("train", limit=train_size)),
+        data_collator=lm_collator(tokenizer, mlm=mlm),
+        evaluate=lambda model: evaluate_lm(model, eval_batches, causal=not mlm),
+        metric_names=["loss", "perplexity"],
+        eval_size=len(eval_features),
+    )
+
+
+def load_base_model(model_path: str, task: str, trust_remote_code: bool = False) -> nn.Module:
+    """The model for `task` in float32 (LoRA on CPU, and a tight before/after/reload comparison)."""
+    auto_class = _AUTO_CLASSES[task]
+    return auto_class.from_pretrained(model_path, dtype=torch.float32, trust_remote_code=trust_remote_code)
+
+
+def _training_arguments(
+    output_dir: Path, max_steps: int, batch_size: int, learning_rate: float, seed: int, label_names: list[str]
+) -> TrainingArguments:
+    return TrainingArguments(
+        output_dir=str(output_dir / "trainer"),
+        max_steps=max_steps,
+        per_device_train_batch_size=batch_size,
+        learning_rate=learning_rate,
+        warmup_steps=max_steps // 10,
+        lr_scheduler_type="linear",
+        weight_decay=0.0,
+        logging_steps=max(1, max_steps // 10),
+        save_strategy="no",
+        eval_strategy="no",
+        report_to="none",
+        seed=seed,
+        data_seed=seed,
+        # Our collators read raw columns (definition, word) that Trainer would otherwise drop.
+        remove_unused_columns=False,
+        label_names=label_names,
+        dataloader_pin_memory=torch.cuda.is_available(),
+    )
+
+
+def _check_reloaded(after: dict[str, float], reloaded: dict[str, float]) -> None:
+    """The saved adapter must reproduce the trained model, else what we ship is not what we measured."""
+    mismatched = {
+        name: (after[name], reloaded[name])
+        for name in after
+        if not math.isclose(after[name], reloaded[name], rel_tol=1e-3, abs_tol=1e-4)
+    }
+    if mismatched:
+        raise RuntimeError(f"The reloaded adapter does not reproduce the trained model's metrics: {mismatched}")
+
+
+def _copy_sentence_transformers_files(model_path: Path, merged_dir: Path) -> None:
+    """Keep a sentence-transformers folder one: copy its module list, pooling and normalize configs."""
+    modules_file = model_path / "modules.json"
+    if not modules_file.is_file():
+        return
+    for name in _SENTENCE_TRANSFORMERS_FILES:
+        if (model_path / name).is_file():
+            shutil.copy2(model_path / name, merged_dir / name)
+    for module in json.loads(modules_file.read_text()):
+        # "" is the transformer itself (saved by save_pretrained); parameter-free modules may have no folder.
+        source = model_path / module.get("path", "")
+        if module.get("path") and source.is_dir():
+            shutil.copytree(source, merged_dir / module["path"], dirs_exist_ok=True)
+
+
+def _validate_arguments(task: str, max_steps: int, batch_size: int, train_size: int | None, eval_size: int) -> None:
+    if task not in TASKS:
+        raise ValueError(f"Unknown task {task!r}; expected one of {', '.join(TASKS)}.")
+    if max_steps < 1 or eval_size < 1 or (train_size is not None and train_size < 1):
+        raise ValueError("`max_steps`, `eval_size` and `train_size` (when given) must be positive.")
+    if batch_size < (2 if task == "embedding" else 1):
+        raise ValueError(f"`batch_size` must be at least 2 for in-batch negatives, got {batch_size}.")
+
+
+def finetune_lora(
+    model_path: str,
+    task: str,
+    output_dir: str,
+    *,
+    max_steps: int = 60,
+    batch_size: int = 32,
+    learning_rate: float = 5e-4,
+    lora_r: int = 8,
+    lora_alpha: int = 16,
+    seed: int = 0,
+    train_size: int | None = None,
+    eval_size: int = 500,
+    train_design_parameters: bool = True,
+    trust_remote_code: bool = False,
+) -> FinetuneReport:
+    """LoRA fine-tune a local Transformers model on the shipped WordNet corpus and measure it before and after.
+
+    Args:
+        model_path: a model folder (BERT family for `"embedding"`/`"mlm"`, Llama family for `"causal_lm"`); a
+            sentence-transformers folder keeps its declared pooling (mean pooling when none is declared).
+        task: `"embedding"` (contrastive definition -> word, scored by retrieval MRR / recall@k on the test split),
+            `"mlm"` or `"causal_lm"` (language modelling on WordNet texts, scored by held-out loss / perplexity).
+        output_dir: receives `adapter/`, `merged/` (a full model with the LoRA weights merged) and `report.json`.
+        max_steps, batch_size, learning_rate, seed: training budget and optimizer settings.
+        lora_r, lora_alpha: LoRA rank and scaling, on PEFT's default target modules for the model type.
+        train_size: number of train entries to draw from (all when None); eval_size: held-out test entries.
+        train_design_parameters: also train (and save with the adapter) modules marked `hf_archs_design_module`.
+        trust_remote_code: passed to `from_pretrained`.
+
+    Returns:
+        A `FinetuneReport`. Raises `RuntimeError` if the reloaded adapter does not reproduce the trained model.
+    """
+    _validate_arguments(task, max_steps, batch_size, train_size, eval_size)
+    start = time.perf_counter()
+    output_dir, model_dir = Path(output_dir), Path(model_path)
+    adapter_dir, merged_dir = output_dir / "adapter", output_dir / "merged"
+    output_dir.mkdir(parents=True, exist_ok=True)
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    if task == "embedding":
+        setup = _embedding_setup(model_path, tokenizer, train_size, eval_size)
+    else:
+        setup = _language_modeling_setup(task, tokenizer, train_size, eval_size, seed)
+    args = _training_arguments(output_dir, max_steps, batch_size, learning_rate, seed, setup.label_names)
+
+    # 1. Baseline on held-out data.
+    model = load_base_model(model_path, task, trust_remote_code).to(args.device)
+    before = setup.evaluate(model)
+
+    # 2-3. LoRA on PEFT's default targets, plus the design's own new parameters.
+    target_modules = default_lora_target_modules(model)
+    set_seed(seed)  # LoRA's random init must not depend on what ran before
+    model = apply_lora(
+        model,
+        r=lora_r,
+        alpha=lora_alpha,
+        task_type=_PEFT_TASK_TYPES[task],
+        train_design_parameters=train_design_parameters,
+    )
+    design_modules = list(model.peft_config["default"].modules_to_save or [])
+    trainable, total = count_parameters(model)
+
+    # 4. Train.
+    trainer = setup.trainer_class(
+        model=model,
+        args=args,
+        train_dataset=setup.train_dataset,
+        data_collator=setup.data_collator,
+        processing_class=tokenizer,
+        **setup.trainer_kwargs,
+    )
+    train_start = time.perf_counter()
+    train_output = trainer.train()
+    train_seconds = time.perf_counter() - train_start
+    with contextlib.suppress(OSError):  # Trainer creates its output folder even when it saves nothing
+        Path(args.output_dir).rmdir()
+
+    # 5. Held-out metrics after training.
+    after = setup.evaluate(model)
+
+    # 6. Save the adapter, reload it onto a fresh base model, check it reproduces `after`, then merge.
+    model.save_pretrained(adapter_dir)
+    del trainer, model  # free the trained copy before loading a second one
+    reloaded_model = PeftModel.from_pretrained(load_base_model(model_path, task, trust_remote_code), adapter_dir)
+    reloaded_model.to(args.device)
+    reloaded = setup.evaluate(reloaded_model)
+    _check_reloaded(after, reloaded)
+    merged = reloaded_model.merge_and_unload()
+    merged.save_pretrained(merged_dir)
+    tokenizer.save_pretrained(merged_dir)
+    if model_dir.is_dir():
+        _copy_sentence_transformers_files(model_dir, merged_dir)
+
+    # 7. Report.
+    report = FinetuneReport(
+        task=task,
+        model_path=str(model_path),
+        metric_names=setup.metric_names,
+        before=before,
+        after=after,
+        reloaded=reloaded,
+        trainable_parameters=trainable,
+        total_parameters=total,
+        lora_target_modules=target_modules,
+        design_modules_trained=design_modules,
+        adapter_dir=str(adapter_dir),
+        merged_dir=str(merged_dir),
+        train_size=len(setup.train_dataset),
+        eval_size=setup.eval_size,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        train_loss=train_output.training_loss,
+        seconds=time.perf_counter() - start,
+        train_seconds=train_seconds,
+    )
+    report.save(output_dir / "report.json")
+    return report

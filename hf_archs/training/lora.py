@@ -1,0 +1,87 @@
+"""LoRA wrapping that also trains the new parameters of `hf_archs` designs."""
+
+from __future__ import annotations
+
+from peft import LoraConfig, PeftModel, get_peft_model
+from peft.tuners.lora import LoraModel
+from torch import nn
+
+
+def _is_design_module(module: nn.Module) -> bool:
+    return getattr(type(module), "hf_archs_design_module", False) is True
+
+
+def design_modules_to_save(model: nn.Module) -> list[str]:
+    """Leaf names of the modules holding a design's new parameters, for `LoraConfig(modules_to_save=...)`.
+
+    Design models mark those modules with the class attribute `hf_archs_design_module = True` (for example a
+    `semantic_tau` module in every attention layer). PEFT matches `modules_to_save` by leaf name, so the names are
+    returned deduplicated and sorted. Stock models have no such modules and give `[]`.
+
+    Raises:
+        ValueError: if an unmarked module shares a leaf name with a design module, since PEFT would then train and
+            save that stock module too.
+    """
+    design_prefixes: list[str] = []
+    for name, module in model.named_modules():
+        inside_design = any(name.startswith(prefix + ".") for prefix in design_prefixes)
+        # A design module nested in another one is already saved with its parent; wrapping it twice breaks PEFT.
+        if name and _is_design_module(module) and not inside_design:
+            design_prefixes.append(name)
+    names = sorted({prefix.rsplit(".", 1)[-1] for prefix in design_prefixes})
+
+    clashes = sorted(
+        name
+        for name, module in model.named_modules()
+        if name.rsplit(".", 1)[-1] in names and not any(name == p or name.startswith(p + ".") for p in design_prefixes)
+    )
+    if clashes:
+        raise ValueError(
+            f"Design module names {names} also match unmarked modules {clashes[:5]}; rename the design modules so "
+            "that `modules_to_save` selects only them."
+        )
+    return names
+
+
+def default_lora_target_modules(model: nn.Module) -> list[str] | str:
+    """PEFT's default LoRA target modules for `model.config.model_type`.
+
+    `hf_archs` registers its model types in PEFT's mapping, so designs get the same targets as their stock family.
+    """
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    targets = LoraModel.target_module_mapping.get(model_type)
+    if targets is None:
+        raise ValueError(
+            f"PEFT has no default LoRA target modules for model type {model_type!r}. Import `hf_archs` so that its "
+            "model types are registered with PEFT, or use a model type that PEFT supports."
+        )
+    return targets
+
+
+def apply_lora(
+    model: nn.Module,
+    *,
+    r: int = 8,
+    alpha: int = 16,
+    dropout: float = 0.05,
+    task_type: str | None = None,
+    train_design_parameters: bool = True,
+) -> PeftModel:
+    """Wrap `model` with LoRA adapters on PEFT's default targets (and its design modules as `modules_to_save`)."""
+    default_lora_target_modules(model)  # fail early with a clear message; PEFT resolves the same mapping itself
+    modules_to_save = design_modules_to_save(model) if train_design_parameters else []
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=None,
+        modules_to_save=modules_to_save or None,
+        task_type=task_type,
+    )
+    return get_peft_model(model, config)
+
+
+def count_parameters(model: nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())

@@ -1,0 +1,92 @@
+"""LoRA wrapping: design modules are found, trained and saved; unknown model types fail clearly."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from peft import get_peft_model_state_dict
+from torch import nn
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from hf_archs.training import apply_lora, default_lora_target_modules, design_modules_to_save
+
+
+class ToyTau(nn.Module):
+    """Stands in for a design's new-parameter module such as `semantic_tau`."""
+
+    hf_archs_design_module = True
+
+    def __init__(self, num_heads: int = 4):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(num_heads))
+
+
+class ToyBranch(nn.Module):
+    hf_archs_design_module = True
+
+    def __init__(self):
+        super().__init__()
+        self.inner_tau = ToyTau()  # nested: saved with its parent, not listed on its own
+        self.proj = nn.Linear(4, 4)
+
+
+def tiny_llama_with_tau() -> LlamaForCausalLM:
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    for layer in model.model.layers:
+        layer.self_attn.semantic_tau = ToyTau()
+    return model
+
+
+def test_design_modules_to_save_finds_marked_modules():
+    toy = nn.ModuleDict(
+        {
+            "blocks": nn.ModuleList(
+                [nn.ModuleDict({"semantic_tau": ToyTau(), "linear": nn.Linear(4, 4)}) for _ in range(2)]
+            ),
+            "branch": ToyBranch(),
+        }
+    )
+    assert design_modules_to_save(toy) == ["branch", "semantic_tau"]
+
+
+def test_design_modules_to_save_is_empty_for_stock_models():
+    assert design_modules_to_save(nn.Sequential(nn.Linear(4, 4), nn.ReLU())) == []
+
+
+def test_design_module_name_clashing_with_a_stock_module_raises():
+    toy = nn.ModuleDict({"a": nn.ModuleDict({"gate": ToyTau()}), "b": nn.ModuleDict({"gate": nn.Linear(4, 4)})})
+    with pytest.raises(ValueError, match="gate"):
+        design_modules_to_save(toy)
+
+
+def test_apply_lora_trains_and_saves_design_modules():
+    model = apply_lora(tiny_llama_with_tau(), task_type="CAUSAL_LM")
+    trainable = {name for name, param in model.named_parameters() if param.requires_grad}
+    assert any("semantic_tau" in name for name in trainable)
+    assert any("lora_A" in name for name in trainable)
+    assert not any("mlp" in name or "embed_tokens" in name for name in trainable)  # the rest stays frozen
+    saved = get_peft_model_state_dict(model)
+    assert any("semantic_tau" in key for key in saved)
+
+
+def test_apply_lora_can_leave_design_modules_frozen():
+    model = apply_lora(tiny_llama_with_tau(), task_type="CAUSAL_LM", train_design_parameters=False)
+    assert not any("semantic_tau" in n for n, p in model.named_parameters() if p.requires_grad)
+
+
+def test_model_type_without_peft_defaults_raises():
+    toy = nn.Linear(4, 4)
+    toy.config = SimpleNamespace(model_type="not_a_model_type")
+    with pytest.raises(ValueError, match="not_a_model_type"):
+        default_lora_target_modules(toy)
+    with pytest.raises(ValueError, match="not_a_model_type"):
+        apply_lora(toy)
