@@ -21,6 +21,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument("--design-learning-rate", type=float, default=1e-2, help="learning rate of the design's new parameters")
     parser.add_argument("--lora-r", type=int, default=8)
     parser.add_argument("--lora-alpha", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
@@ -42,6 +43,7 @@ def main() -> None:
         max_steps=args.max_steps,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
+        design_learning_rate=args.design_learning_rate,
         lora_r=args.lora_r,
         lora_alpha=args.lora_alpha,
         seed=args.seed,

@@ -28,7 +28,7 @@ from transformers import (
 from ..data import load_wordnet, wordnet_texts
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
 from .language_modeling import evaluate_lm, fixed_eval_batches, lm_collator, prepare_tokenizer, tokenize_texts
-from .lora import apply_lora, count_parameters, default_lora_target_modules
+from .lora import apply_lora, count_parameters, default_lora_target_modules, optimizer_parameter_groups
 
 
 TASKS = ("embedding", "mlm", "causal_lm")
@@ -60,6 +60,7 @@ class FinetuneReport:
     max_steps: int
     batch_size: int
     learning_rate: float
+    design_learning_rate: float | None
     seed: int
     train_loss: float
     seconds: float
@@ -209,6 +210,7 @@ def finetune_lora(
     max_steps: int = 60,
     batch_size: int = 32,
     learning_rate: float = 5e-4,
+    design_learning_rate: float | None = 1e-2,
     lora_r: int = 8,
     lora_alpha: int = 16,
     seed: int = 0,
@@ -226,6 +228,7 @@ def finetune_lora(
             `"mlm"` or `"causal_lm"` (language modelling on WordNet texts, scored by held-out loss / perplexity).
         output_dir: receives `adapter/`, `merged/` (a full model with the LoRA weights merged) and `report.json`.
         max_steps, batch_size, learning_rate, seed: training budget and optimizer settings.
+        design_learning_rate: learning rate of the design's new parameters (None: `learning_rate`).
         lora_r, lora_alpha: LoRA rank and scaling, on PEFT's default target modules for the model type.
         train_size: number of train entries to draw from (all when None); eval_size: held-out test entries.
         train_design_parameters: also train (and save with the adapter) modules marked `hf_archs_design_module`.
@@ -265,9 +268,13 @@ def finetune_lora(
     trainable, total = count_parameters(model)
 
     # 4. Train.
+    optimizer = torch.optim.AdamW(
+        optimizer_parameter_groups(model, learning_rate, design_learning_rate), weight_decay=args.weight_decay
+    )
     trainer = setup.trainer_class(
         model=model,
         args=args,
+        optimizers=(optimizer, None),
         train_dataset=setup.train_dataset,
         data_collator=setup.data_collator,
         processing_class=tokenizer,
@@ -314,6 +321,7 @@ def finetune_lora(
         max_steps=max_steps,
         batch_size=batch_size,
         learning_rate=learning_rate,
+        design_learning_rate=design_learning_rate if design_modules else None,
         seed=seed,
         train_loss=train_output.training_loss,
         seconds=time.perf_counter() - start,

@@ -81,6 +81,22 @@ def apply_lora(
     return get_peft_model(model, config)
 
 
+def optimizer_parameter_groups(model: nn.Module, learning_rate: float, design_learning_rate: float | None) -> list[dict]:
+    """AdamW parameter groups: the design's new parameters (a handful of scalars such as tau, starting at the
+    identity setting) can take a larger step than the LoRA matrices."""
+    trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    design_names = set()
+    for name, module in model.named_modules():
+        if _is_design_module(module):
+            design_names.update(f"{name}.{param_name}" for param_name, _ in module.named_parameters())
+    design = [p for name, p in trainable if name in design_names]
+    others = [p for name, p in trainable if name not in design_names]
+    groups = [{"params": others, "lr": learning_rate}]
+    if design:
+        groups.append({"params": design, "lr": design_learning_rate or learning_rate, "weight_decay": 0.0})
+    return groups
+
+
 def count_parameters(model: nn.Module) -> tuple[int, int]:
     """(trainable, total) parameter counts."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -90,3 +90,17 @@ def test_model_type_without_peft_defaults_raises():
         default_lora_target_modules(toy)
     with pytest.raises(ValueError, match="not_a_model_type"):
         apply_lora(toy)
+
+
+def test_design_parameters_get_their_own_learning_rate():
+    from hf_archs.training.lora import optimizer_parameter_groups
+
+    model = apply_lora(tiny_llama_with_tau(), r=2, alpha=4)
+    groups = optimizer_parameter_groups(model, learning_rate=1e-4, design_learning_rate=1e-2)
+    assert [group["lr"] for group in groups] == [1e-4, 1e-2]
+    design = {id(p) for p in groups[1]["params"]}
+    names = {name for name, p in model.named_parameters() if id(p) in design}
+    assert names and all("semantic_tau" in name for name in names)
+    assert all(p.requires_grad for group in groups for p in group["params"])
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert trainable == {id(p) for group in groups for p in group["params"]}
