@@ -10,19 +10,7 @@ import transformers
 from transformers import AutoConfig
 
 from .backbones import BACKBONES, BERT, LLAMA, Backbone
-from .models.semantic_bert import (
-    SemanticBertConfig,
-    SemanticBertForMaskedLM,
-    SemanticBertForSequenceClassification,
-    SemanticBertForTokenClassification,
-    SemanticBertModel,
-)
-from .models.semantic_llama import (
-    SemanticLlamaConfig,
-    SemanticLlamaForCausalLM,
-    SemanticLlamaForSequenceClassification,
-    SemanticLlamaModel,
-)
+from .models import semantic_bert, semantic_llama
 
 
 @dataclass(frozen=True)
@@ -52,35 +40,35 @@ SEMANTIC_MATH = (
     "of a layer. tau (`semantic_tau.weight`, one per head) is learned; tau = 0 is exactly the stock model."
 )
 
+SEMANTIC = dict(
+    design="semantic",
+    identity_setting={"semantic_tau_init": 0.0},
+    active_setting={"semantic_tau_init": 0.5},
+    summary=SEMANTIC_SUMMARY,
+    math=SEMANTIC_MATH,
+)
+
 ZOO: tuple[ZooModel, ...] = (
     ZooModel(
-        design="semantic",
         backbone=LLAMA,
-        config_class=SemanticLlamaConfig,
+        config_class=semantic_llama.SemanticLlamaConfig,
         model_classes={
-            "AutoModel": SemanticLlamaModel,
-            "AutoModelForCausalLM": SemanticLlamaForCausalLM,
-            "AutoModelForSequenceClassification": SemanticLlamaForSequenceClassification,
+            "AutoModel": semantic_llama.SemanticLlamaModel,
+            "AutoModelForCausalLM": semantic_llama.SemanticLlamaForCausalLM,
+            "AutoModelForSequenceClassification": semantic_llama.SemanticLlamaForSequenceClassification,
         },
-        identity_setting={"semantic_tau_init": 0.0},
-        active_setting={"semantic_tau_init": 0.5},
-        summary=SEMANTIC_SUMMARY,
-        math=SEMANTIC_MATH,
+        **SEMANTIC,
     ),
     ZooModel(
-        design="semantic",
         backbone=BERT,
-        config_class=SemanticBertConfig,
+        config_class=semantic_bert.SemanticBertConfig,
         model_classes={
-            "AutoModel": SemanticBertModel,
-            "AutoModelForMaskedLM": SemanticBertForMaskedLM,
-            "AutoModelForSequenceClassification": SemanticBertForSequenceClassification,
-            "AutoModelForTokenClassification": SemanticBertForTokenClassification,
+            "AutoModel": semantic_bert.SemanticBertModel,
+            "AutoModelForMaskedLM": semantic_bert.SemanticBertForMaskedLM,
+            "AutoModelForSequenceClassification": semantic_bert.SemanticBertForSequenceClassification,
+            "AutoModelForTokenClassification": semantic_bert.SemanticBertForTokenClassification,
         },
-        identity_setting={"semantic_tau_init": 0.0},
-        active_setting={"semantic_tau_init": 0.5},
-        summary=SEMANTIC_SUMMARY,
-        math=SEMANTIC_MATH,
+        **SEMANTIC,
     ),
 )
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import AutoTokenizer, LlamaForCausalLM
+
+from hf_archs.testing import tiny_llama_config
 
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -26,13 +28,8 @@ def minilm_path(tmp_path_factory) -> Path:
 def tiny_llama_path(tmp_path_factory, minilm_path) -> Path:
     """A tiny random `LlamaForCausalLM` with MiniLM's WordPiece tokenizer (any tokenizer will do for a tiny model)."""
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    config = LlamaConfig(
+    config = tiny_llama_config(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
         max_position_embeddings=256,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.cls_token_id,

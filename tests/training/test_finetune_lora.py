@@ -4,9 +4,10 @@ import json
 
 import pytest
 import torch
-from transformers import AutoModel, AutoTokenizer, BertConfig, BertForMaskedLM
+from transformers import AutoModel, AutoTokenizer, BertForMaskedLM
 
 from hf_archs.data import load_wordnet
+from hf_archs.testing import tiny_bert_config
 from hf_archs.training import finetune_lora
 from hf_archs.training.embedding import Pooling, encode, evaluate_retrieval
 
@@ -82,14 +83,7 @@ def test_causal_lm_finetune_lowers_held_out_loss(tiny_llama_path, tmp_path):
 @pytest.mark.slow
 def test_mlm_finetune_runs_and_reloads(minilm_path, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        max_position_embeddings=128,
-    )
+    config = tiny_bert_config(vocab_size=len(tokenizer))
     torch.manual_seed(0)
     model_dir = tmp_path / "tiny_bert"
     BertForMaskedLM(config).save_pretrained(model_dir)

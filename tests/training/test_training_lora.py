@@ -6,8 +6,9 @@ import pytest
 import torch
 from peft import get_peft_model_state_dict
 from torch import nn
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import LlamaForCausalLM
 
+from hf_archs.testing import tiny_llama_config
 from hf_archs.training import apply_lora, default_lora_target_modules, design_modules_to_save
 
 
@@ -31,16 +32,8 @@ class ToyBranch(nn.Module):
 
 
 def tiny_llama_with_tau() -> LlamaForCausalLM:
-    config = LlamaConfig(
-        vocab_size=64,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-    )
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(tiny_llama_config())
     for layer in model.model.layers:
         layer.self_attn.semantic_tau = ToyTau()
     return model
