@@ -36,6 +36,7 @@ class ConversionReport:
     source: str
     output_dir: str
     source_architecture: str
+    auto_class: str
     design_class: str
     new_parameters: list[str]
     design_settings: dict
@@ -55,7 +56,9 @@ def _resolve_source(source: str) -> Path:
         return Path(source)
     from huggingface_hub import snapshot_download
 
-    return Path(snapshot_download(repo_id=source))
+    # Weights of other frameworks are not needed: the conversion reads safetensors (or PyTorch .bin).
+    other_frameworks = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "openvino/*", "coreml/*"]
+    return Path(snapshot_download(repo_id=source, ignore_patterns=other_frameworks))
 
 
 def _check_output_dir(output_dir: Path, force: bool) -> None:
@@ -157,9 +160,7 @@ def convert(
     steps.update()
 
     steps.set_postfix_str("copying weights")
-    model, loading_info = design_class.from_pretrained(
-        source_dir, config=config, dtype=torch.float32, output_loading_info=True
-    )
+    model, loading_info = design_class.from_pretrained(source_dir, config=config, output_loading_info=True)
     if loading_info["unexpected_keys"] or loading_info["mismatched_keys"]:
         raise ConversionError(
             f"Source weights that do not fit {design_class.__name__}: "
@@ -173,7 +174,7 @@ def convert(
     staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
     try:
         steps.set_postfix_str("saving")
-        model.save_pretrained(staging)
+        model.save_pretrained(staging)  # in the source's dtype: a bf16 checkpoint stays bf16
         _copy_auxiliary_files(source_dir, staging)
         steps.update()
 
@@ -183,6 +184,7 @@ def convert(
             source=str(source),
             output_dir=str(output_dir),
             source_architecture=(source_config.architectures or [auto_class])[0],
+            auto_class=auto_class,
             design_class=design_class.__name__,
             new_parameters=new_parameters,
             design_settings=settings,

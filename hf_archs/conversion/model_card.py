@@ -18,8 +18,7 @@ def render_model_card(entry, report, license: str = "other") -> str:
     diffs = "\n".join(f"| {name} | {value:.2e} |" for name, value in report.max_abs_diff.items())
     if report.sentence_embedding_max_abs_diff is not None:
         diffs += f"\n| sentence embeddings | {report.sentence_embedding_max_abs_diff:.2e} |"
-    auto_class = {"AutoModelForCausalLM": "AutoModelForCausalLM", "AutoModelForMaskedLM": "AutoModelForMaskedLM"}
-    loader = next((name for cls_name, name in auto_class.items() if cls_name in entry.model_classes), "AutoModel")
+    loader = report.auto_class
     return f"""---
 library_name: transformers
 license: {license}

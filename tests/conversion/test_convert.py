@@ -133,3 +133,17 @@ def test_list_names_every_zoo_model(capsys):
     assert cli(["list"]) == 0
     out = capsys.readouterr().out
     assert "semantic_llama" in out and "semantic_bert" in out
+
+
+def test_conversion_keeps_the_source_dtype(tmp_path):
+    from safetensors import safe_open
+    from transformers import LlamaForCausalLM
+
+    from hf_archs.testing import tiny_llama_config
+
+    torch.manual_seed(0)
+    source = _save(LlamaForCausalLM(tiny_llama_config()).to(torch.bfloat16), tmp_path / "bf16")
+    report = quiet(convert, "semantic", str(source), tmp_path / "out", progress=False)
+    assert max(report.max_abs_diff.values()) <= IDENTITY_ATOL  # compared in float32: same bf16 weights upcast
+    with safe_open(tmp_path / "out" / "model.safetensors", framework="pt") as weights:
+        assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.bfloat16}

@@ -226,6 +226,11 @@ def test_trust_remote_code_loads_without_hf_archs(case, converted, tmp_path, bat
         actual = out.logits
         torch.testing.assert_close(actual, io["expected"], atol=1e-6, rtol=1e-6)
         base = transformers.AutoModel.from_pretrained({str(path)!r}, trust_remote_code=True)
+        # Re-saved from remote code (Transformers copies the flat files itself), it loads again the same way.
+        model.save_pretrained("resaved")
+        again = transformers.{case.variant.head_auto_class}.from_pretrained("resaved", trust_remote_code=True).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(again(**io["batch"]).logits, io["expected"], atol=1e-6, rtol=1e-6)
         print("OK", type(model).__name__, type(base).__name__, "hf_archs" in sys.modules)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
