@@ -4,6 +4,7 @@
 """
 
 from .backbones import UnsupportedSourceError
+from .conversion import ConversionError, ConversionReport, convert
 from .models.semantic_bert import (
     SemanticBertConfig,
     SemanticBertForMaskedLM,
@@ -19,14 +20,27 @@ from .models.semantic_llama import (
 )
 from .registry import DESIGNS, ZOO, UnknownDesignError, register_all, zoo_model
 
+__all__ = [
+    "ConversionError",
+    "ConversionReport",
+    "convert",
+    "DESIGNS",
+    "SemanticBertConfig",
+    "SemanticBertForMaskedLM",
+    "SemanticBertForSequenceClassification",
+    "SemanticBertForTokenClassification",
+    "SemanticBertModel",
+    "SemanticLlamaConfig",
+    "SemanticLlamaForCausalLM",
+    "SemanticLlamaForSequenceClassification",
+    "SemanticLlamaModel",
+    "UnknownDesignError",
+    "UnsupportedSourceError",
+    "ZOO",
+    "zoo_model",
+]
+
 
 register_all()
 
 __version__ = "0.1.0"
-
-
-def convert(*args, **kwargs):
-    """See `hf_archs.conversion.convert` (imported lazily: it pulls in tokenizers and sentence-transformers)."""
-    from .conversion import convert as _convert
-
-    return _convert(*args, **kwargs)

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"converted {report.source} -> {report.output_dir} ({report.model_type}, {report.design_class})")
             print(f"max |Δ| vs source: {diffs or 'not verified'}{' (identity setting)' if report.identity else ''}")
         elif args.command == "check":
-            from .checks import non_finite_tensors
+            from .checkpoints import non_finite_tensors
 
             bad = non_finite_tensors(args.path)
             for name, count in bad.items():

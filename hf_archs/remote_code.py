@@ -8,7 +8,6 @@ flattened into that folder with their hf_archs imports rewritten to `from .<flat
 import importlib
 import importlib.util
 import re
-import sys
 from pathlib import Path
 
 PACKAGE = __name__.split(".")[0]

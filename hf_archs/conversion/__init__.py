@@ -2,3 +2,12 @@
 
 from .converter import IDENTITY_ATOL, ConversionError, ConversionReport, convert
 from .verify import compare_models, sample_batches
+
+__all__ = [
+    "ConversionError",
+    "ConversionReport",
+    "IDENTITY_ATOL",
+    "compare_models",
+    "convert",
+    "sample_batches",
+]

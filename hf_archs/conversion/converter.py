@@ -14,15 +14,13 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoTokenizer
 
 from ..backbones import backbone_for
+from ..checkpoints import copy_auxiliary_files
 from ..registry import check_design, zoo_model
 from .model_card import write_model_card
 from .verify import compare_models, sample_batches
 
 # Identity is checked in float32; DESIGN §4.3 asks for max |Δ| <= 1e-5.
 IDENTITY_ATOL = 1e-5
-# Files of the source folder that the converted folder must not inherit (weights, config, card, other frameworks).
-_NOT_COPIED_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".onnx", ".ot", ".pt", ".pth")
-_NOT_COPIED_NAMES = {"config.json", "README.md", ".git", ".gitattributes", "onnx", "openvino", "model.safetensors.index.json"}
 
 
 class ConversionError(RuntimeError):
@@ -64,17 +62,6 @@ def _resolve_source(source: str) -> Path:
 def _check_output_dir(output_dir: Path, force: bool) -> None:
     if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not force:
         raise FileExistsError(f"{output_dir} already exists and is not empty; pass force=True (--force) to replace it.")
-
-
-def _copy_auxiliary_files(source_dir: Path, target_dir: Path) -> None:
-    """Tokenizer, generation config and sentence-transformers modules travel unchanged."""
-    for item in source_dir.iterdir():
-        if item.name in _NOT_COPIED_NAMES or item.suffix in _NOT_COPIED_SUFFIXES or (target_dir / item.name).exists():
-            continue
-        if item.is_dir():
-            shutil.copytree(item, target_dir / item.name)
-        else:
-            shutil.copy2(item, target_dir / item.name)
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json")
@@ -175,7 +162,7 @@ def convert(
     try:
         steps.set_postfix_str("saving")
         model.save_pretrained(staging)  # in the source's dtype: a bf16 checkpoint stays bf16
-        _copy_auxiliary_files(source_dir, staging)
+        copy_auxiliary_files(source_dir, staging)  # tokenizer, sentence-transformers modules, ...
         steps.update()
 
         report = ConversionReport(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from transformers import (
     set_seed,
 )
 
+from ..checkpoints import copy_auxiliary_files
 from ..data import load_wordnet, wordnet_texts
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
 from .language_modeling import evaluate_lm, fixed_eval_batches, lm_collator, prepare_tokenizer, tokenize_texts
@@ -34,8 +34,6 @@ from .lora import apply_lora, count_parameters, default_lora_target_modules, opt
 TASKS = ("embedding", "mlm", "causal_lm")
 _AUTO_CLASSES = {"embedding": AutoModel, "mlm": AutoModelForMaskedLM, "causal_lm": AutoModelForCausalLM}
 _PEFT_TASK_TYPES = {"embedding": "FEATURE_EXTRACTION", "mlm": None, "causal_lm": "CAUSAL_LM"}
-# Files that make a folder a sentence-transformers model besides the weights, config and tokenizer.
-_SENTENCE_TRANSFORMERS_FILES = ("modules.json", "config_sentence_transformers.json", "sentence_bert_config.json")
 _EVAL_BATCH_SIZE = 64
 
 
@@ -178,21 +176,6 @@ def _check_reloaded(after: dict[str, float], reloaded: dict[str, float]) -> None
         raise RuntimeError(f"The reloaded adapter does not reproduce the trained model's metrics: {mismatched}")
 
 
-def _copy_sentence_transformers_files(model_path: Path, merged_dir: Path) -> None:
-    """Keep a sentence-transformers folder one: copy its module list, pooling and normalize configs."""
-    modules_file = model_path / "modules.json"
-    if not modules_file.is_file():
-        return
-    for name in _SENTENCE_TRANSFORMERS_FILES:
-        if (model_path / name).is_file():
-            shutil.copy2(model_path / name, merged_dir / name)
-    for module in json.loads(modules_file.read_text()):
-        # "" is the transformer itself (saved by save_pretrained); parameter-free modules may have no folder.
-        source = model_path / module.get("path", "")
-        if module.get("path") and source.is_dir():
-            shutil.copytree(source, merged_dir / module["path"], dirs_exist_ok=True)
-
-
 def _validate_arguments(task: str, max_steps: int, batch_size: int, train_size: int | None, eval_size: int) -> None:
     if task not in TASKS:
         raise ValueError(f"Unknown task {task!r}; expected one of {', '.join(TASKS)}.")
@@ -299,8 +282,8 @@ def finetune_lora(
     merged = reloaded_model.merge_and_unload()
     merged.save_pretrained(merged_dir)
     tokenizer.save_pretrained(merged_dir)
-    if model_dir.is_dir():
-        _copy_sentence_transformers_files(model_dir, merged_dir)
+    if model_dir.is_dir():  # a sentence-transformers folder stays one (modules.json, 1_Pooling/, ...)
+        copy_auxiliary_files(model_dir, merged_dir)
 
     # 7. Report.
     report = FinetuneReport(

@@ -1,7 +1,6 @@
 """`hf-archs convert`: stock checkpoints in, verified design checkpoints out, nothing lost on failure."""
 
 import json
-import os
 
 import pytest
 import torch

@@ -11,7 +11,7 @@ import transformers
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoConfig, Trainer, TrainingArguments
 
-import hf_archs
+import hf_archs  # noqa: F401  (registers the zoo)
 from hf_archs.conversion import compare_models
 from hf_archs.conversion.verify import main_output
 

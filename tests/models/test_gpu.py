@@ -8,7 +8,6 @@ import torch
 import transformers
 
 from hf_archs.conversion import compare_models
-from hf_archs.conversion.verify import main_output
 from tests.zoo_cases import VOCAB, case_params
 
 pytestmark = [

@@ -7,3 +7,13 @@ from .modeling_semantic_bert import (
     SemanticBertPreTrainedModel,
     SemanticBertSelfAttention,
 )
+
+__all__ = [
+    "SemanticBertConfig",
+    "SemanticBertForMaskedLM",
+    "SemanticBertForSequenceClassification",
+    "SemanticBertForTokenClassification",
+    "SemanticBertModel",
+    "SemanticBertPreTrainedModel",
+    "SemanticBertSelfAttention",
+]

@@ -6,3 +6,12 @@ from .modeling_semantic_llama import (
     SemanticLlamaModel,
     SemanticLlamaPreTrainedModel,
 )
+
+__all__ = [
+    "SemanticLlamaAttention",
+    "SemanticLlamaConfig",
+    "SemanticLlamaForCausalLM",
+    "SemanticLlamaForSequenceClassification",
+    "SemanticLlamaModel",
+    "SemanticLlamaPreTrainedModel",
+]
