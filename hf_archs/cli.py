@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
             if report.sentence_embedding_max_abs_diff is not None:
                 diffs += f", sentence embeddings {report.sentence_embedding_max_abs_diff:.2e}"
             print(f"converted {report.source} -> {report.output_dir} ({report.model_type}, {report.design_class})")
+            print(f"new parameters: {len(report.new_parameters)} tensors, {report.design_settings}")
             print(f"max |Δ| vs source: {diffs or 'not verified'}{' (identity setting)' if report.identity else ''}")
+            print(f"model card: {report.output_dir}/README.md")
         elif args.command == "check":
             from .checkpoints import non_finite_tensors
 

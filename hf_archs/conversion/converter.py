@@ -1,6 +1,8 @@
 """Convert a stock checkpoint into a design checkpoint that computes the same function at the identity setting."""
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -47,6 +49,19 @@ class ConversionReport:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@contextlib.contextmanager
+def _without_load_report():
+    """Transformers logs the design's new parameters as MISSING; the conversion reports them itself (and fails on
+    unexpected or mismatched weights), so that report would only alarm."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _resolve_source(source: str) -> Path:
@@ -147,7 +162,8 @@ def convert(
     steps.update()
 
     steps.set_postfix_str("copying weights")
-    model, loading_info = design_class.from_pretrained(source_dir, config=config, output_loading_info=True)
+    with _without_load_report():
+        model, loading_info = design_class.from_pretrained(source_dir, config=config, output_loading_info=True)
     if loading_info["unexpected_keys"] or loading_info["mismatched_keys"]:
         raise ConversionError(
             f"Source weights that do not fit {design_class.__name__}: "
