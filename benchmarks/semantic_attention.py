@@ -55,7 +55,8 @@ def measure(path, length, args, device):
         out.float().sum().backward()
 
     try:
-        step()  # warm-up
+        for _ in range(3):  # warm-up: kernel selection and allocator growth happen on the first calls
+            step()
         torch.cuda.synchronize(device) if device.type == "cuda" else None
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
