@@ -119,6 +119,15 @@ def test_generate_with_cache_matches_recompute(case, converted):
     for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
         torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
 
+    # x̂ rides in the key cache, so other cache layouts and beam reordering need no code of their own.
+    static = model.generate(input_ids=input_ids, attention_mask=attention_mask, cache_implementation="static", **kwargs)
+    assert torch.equal(static.sequences, recomputed.sequences)
+    beams = dict(kwargs, num_beams=3, return_dict_in_generate=False, output_logits=False)
+    assert torch.equal(
+        model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **beams),
+        model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **beams),
+    )
+
 
 # 6. training machinery -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", case_params())
