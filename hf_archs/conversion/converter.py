@@ -148,6 +148,8 @@ def convert(
 
     steps.set_postfix_str("reading source")
     source_dir = _resolve_source(source)
+    if output_dir.resolve() == source_dir.resolve():
+        raise ValueError(f"The output folder must differ from the source ({source_dir}): converting in place would lose it.")
     source_config = AutoConfig.from_pretrained(source_dir)
     backbone = backbone_for(source_config)
     entry = zoo_model(design, backbone.name)

@@ -97,6 +97,12 @@ def test_existing_target_needs_force_and_is_replaced_whole(stock_dirs, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]  # no staging or backup folders left
 
 
+def test_converting_onto_the_source_is_refused(stock_dirs):
+    with pytest.raises(ValueError, match="differ from the source"):
+        convert("semantic", str(stock_dirs["base"]), stock_dirs["base"], force=True, progress=False)
+    assert (stock_dirs["base"] / "model.safetensors").exists()
+
+
 def test_non_identity_setting_is_reported_not_refused(stock_dirs, tmp_path):
     report = quiet(convert, "semantic", str(stock_dirs["gqa_untied"]), tmp_path / "out",
                    design_settings={"semantic_tau_init": 0.5}, progress=False)
