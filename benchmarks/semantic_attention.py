@@ -32,21 +32,28 @@ def stock_sdpa(module, q, k, v, xq, xk):
 
 def semantic(function):
     def run(module, q, k, v, xq, xk):
-        out, _ = function(module, q, k, v, None, scaling=q.shape[-1] ** -0.5,
-                          semantic_query_states=xq, semantic_key_states=xk)
+        out, _ = function(
+            module, q, k, v, None, scaling=q.shape[-1] ** -0.5, semantic_query_states=xq, semantic_key_states=xk
+        )
         return out
+
     return run
 
 
-PATHS = {"stock_sdpa": stock_sdpa, "semantic_sdpa": semantic(semantic_sdpa_attention),
-         "semantic_eager": semantic(semantic_eager_attention)}
+PATHS = {
+    "stock_sdpa": stock_sdpa,
+    "semantic_sdpa": semantic(semantic_sdpa_attention),
+    "semantic_eager": semantic(semantic_eager_attention),
+}
 
 
 def measure(path, length, args, device):
     torch.manual_seed(0)
     shape = (args.batch, args.heads, length, args.head_dim)
     q, k, v = (torch.randn(shape, device=device, dtype=args.dtype, requires_grad=True) for _ in range(3))
-    x = torch.randn(args.batch, length, args.heads * args.head_dim, device=device, dtype=args.dtype, requires_grad=True)
+    x = torch.randn(
+        args.batch, length, args.heads * args.head_dim, device=device, dtype=args.dtype, requires_grad=True
+    )
     module = _Layer(args.heads, device).to(args.dtype)
 
     def step():
@@ -92,20 +99,37 @@ def main():
         results = {path: measure(path, length, args, device) for path in PATHS}
         base = results["stock_sdpa"]
         for path, result in results.items():
-            rows.append({"length": length, "path": path, **result,
-                         "time_ratio": result["ms"] / base["ms"], "memory_ratio": result["peak_mib"] / base["peak_mib"]})
+            rows.append(
+                {
+                    "length": length,
+                    "path": path,
+                    **result,
+                    "time_ratio": result["ms"] / base["ms"],
+                    "memory_ratio": result["peak_mib"] / base["peak_mib"],
+                }
+            )
 
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"semantic attention fwd+bwd, {device_name}, {args.dtype}, batch {args.batch}, {args.heads} heads, "
-          f"head_dim {args.head_dim}, causal; ratios vs stock SDPA in the same process")
+    print(
+        f"semantic attention fwd+bwd, {device_name}, {args.dtype}, batch {args.batch}, {args.heads} heads, "
+        f"head_dim {args.head_dim}, causal; ratios vs stock SDPA in the same process"
+    )
     print(f"{'L':>6} {'path':<15} {'ms':>9} {'peak MiB':>9} {'time x':>7} {'mem x':>7}")
     for row in rows:
-        print(f"{row['length']:>6} {row['path']:<15} {row['ms']:>9.2f} {row['peak_mib']:>9.1f} "
-              f"{row['time_ratio']:>7.2f} {row['memory_ratio']:>7.2f}")
+        print(
+            f"{row['length']:>6} {row['path']:<15} {row['ms']:>9.2f} {row['peak_mib']:>9.1f} "
+            f"{row['time_ratio']:>7.2f} {row['memory_ratio']:>7.2f}"
+        )
 
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"device": device_name, "dtype": str(args.dtype), "batch": args.batch, "heads": args.heads,
-            "head_dim": args.head_dim, "torch": torch.__version__}
+    meta = {
+        "device": device_name,
+        "dtype": str(args.dtype),
+        "batch": args.batch,
+        "heads": args.heads,
+        "head_dim": args.head_dim,
+        "torch": torch.__version__,
+    }
     (args.out / "semantic_attention.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     try:
         import matplotlib

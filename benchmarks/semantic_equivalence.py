@@ -43,7 +43,9 @@ def measure(design, source: Path, auto_class: str, batches, work: Path) -> dict:
     active.train()
     batch = batches["right_padding"]
     main_output(active(**batch)).float().pow(2).mean().backward()
-    row["tau_grad_norm"] = torch.stack([p.grad.norm() for n, p in active.named_parameters() if "semantic_tau" in n]).norm().item()
+    row["tau_grad_norm"] = (
+        torch.stack([p.grad.norm() for n, p in active.named_parameters() if "semantic_tau" in n]).norm().item()
+    )
     reference = quiet(load, active_dir, attn_implementation="eager").eval()
     for implementation in ("sdpa", "semantic_triton"):
         candidate = quiet(load, active_dir, attn_implementation=implementation).eval()
@@ -72,13 +74,33 @@ def main():
         else:
             minilm = Path(quiet(all_minilm_l6_v2.extract_model, str(tmp / "minilm")))
             tokenizer = transformers.AutoTokenizer.from_pretrained(minilm)
-            rows["all-MiniLM-L6-v2"] = measure("semantic", minilm, "AutoModel", sample_batches(tokenizer, 0), tmp / "m")
+            rows["all-MiniLM-L6-v2"] = measure(
+                "semantic", minilm, "AutoModel", sample_batches(tokenizer, 0), tmp / "m"
+            )
 
-    columns = ["identity_max_abs_diff", "identity_sentence_embedding_diff", "active_change_vs_stock", "tau_grad_norm",
-               "eager_vs_sdpa", "eager_vs_semantic_triton"]
+    columns = [
+        "identity_max_abs_diff",
+        "identity_sentence_embedding_diff",
+        "active_change_vs_stock",
+        "tau_grad_norm",
+        "eager_vs_sdpa",
+        "eager_vs_semantic_triton",
+    ]
     print("semantic attention, float32, CPU; identity = tau 0, active = tau 0.5")
-    print(f"{'checkpoint':<28}" + "".join(f"{c:>22}" for c in ["identity Δ", "ST embedding Δ", "tau=0.5 change",
-                                                               "|grad tau|", "eager vs sdpa", "eager vs triton key"]))
+    print(
+        f"{'checkpoint':<28}"
+        + "".join(
+            f"{c:>22}"
+            for c in [
+                "identity Δ",
+                "ST embedding Δ",
+                "tau=0.5 change",
+                "|grad tau|",
+                "eager vs sdpa",
+                "eager vs triton key",
+            ]
+        )
+    )
     for name, row in rows.items():
         cells = "".join(f"{row[c]:>22.2e}" if row[c] is not None else f"{'-':>22}" for c in columns)
         print(f"{name:<28}{cells}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Convert a stock checkpoint into a zoo design (same as `hf-archs convert`).
 
-    python conversion/convert.py --design semantic --from ./all-MiniLM-L6-v2 --out ./minilm-semantic [--force] [--tau 0.1]
+    python conversion/convert.py --design semantic --from ./all-MiniLM-L6-v2 --out ./minilm-semantic [--force]
 
 The converted folder is verified against the source (max |Δ| printed) before it is written; see
 `hf_archs.conversion.convert` for the Python API.
@@ -10,6 +10,7 @@ The converted folder is verified against the source (max |Δ| printed) before it
 import sys
 
 from hf_archs.cli import main
+
 
 if __name__ == "__main__":
     sys.exit(main(["convert", *sys.argv[1:]]))

@@ -20,6 +20,7 @@ from .models.semantic_llama import (
 )
 from .registry import DESIGNS, ZOO, UnknownDesignError, register_all, zoo_model
 
+
 __all__ = [
     "ConversionError",
     "ConversionReport",

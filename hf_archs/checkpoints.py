@@ -28,7 +28,13 @@ def non_finite_tensors(directory: str | Path) -> dict[str, int]:
 # sentence-transformers modules (modules.json, 1_Pooling/, ...). Weights of any framework and reports stay behind.
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".onnx", ".ot", ".pt", ".pth")
 _NOT_AUXILIARY = {
-    "config.json", "README.md", ".git", ".gitattributes", "onnx", "openvino", "model.safetensors.index.json",
+    "config.json",
+    "README.md",
+    ".git",
+    ".gitattributes",
+    "onnx",
+    "openvino",
+    "model.safetensors.index.json",
     "hf_archs_conversion.json",
 }
 

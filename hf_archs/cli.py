@@ -31,7 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--force", action="store_true", help="replace an existing output folder")
     convert.add_argument("--tau", type=float, help="semantic design: initial tau (default 0 = identity)")
     convert.add_argument(
-        "--set", dest="settings", action="append", type=_parse_setting, default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="settings",
+        action="append",
+        type=_parse_setting,
+        default=[],
+        metavar="KEY=VALUE",
         help="design config field, JSON value (e.g. --set 'semantic_layers=[0,1]')",
     )
     convert.add_argument("--no-verify", action="store_true", help="skip the comparison with the source model")
@@ -54,7 +59,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.tau is not None:
                 settings["semantic_tau_init"] = args.tau
             report = convert(
-                args.design, args.source, args.out, force=args.force, design_settings=settings, verify=not args.no_verify
+                args.design,
+                args.source,
+                args.out,
+                force=args.force,
+                design_settings=settings,
+                verify=not args.no_verify,
             )
             diffs = ", ".join(f"{k} {v:.2e}" for k, v in report.max_abs_diff.items())
             if report.sentence_embedding_max_abs_diff is not None:

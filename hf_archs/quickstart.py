@@ -44,10 +44,14 @@ def plot_summary(path: Path, semantic, stock, tau: torch.Tensor) -> Path | None:
     fig, (bars, heat) = plt.subplots(1, 2, figsize=(11, 4))
     metrics = semantic.metric_names
     width = 0.2
-    for offset, (label, report, stage) in enumerate([
-        ("stock before", stock, "before"), ("stock after", stock, "after"),
-        ("semantic before", semantic, "before"), ("semantic after", semantic, "after"),
-    ]):
+    for offset, (label, report, stage) in enumerate(
+        [
+            ("stock before", stock, "before"),
+            ("stock after", stock, "after"),
+            ("semantic before", semantic, "before"),
+            ("semantic after", semantic, "after"),
+        ]
+    ):
         values = [getattr(report, stage)[m] for m in metrics]
         bars.bar([i + (offset - 1.5) * width for i in range(len(metrics))], values, width, label=label)
     bars.set_xticks(range(len(metrics)), metrics)
@@ -77,7 +81,11 @@ def run_quickstart(
     conversion = convert("semantic", str(minilm), output_dir / "minilm-semantic", force=True)
     budget = dict(max_steps=max_steps, eval_size=eval_size, seed=seed)
     semantic = finetune_lora(conversion.output_dir, "embedding", str(output_dir / "finetune-semantic"), **budget)
-    stock = finetune_lora(str(minilm), "embedding", str(output_dir / "finetune-stock"), **budget) if compare_stock else None
+    stock = (
+        finetune_lora(str(minilm), "embedding", str(output_dir / "finetune-stock"), **budget)
+        if compare_stock
+        else None
+    )
 
     reloaded = AutoModel.from_pretrained(semantic.merged_dir)
     tau = learned_tau(reloaded)
@@ -94,15 +102,23 @@ def run_quickstart(
 
     print("\n== hf-archs quickstart: all-MiniLM-L6-v2 -> semantic_bert ==")
     diffs = ", ".join(f"{k} {v:.1e}" for k, v in conversion.max_abs_diff.items())
-    print(f"conversion (identity, tau=0): max |Δ| hidden states {diffs}; "
-          f"sentence embeddings {conversion.sentence_embedding_max_abs_diff:.1e}")
-    print(f"LoRA budget: {max_steps} steps x batch {semantic.batch_size}, eval on {semantic.eval_size} held-out entries")
+    print(
+        f"conversion (identity, tau=0): max |Δ| hidden states {diffs}; "
+        f"sentence embeddings {conversion.sentence_embedding_max_abs_diff:.1e}"
+    )
+    print(
+        f"LoRA budget: {max_steps} steps x batch {semantic.batch_size}, eval on {semantic.eval_size} held-out entries"
+    )
     print(f"{'model':<18}{'metric':<11}{'before':>8}{'after':>8}")
     for label, report in (("minilm-semantic", semantic), ("minilm (stock)", stock)):
         for metric in report.metric_names if report else []:
             print(f"{label:<18}{metric:<11}{report.before[metric]:>8.4f}{report.after[metric]:>8.4f}")
-    print(f"reloaded {semantic.merged_dir} with AutoModel -> {type(reloaded).__name__}; "
-          f"learned tau mean {tau.mean():+.4f}, max |tau| {tau.abs().max():.4f}")
-    print(f"written: {output_dir}/ (minilm-semantic/, finetune-semantic/, finetune-stock/, quickstart_report.json"
-          f"{', quickstart.png' if plot else ''})")
+    print(
+        f"reloaded {semantic.merged_dir} with AutoModel -> {type(reloaded).__name__}; "
+        f"learned tau mean {tau.mean():+.4f}, max |tau| {tau.abs().max():.4f}"
+    )
+    print(
+        f"written: {output_dir}/ (minilm-semantic/, finetune-semantic/, finetune-stock/, quickstart_report.json"
+        f"{', quickstart.png' if plot else ''})"
+    )
     return summary

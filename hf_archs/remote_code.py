@@ -10,8 +10,11 @@ import importlib.util
 import re
 from pathlib import Path
 
+
 PACKAGE = __name__.split(".")[0]
-_IMPORT = re.compile(r"^(?P<indent>[ \t]*)from[ \t]+(?P<target>\.+[\w.]*|" + PACKAGE + r"(?:\.\w+)*)[ \t]+import\b", re.M)
+_IMPORT = re.compile(
+    r"^(?P<indent>[ \t]*)from[ \t]+(?P<target>\.+[\w.]*|" + PACKAGE + r"(?:\.\w+)*)[ \t]+import\b", re.M
+)
 _BARE_IMPORT = re.compile(r"^[ \t]*import[ \t]+" + PACKAGE + r"\b", re.M)
 
 
@@ -46,7 +49,9 @@ def bundle(module_names: list[str]) -> dict[str, str]:
             continue
         source, package = _source_and_package(module_name)
         if _BARE_IMPORT.search(source):
-            raise RuntimeError(f"{module_name} uses `import {PACKAGE}...`; travelling code must use `from ... import`.")
+            raise RuntimeError(
+                f"{module_name} uses `import {PACKAGE}...`; travelling code must use `from ... import`."
+            )
 
         def rewrite(match: re.Match) -> str:
             target = importlib.util.resolve_name(match["target"], package)

@@ -4,9 +4,11 @@ Like `transformers.testing_utils`: small, seeded, offline. The contract suite is
 """
 
 from dataclasses import dataclass
+
 from transformers import BertConfig, BertForMaskedLM, LlamaConfig, LlamaForCausalLM
 
 from .registry import ZOO, ZooModel
+
 
 VOCAB = 128
 
@@ -21,26 +23,46 @@ class StockVariant:
 
 
 # Small enough for 2 CPU cores, large enough for GQA (4 query heads over 2 KV heads) and two layers.
-TINY_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                  max_position_embeddings=128)
+TINY_SHAPE = dict(
+    hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=128
+)
 
 
 def tiny_llama_config(**overrides) -> LlamaConfig:
-    return LlamaConfig(**{**TINY_SHAPE, "vocab_size": VOCAB, "pad_token_id": 0, "bos_token_id": 1,
-                          "eos_token_id": 2, **overrides})
+    return LlamaConfig(
+        **{**TINY_SHAPE, "vocab_size": VOCAB, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, **overrides}
+    )
 
 
 def tiny_bert_config(**overrides) -> BertConfig:
     # No dropout: training-mode tests compare runs.
-    return BertConfig(**{**TINY_SHAPE, "vocab_size": VOCAB, "pad_token_id": 0, "hidden_dropout_prob": 0.0,
-                         "attention_probs_dropout_prob": 0.0, **overrides})
+    return BertConfig(
+        **{
+            **TINY_SHAPE,
+            "vocab_size": VOCAB,
+            "pad_token_id": 0,
+            "hidden_dropout_prob": 0.0,
+            "attention_probs_dropout_prob": 0.0,
+            **overrides,
+        }
+    )
 
 
 STOCK_VARIANTS = [
-    StockVariant("llama", "gqa_untied", tiny_llama_config(num_key_value_heads=2, tie_word_embeddings=False),
-                 LlamaForCausalLM, "AutoModelForCausalLM"),
-    StockVariant("llama", "mha_tied", tiny_llama_config(num_key_value_heads=4, tie_word_embeddings=True),
-                 LlamaForCausalLM, "AutoModelForCausalLM"),
+    StockVariant(
+        "llama",
+        "gqa_untied",
+        tiny_llama_config(num_key_value_heads=2, tie_word_embeddings=False),
+        LlamaForCausalLM,
+        "AutoModelForCausalLM",
+    ),
+    StockVariant(
+        "llama",
+        "mha_tied",
+        tiny_llama_config(num_key_value_heads=4, tie_word_embeddings=True),
+        LlamaForCausalLM,
+        "AutoModelForCausalLM",
+    ),
     StockVariant("bert", "base", tiny_bert_config(), BertForMaskedLM, "AutoModelForMaskedLM"),
 ]
 
@@ -61,4 +83,6 @@ class Case:
         return "AutoModelForCausalLM" in self.entry.model_classes
 
 
-CASES = [Case(entry, variant) for entry in ZOO for variant in STOCK_VARIANTS if variant.backbone == entry.backbone.name]
+CASES = [
+    Case(entry, variant) for entry in ZOO for variant in STOCK_VARIANTS if variant.backbone == entry.backbone.name
+]

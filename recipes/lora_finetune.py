@@ -21,7 +21,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-steps", type=int, default=60)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=5e-4)
-    parser.add_argument("--design-learning-rate", type=float, default=1e-2, help="learning rate of the design's new parameters")
+    parser.add_argument(
+        "--design-learning-rate", type=float, default=1e-2, help="learning rate of the design's new parameters"
+    )
     parser.add_argument("--lora-r", type=int, default=8)
     parser.add_argument("--lora-alpha", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)

@@ -14,6 +14,7 @@ import torch
 from hf_archs.conversion import convert, sample_batches
 from tests.zoo_cases import STOCK_VARIANTS, VOCAB, Case
 
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -45,8 +46,14 @@ def converted(tmp_path_factory, stock_dirs):
         if key not in cache:
             out = tmp_path_factory.mktemp(f"{case.id}_{'active' if active else 'identity'}") / "model"
             settings = case.entry.active_setting if active else None
-            quiet(convert, case.entry.design, str(stock_dirs[case.variant.name]), out,
-                  design_settings=settings, progress=False)
+            quiet(
+                convert,
+                case.entry.design,
+                str(stock_dirs[case.variant.name]),
+                out,
+                design_settings=settings,
+                progress=False,
+            )
             cache[key] = out
         return cache[key]
 

@@ -3,6 +3,7 @@
 from .converter import IDENTITY_ATOL, ConversionError, ConversionReport, convert
 from .verify import compare_models, sample_batches
 
+
 __all__ = [
     "ConversionError",
     "ConversionReport",

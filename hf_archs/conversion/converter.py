@@ -21,6 +21,7 @@ from ..registry import check_design, zoo_model
 from .model_card import write_model_card
 from .verify import compare_models, sample_batches
 
+
 # Identity is checked in float32; DESIGN §4.3 asks for max |Δ| <= 1e-5.
 IDENTITY_ATOL = 1e-5
 
@@ -76,7 +77,9 @@ def _resolve_source(source: str) -> Path:
 
 def _check_output_dir(output_dir: Path, force: bool) -> None:
     if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not force:
-        raise FileExistsError(f"{output_dir} already exists and is not empty; pass force=True (--force) to replace it.")
+        raise FileExistsError(
+            f"{output_dir} already exists and is not empty; pass force=True (--force) to replace it."
+        )
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json")
@@ -149,7 +152,9 @@ def convert(
     steps.set_postfix_str("reading source")
     source_dir = _resolve_source(source)
     if output_dir.resolve() == source_dir.resolve():
-        raise ValueError(f"The output folder must differ from the source ({source_dir}): converting in place would lose it.")
+        raise ValueError(
+            f"The output folder must differ from the source ({source_dir}): converting in place would lose it."
+        )
     source_config = AutoConfig.from_pretrained(source_dir)
     backbone = backbone_for(source_config)
     entry = zoo_model(design, backbone.name)
@@ -206,7 +211,8 @@ def convert(
             worst = max([*report.max_abs_diff.values(), report.sentence_embedding_max_abs_diff or 0.0])
             if identity and worst > IDENTITY_ATOL:
                 raise ConversionError(
-                    f"The converted model does not reproduce the source at the identity setting: max |Δ| = {worst:.3g} "
+                    "The converted model does not reproduce the source at the identity setting: "
+                    f"max |Δ| = {worst:.3g} "
                     f"> {IDENTITY_ATOL:g} ({report.max_abs_diff})."
                 )
         steps.update()

@@ -19,6 +19,10 @@ def render_model_card(entry, report, license: str = "other") -> str:
     if report.sentence_embedding_max_abs_diff is not None:
         diffs += f"\n| sentence embeddings | {report.sentence_embedding_max_abs_diff:.2e} |"
     loader = report.auto_class
+    if report.identity:
+        identity = "This is the identity setting: the model computes the source model's function."
+    else:
+        identity = "This is not the identity setting: outputs differ from the source by design."
     return f"""---
 library_name: transformers
 license: {license}
@@ -40,7 +44,7 @@ tags:
 ## Conversion
 
 Weights copied from `{report.source}` ({report.source_architecture} → {report.design_class}); new parameters:
-{len(report.new_parameters)} tensors, set by {settings}. {"This is the identity setting: the model computes the source model's function." if report.identity else "This is not the identity setting: outputs differ from the source by design."}
+{len(report.new_parameters)} tensors, set by {settings}. {identity}
 
 max |Δ| between source and converted outputs (float32, non-padding tokens):
 

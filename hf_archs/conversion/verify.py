@@ -2,6 +2,7 @@
 
 import torch
 
+
 SAMPLE_TEXTS = [
     "The scientist discovered a new element in the periodic table.",
     "Einstein revolutionized physics with relativity.",

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from torch import nn
 from transformers import PreTrainedModel
 
+
 # Set by `hf_archs` on import: writes the self-contained code files and `auto_map` next to saved weights so that
 # `trust_remote_code=True` loads them without hf_archs. Code loaded that way leaves it None: Transformers then
 # re-saves the (already flat) files itself through `_auto_class`.
@@ -39,7 +40,11 @@ class DesignPreTrainedModel:
     def post_init(self):
         # Stock __init__ methods end with post_init(): the whole stock network exists now, nothing is initialized.
         for name, module in list(self.named_modules()):
-            if module is not self and isinstance(module, PreTrainedModel) and not isinstance(module, DesignPreTrainedModel):
+            if (
+                module is not self
+                and isinstance(module, PreTrainedModel)
+                and not isinstance(module, DesignPreTrainedModel)
+            ):
                 # The stock base model inside a stock head (LlamaForCausalLM.model): Transformers initializes its
                 # weights with its own `_init_weights`, which must know the design's parameters. Same state, so only
                 # the class changes.
@@ -58,8 +63,8 @@ class DesignPreTrainedModel:
         accepted = self.design_attention_functions
         if requested_attention is not None and requested_attention not in accepted:
             raise ValueError(
-                f"{type(self).__name__} cannot use attn_implementation={requested_attention!r}: the stock kernel would "
-                f"silently drop the {accepted.design} term. Supported: {sorted(accepted)}."
+                f"{type(self).__name__} cannot use attn_implementation={requested_attention!r}: the stock kernel "
+                f"would silently drop the {accepted.design} term. Supported: {sorted(accepted)}."
             )
         return super().get_correct_attn_implementation(requested_attention, is_init_check)
 

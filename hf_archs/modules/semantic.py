@@ -48,7 +48,9 @@ class SemanticTau(nn.Module):
 
     def __init__(self, config, num_heads: int):
         super().__init__()
-        self.weight = nn.Parameter(torch.full((num_heads if config.semantic_per_head else 1,), config.semantic_tau_init))
+        self.weight = nn.Parameter(
+            torch.full((num_heads if config.semantic_per_head else 1,), config.semantic_tau_init)
+        )
 
     def init_design_weights(self, config):
         init.constant_(self.weight, config.semantic_tau_init)

@@ -81,7 +81,9 @@ def apply_lora(
     return get_peft_model(model, config)
 
 
-def optimizer_parameter_groups(model: nn.Module, learning_rate: float, design_learning_rate: float | None) -> list[dict]:
+def optimizer_parameter_groups(
+    model: nn.Module, learning_rate: float, design_learning_rate: float | None
+) -> list[dict]:
     """AdamW parameter groups: the design's new parameters (a handful of scalars such as tau, starting at the
     identity setting) can take a larger step than the LoRA matrices."""
     trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]

@@ -12,8 +12,16 @@ from hf_archs.conversion import IDENTITY_ATOL, ConversionError, convert
 from hf_archs.registry import UnknownDesignError
 from tests.conftest import quiet
 
-TINY = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-            num_key_value_heads=2, max_position_embeddings=128)
+
+TINY = dict(
+    vocab_size=128,
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=128,
+)
 
 
 def _save(model, path):
@@ -32,7 +40,9 @@ def test_minilm_converts_exactly_and_stays_a_sentence_transformer(minilm_dir, tm
 
     out = tmp_path / "minilm-semantic"
     texts = ["A dog chases the ball across the yard.", "Photosynthesis turns light into chemical energy."]
-    stock = sentence_transformers.SentenceTransformer(str(minilm_dir), device="cpu").encode(texts, convert_to_tensor=True)
+    stock = sentence_transformers.SentenceTransformer(str(minilm_dir), device="cpu").encode(
+        texts, convert_to_tensor=True
+    )
     converted_model = sentence_transformers.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
     assert type(converted_model[0].auto_model).__name__ == "SemanticBertModel"
     converted = converted_model.encode(texts, convert_to_tensor=True)
@@ -104,8 +114,14 @@ def test_converting_onto_the_source_is_refused(stock_dirs):
 
 
 def test_non_identity_setting_is_reported_not_refused(stock_dirs, tmp_path):
-    report = quiet(convert, "semantic", str(stock_dirs["gqa_untied"]), tmp_path / "out",
-                   design_settings={"semantic_tau_init": 0.5}, progress=False)
+    report = quiet(
+        convert,
+        "semantic",
+        str(stock_dirs["gqa_untied"]),
+        tmp_path / "out",
+        design_settings={"semantic_tau_init": 0.5},
+        progress=False,
+    )
     assert not report.identity and max(report.max_abs_diff.values()) > 1e-3
 
 

@@ -14,8 +14,8 @@ from transformers import AutoConfig, Trainer, TrainingArguments
 import hf_archs  # noqa: F401  (registers the zoo)
 from hf_archs.conversion import compare_models
 from hf_archs.conversion.verify import main_output
-
 from tests.zoo_cases import CASES, VOCAB, case_params
+
 
 IDENTITY_ATOL = 1e-5
 
@@ -120,7 +120,9 @@ def test_generate_with_cache_matches_recompute(case, converted):
         torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
 
     # x̂ rides in the key cache, so other cache layouts and beam reordering need no code of their own.
-    static = model.generate(input_ids=input_ids, attention_mask=attention_mask, cache_implementation="static", **kwargs)
+    static = model.generate(
+        input_ids=input_ids, attention_mask=attention_mask, cache_implementation="static", **kwargs
+    )
     assert torch.equal(static.sequences, recomputed.sequences)
     beams = dict(kwargs, num_beams=3, return_dict_in_generate=False, output_logits=False)
     assert torch.equal(
@@ -147,7 +149,9 @@ def test_gradient_checkpointing_gives_the_same_gradients(case, converted):
 
 class _Batches(torch.utils.data.Dataset):
     def __init__(self, case, size=16):
-        self.items = [{k: v[i % 4] for k, v in training_batch(case, seed).items()} for seed, i in enumerate(range(size))]
+        self.items = [
+            {k: v[i % 4] for k, v in training_batch(case, seed).items()} for seed, i in enumerate(range(size))
+        ]
 
     def __len__(self):
         return len(self.items)
@@ -161,8 +165,15 @@ def test_trainer_lowers_the_loss(case, converted, tmp_path):
     model = load(case, converted(case, active=True))
     data = _Batches(case)
     args = TrainingArguments(
-        output_dir=str(tmp_path), max_steps=12, per_device_train_batch_size=8, learning_rate=3e-3,
-        report_to="none", save_strategy="no", logging_steps=1, use_cpu=True, disable_tqdm=True,
+        output_dir=str(tmp_path),
+        max_steps=12,
+        per_device_train_batch_size=8,
+        learning_rate=3e-3,
+        report_to="none",
+        save_strategy="no",
+        logging_steps=1,
+        use_cpu=True,
+        disable_tqdm=True,
     )
     trainer = Trainer(model=model, args=args, train_dataset=data)
     before = trainer.evaluate(eval_dataset=data)["eval_loss"]
@@ -228,7 +239,8 @@ def test_trust_remote_code_loads_without_hf_archs(case, converted, tmp_path, bat
         sys.meta_path.insert(0, BlockHfArchs())
 
         io = torch.load({str(tmp_path / "io.pt")!r})
-        model = transformers.{case.variant.head_auto_class}.from_pretrained({str(path)!r}, trust_remote_code=True).eval()
+        auto_class = transformers.{case.variant.head_auto_class}
+        model = auto_class.from_pretrained({str(path)!r}, trust_remote_code=True).eval()
         assert type(model).__module__.startswith("transformers_modules"), type(model)
         with torch.no_grad():
             out = model(**io["batch"])
@@ -277,7 +289,7 @@ def test_bfloat16_forward_and_backward(case, converted, batches):
     assert all(torch.isfinite(p.grad).all() for p in design_parameters(model).values())
 
 
-# 7. bad input ----------------------------------------------------------------------------------------------------------
+# 7. bad input ---------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", case_params())
 def test_contradictory_config_is_refused(case):
     config_class = case.entry.config_class

@@ -10,6 +10,7 @@ import transformers
 from hf_archs.conversion import compare_models
 from tests.zoo_cases import VOCAB, case_params
 
+
 pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),

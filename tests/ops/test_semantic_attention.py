@@ -30,9 +30,11 @@ def _inputs(seed, batch=2, heads=4, kv_heads=2, q_len=6, k_len=6, head_dim=8, wi
     g = torch.Generator().manual_seed(seed)
     r = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)  # noqa: E731
     return dict(
-        query=r(batch, heads, q_len, head_dim), key=r(batch, kv_heads, k_len, head_dim),
+        query=r(batch, heads, q_len, head_dim),
+        key=r(batch, kv_heads, k_len, head_dim),
         value=r(batch, kv_heads, k_len, head_dim),
-        x_query=unit_normalize(r(batch, q_len, width)), x_key=unit_normalize(r(batch, k_len, width)),
+        x_query=unit_normalize(r(batch, q_len, width)),
+        x_key=unit_normalize(r(batch, k_len, width)),
         tau=r(heads),
     )
 
@@ -46,8 +48,15 @@ def _masks(batch, q_len, k_len):
 def _reference(inputs, mask, is_causal, scaling):
     repeat = inputs["query"].shape[1] // inputs["key"].shape[1]
     out, _ = semantic_attention_naive(
-        inputs["query"], inputs["key"].repeat_interleave(repeat, 1), inputs["value"].repeat_interleave(repeat, 1),
-        inputs["x_query"], inputs["x_key"], inputs["tau"], scaling=scaling, attention_mask=mask, is_causal=is_causal,
+        inputs["query"],
+        inputs["key"].repeat_interleave(repeat, 1),
+        inputs["value"].repeat_interleave(repeat, 1),
+        inputs["x_query"],
+        inputs["x_key"],
+        inputs["tau"],
+        scaling=scaling,
+        attention_mask=mask,
+        is_causal=is_causal,
     )
     return out.transpose(1, 2)
 
@@ -64,8 +73,14 @@ def test_attention_function_matches_reference(function, mask_name, is_causal, q_
 
     module = _Layer(inputs["tau"], is_causal)
     actual, _ = function(
-        module, inputs["query"], inputs["key"], inputs["value"], mask, scaling=scaling,
-        semantic_query_states=inputs["x_query"], semantic_key_states=inputs["x_key"],
+        module,
+        inputs["query"],
+        inputs["key"],
+        inputs["value"],
+        mask,
+        scaling=scaling,
+        semantic_query_states=inputs["x_query"],
+        semantic_key_states=inputs["x_key"],
     )
     torch.testing.assert_close(actual, expected, atol=1e-10, rtol=1e-10)
 
@@ -85,10 +100,12 @@ def test_naive_is_the_design_formula_written_out():
     _, probabilities = semantic_attention_naive(q, k, v, xq, xk, tau, scaling=scaling)
     for h in range(2):
         for i in range(3):
-            logits = torch.stack([
-                scaling * q[0, h, i] @ k[0, h, j] + tau[h] * torch.cosine_similarity(xq[0, i], xk[0, j], dim=0)
-                for j in range(3)
-            ])
+            logits = torch.stack(
+                [
+                    scaling * q[0, h, i] @ k[0, h, j] + tau[h] * torch.cosine_similarity(xq[0, i], xk[0, j], dim=0)
+                    for j in range(3)
+                ]
+            )
             torch.testing.assert_close(probabilities[0, h, i], torch.softmax(logits, dim=0))
 
 
@@ -96,8 +113,14 @@ def test_tau_zero_is_stock_sdpa():
     inputs = {k: v.detach() for k, v in _inputs(seed=3, kv_heads=4).items()}
     module = _Layer(torch.zeros(4, dtype=torch.float64), is_causal=True)
     actual, _ = semantic_sdpa_attention(
-        module, inputs["query"], inputs["key"], inputs["value"], None, scaling=0.25,
-        semantic_query_states=inputs["x_query"], semantic_key_states=inputs["x_key"],
+        module,
+        inputs["query"],
+        inputs["key"],
+        inputs["value"],
+        None,
+        scaling=0.25,
+        semantic_query_states=inputs["x_query"],
+        semantic_key_states=inputs["x_key"],
     )
     expected = torch.nn.functional.scaled_dot_product_attention(
         inputs["query"], inputs["key"], inputs["value"], is_causal=True, scale=0.25
@@ -129,7 +152,10 @@ def test_semantic_states_ride_in_the_kv_cache():
     assert cache.get_seq_length() == 7
     cache.crop(-1)  # drop the last token, as assisted decoding does
     _, _, cropped = update_cache_with_semantic_states(
-        cache, torch.zeros(batch, kv_heads, 1, head_dim), torch.zeros(batch, kv_heads, 1, head_dim),
-        torch.zeros(batch, 1, width), layer_idx=0,
+        cache,
+        torch.zeros(batch, kv_heads, 1, head_dim),
+        torch.zeros(batch, kv_heads, 1, head_dim),
+        torch.zeros(batch, 1, width),
+        layer_idx=0,
     )
     torch.testing.assert_close(cropped[:, :6], torch.cat(semantics, dim=1)[:, :6])

@@ -8,6 +8,7 @@ from .modeling_semantic_bert import (
     SemanticBertSelfAttention,
 )
 
+
 __all__ = [
     "SemanticBertConfig",
     "SemanticBertForMaskedLM",

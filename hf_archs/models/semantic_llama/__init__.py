@@ -7,6 +7,7 @@ from .modeling_semantic_llama import (
     SemanticLlamaPreTrainedModel,
 )
 
+
 __all__ = [
     "SemanticLlamaAttention",
     "SemanticLlamaConfig",

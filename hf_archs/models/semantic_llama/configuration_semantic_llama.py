@@ -13,7 +13,9 @@ class SemanticLlamaConfig(LlamaConfig, SemanticAttentionConfigMixin):
     ```python
     >>> import hf_archs
     >>> from transformers import AutoModelForCausalLM
-    >>> config = hf_archs.SemanticLlamaConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, semantic_tau_init=0.1)
+    >>> config = hf_archs.SemanticLlamaConfig(
+    ...     hidden_size=64, num_hidden_layers=2, num_attention_heads=4, semantic_tau_init=0.1
+    ... )
     >>> model = AutoModelForCausalLM.from_config(config)
     ```"""
 

@@ -10,6 +10,7 @@ from .attention import (
 )
 from .naive import cosine_similarity_matrix, semantic_attention_naive, unit_normalize
 
+
 __all__ = [
     "DesignAttentionInterface",
     "FUSED_KERNEL_KEY",

@@ -75,7 +75,9 @@ def semantic_sdpa_attention(module, query, key, value, attention_mask, scaling=N
     """
     semantic = _semantic_inputs(module, kwargs)
     if semantic is None:
-        return sdpa_attention_forward(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+        return sdpa_attention_forward(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+        )
     tau, x_query, x_key = semantic
     bias = tau.to(query.dtype).view(1, -1, 1, 1) * cosine_similarity_matrix(x_query, x_key).to(query.dtype)
     mask = additive_mask(
@@ -108,7 +110,9 @@ def semantic_fused_attention(module, query, key, value, attention_mask, scaling=
         f"attn_implementation='{FUSED_KERNEL_KEY}': the fused semantic-attention kernel is not available in this "
         "version of hf-archs; running the reference SDPA path instead (same function, O(L²·H) memory)."
     )
-    return semantic_sdpa_attention(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
+    return semantic_sdpa_attention(
+        module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
+    )
 
 
 class DesignAttentionInterface(AttentionInterface):

@@ -78,7 +78,9 @@ def semantic_attention_naive(
     """
     logits = torch.matmul(query, key.transpose(-1, -2)) * scaling
     if tau is not None:
-        logits = logits + tau.to(logits.dtype).view(1, -1, 1, 1) * cosine_similarity_matrix(x_query, x_key).to(logits.dtype)
+        logits = logits + tau.to(logits.dtype).view(1, -1, 1, 1) * cosine_similarity_matrix(x_query, x_key).to(
+            logits.dtype
+        )
     mask = additive_mask(
         attention_mask,
         is_causal=is_causal,
