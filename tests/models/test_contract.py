@@ -63,6 +63,22 @@ def test_identity_setting_matches_stock(case, auto_class, stock_dirs, converted,
 
 
 @pytest.mark.parametrize("case", case_params())
+def test_every_registered_head_is_built_on_the_design(case, converted, batches):
+    path = converted(case, active=True)
+    base = load(case, path, "AutoModel")
+    batch = batches["right_padding"]
+    expected = base(**batch).last_hidden_state
+    for auto_class, model_class in case.entry.model_classes.items():
+        kwargs = {"num_labels": 3} if "Classification" in auto_class else {}
+        model = load(case, path, auto_class, **kwargs)
+        assert type(model) is model_class
+        assert {n for n, _ in model.named_parameters() if "semantic_tau" in n}, auto_class
+        assert isinstance(model.base_model, case.entry.model_classes["AutoModel"])
+        model(**batch)  # the head runs
+        torch.testing.assert_close(model.base_model(**batch).last_hidden_state, expected, msg=auto_class)
+
+
+@pytest.mark.parametrize("case", case_params())
 def test_active_design_changes_outputs_and_trains_its_parameters(case, stock_dirs, converted, batches):
     stock = load(case, stock_dirs[case.variant.name])
     design = load(case, converted(case, active=True))
