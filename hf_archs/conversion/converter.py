@@ -17,9 +17,10 @@ from transformers import AutoConfig, AutoTokenizer
 
 from ..backbones import backbone_for
 from ..checkpoints import copy_auxiliary_files
+from ..modules.design_model import design_parameter_names
 from ..registry import check_design, zoo_model
 from .model_card import write_model_card
-from .verify import compare_models, sample_batches
+from .verify import SAMPLE_TEXTS, compare_models, sample_batches
 
 
 # Identity is checked in float32; DESIGN §4.3 asks for max |Δ| <= 1e-5.
@@ -94,12 +95,7 @@ def _load_tokenizer(path: Path):
 
 def _new_parameter_names(model, missing_keys) -> list[str]:
     """Parameters the source lacks must be the design's own (or biases the source family does not have)."""
-    design_parameters = {
-        f"{name}.{param}" if name else param
-        for name, module in model.named_modules()
-        if getattr(module, "hf_archs_design_module", False)
-        for param, _ in module.named_parameters()
-    }
+    design_parameters = design_parameter_names(model)
     unexplained = [key for key in missing_keys if key not in design_parameters and not key.endswith(".bias")]
     if unexplained:
         raise ConversionError(f"The source checkpoint lacks weights the design needs: {unexplained[:5]}")
@@ -117,8 +113,6 @@ def _sentence_embedding_difference(source_dir: Path, converted_dir: Path) -> flo
         from sentence_transformers import SentenceTransformer
     except ImportError:
         return None
-    from .verify import SAMPLE_TEXTS
-
     source = SentenceTransformer(str(source_dir), device="cpu")
     converted = SentenceTransformer(str(converted_dir), device="cpu", trust_remote_code=True)
     expected = source.encode(SAMPLE_TEXTS, convert_to_tensor=True)

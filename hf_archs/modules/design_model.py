@@ -18,6 +18,21 @@ from transformers import PreTrainedModel
 REMOTE_CODE_EXPORTER: Callable | None = None
 
 
+def is_design_module(module: nn.Module) -> bool:
+    """Modules holding a design's new parameters mark their class with `hf_archs_design_module = True`."""
+    return getattr(type(module), "hf_archs_design_module", False) is True
+
+
+def design_parameter_names(model: nn.Module) -> set[str]:
+    """Full names of the parameters a design adds to its stock model (those of its marked modules)."""
+    return {
+        f"{name}.{param_name}" if name else param_name
+        for name, module in model.named_modules()
+        if is_design_module(module)
+        for param_name, _ in module.named_parameters()
+    }
+
+
 class DesignPreTrainedModel:
     """Mixin placed before the stock `PreTrainedModel` subclass."""
 
@@ -56,7 +71,7 @@ class DesignPreTrainedModel:
 
     def _init_weights(self, module):
         super()._init_weights(module)
-        if getattr(module, "hf_archs_design_module", False):
+        if is_design_module(module):
             module.init_design_weights(self.config)
 
     def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:

@@ -6,9 +6,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.lora import LoraModel
 from torch import nn
 
-
-def _is_design_module(module: nn.Module) -> bool:
-    return getattr(type(module), "hf_archs_design_module", False) is True
+from ..modules.design_model import design_parameter_names, is_design_module
 
 
 def design_modules_to_save(model: nn.Module) -> list[str]:
@@ -26,7 +24,7 @@ def design_modules_to_save(model: nn.Module) -> list[str]:
     for name, module in model.named_modules():
         inside_design = any(name.startswith(prefix + ".") for prefix in design_prefixes)
         # A design module nested in another one is already saved with its parent; wrapping it twice breaks PEFT.
-        if name and _is_design_module(module) and not inside_design:
+        if name and is_design_module(module) and not inside_design:
             design_prefixes.append(name)
     names = sorted({prefix.rsplit(".", 1)[-1] for prefix in design_prefixes})
 
@@ -87,10 +85,7 @@ def optimizer_parameter_groups(
     """AdamW parameter groups: the design's new parameters (a handful of scalars such as tau, starting at the
     identity setting) can take a larger step than the LoRA matrices."""
     trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
-    design_names = set()
-    for name, module in model.named_modules():
-        if _is_design_module(module):
-            design_names.update(f"{name}.{param_name}" for param_name, _ in module.named_parameters())
+    design_names = design_parameter_names(model)
     design = [p for name, p in trainable if name in design_names]
     others = [p for name, p in trainable if name not in design_names]
     groups = [{"params": others, "lr": learning_rate}]

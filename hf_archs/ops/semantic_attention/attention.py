@@ -18,7 +18,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.modeling_utils import AttentionInterface
 from transformers.utils import logging
 
-from .naive import additive_mask, cosine_similarity_matrix, semantic_attention_naive
+from .naive import additive_mask, semantic_attention_naive, semantic_bias
 
 
 logger = logging.get_logger(__name__)
@@ -79,7 +79,7 @@ def semantic_sdpa_attention(module, query, key, value, attention_mask, scaling=N
             module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs
         )
     tau, x_query, x_key = semantic
-    bias = tau.to(query.dtype).view(1, -1, 1, 1) * cosine_similarity_matrix(x_query, x_key).to(query.dtype)
+    bias = semantic_bias(tau, x_query, x_key, query.dtype)
     mask = additive_mask(
         attention_mask,
         is_causal=getattr(module, "is_causal", False),

@@ -20,6 +20,11 @@ def cosine_similarity_matrix(x_query: torch.Tensor, x_key: torch.Tensor) -> torc
     return torch.matmul(x_query, x_key.transpose(-1, -2)).unsqueeze(1)
 
 
+def semantic_bias(tau: torch.Tensor, x_query: torch.Tensor, x_key: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The design's term tau_h · cos(x_i, x_j): (batch, heads, Lq, Lk), or (batch, 1, Lq, Lk) for one shared tau."""
+    return tau.to(dtype).view(1, -1, 1, 1) * cosine_similarity_matrix(x_query, x_key).to(dtype)
+
+
 def causal_mask(query_length: int, key_length: int, device: torch.device) -> torch.Tensor:
     """Boolean (Lq, Lk) mask, True = may attend. Queries are the last Lq of the Lk positions (KV-cache decoding)."""
     offset = key_length - query_length
@@ -78,9 +83,7 @@ def semantic_attention_naive(
     """
     logits = torch.matmul(query, key.transpose(-1, -2)) * scaling
     if tau is not None:
-        logits = logits + tau.to(logits.dtype).view(1, -1, 1, 1) * cosine_similarity_matrix(x_query, x_key).to(
-            logits.dtype
-        )
+        logits = logits + semantic_bias(tau, x_query, x_key, logits.dtype)
     mask = additive_mask(
         attention_mask,
         is_causal=is_causal,
