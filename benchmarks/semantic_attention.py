@@ -12,18 +12,10 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 from hf_archs.ops.semantic_attention import semantic_eager_attention, semantic_sdpa_attention, unit_normalize
-
-
-class _Layer(nn.Module):
-    def __init__(self, heads, device):
-        super().__init__()
-        self.semantic_tau = nn.Module()
-        self.semantic_tau.weight = nn.Parameter(torch.full((heads,), 0.5, device=device))
-        self.is_causal = True
+from hf_archs.testing import SemanticLayerStub
 
 
 def stock_sdpa(module, q, k, v, xq, xk):
@@ -54,7 +46,7 @@ def measure(path, length, args, device):
     x = torch.randn(
         args.batch, length, args.heads * args.head_dim, device=device, dtype=args.dtype, requires_grad=True
     )
-    module = _Layer(args.heads, device).to(args.dtype)
+    module = SemanticLayerStub(torch.full((args.heads,), 0.5, device=device), is_causal=True).to(args.dtype)
 
     def step():
         xn = unit_normalize(x)

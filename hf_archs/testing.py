@@ -5,6 +5,8 @@ Like `transformers.testing_utils`: small, seeded, offline. The contract suite is
 
 from dataclasses import dataclass
 
+import torch
+from torch import nn
 from transformers import BertConfig, BertForMaskedLM, LlamaConfig, LlamaForCausalLM
 
 from .registry import ZOO, ZooModel
@@ -86,3 +88,14 @@ class Case:
 CASES = [
     Case(entry, variant) for entry in ZOO for variant in STOCK_VARIANTS if variant.backbone == entry.backbone.name
 ]
+
+
+class SemanticLayerStub(nn.Module):
+    """What a semantic attention function reads from its layer (tau, causality, training), for calling the
+    functions directly in tests and benchmarks."""
+
+    def __init__(self, tau: torch.Tensor, is_causal: bool):
+        super().__init__()
+        self.semantic_tau = nn.Module()
+        self.semantic_tau.weight = nn.Parameter(tau)
+        self.is_causal = is_causal

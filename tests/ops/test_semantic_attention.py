@@ -14,16 +14,7 @@ from hf_archs.ops.semantic_attention import (
     unit_normalize,
 )
 from hf_archs.ops.semantic_attention.naive import causal_mask
-
-
-class _Layer(nn.Module):
-    """What an attention function reads from its module: tau, causality, training."""
-
-    def __init__(self, tau, is_causal):
-        super().__init__()
-        self.semantic_tau = nn.Module()
-        self.semantic_tau.weight = nn.Parameter(tau)
-        self.is_causal = is_causal
+from hf_archs.testing import SemanticLayerStub
 
 
 def _inputs(seed, batch=2, heads=4, kv_heads=2, q_len=6, k_len=6, head_dim=8, width=16):
@@ -71,7 +62,7 @@ def test_attention_function_matches_reference(function, mask_name, is_causal, q_
     scaling = 8**-0.5
     expected = _reference(inputs, mask, is_causal, scaling)
 
-    module = _Layer(inputs["tau"], is_causal)
+    module = SemanticLayerStub(inputs["tau"], is_causal)
     actual, _ = function(
         module,
         inputs["query"],
@@ -111,7 +102,7 @@ def test_naive_is_the_design_formula_written_out():
 
 def test_tau_zero_is_stock_sdpa():
     inputs = {k: v.detach() for k, v in _inputs(seed=3, kv_heads=4).items()}
-    module = _Layer(torch.zeros(4, dtype=torch.float64), is_causal=True)
+    module = SemanticLayerStub(torch.zeros(4, dtype=torch.float64), is_causal=True)
     actual, _ = semantic_sdpa_attention(
         module,
         inputs["query"],
