@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from hf_archs.ops.semantic_attention import semantic_eager_attention, semantic_sdpa_attention, unit_normalize
+from hf_archs.designs.semantic.ops import semantic_eager_attention, semantic_sdpa_attention, unit_normalize
 from hf_archs.testing import SemanticLayerStub
 
 

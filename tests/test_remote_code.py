@@ -8,8 +8,8 @@ from hf_archs.registry import ZOO
 
 def test_flat_names():
     assert remote_code.flat_name("hf_archs.models.semantic_llama.modeling_semantic_llama") == "modeling_semantic_llama"
-    assert remote_code.flat_name("hf_archs.ops.semantic_attention.naive") == "ops_semantic_attention_naive"
-    assert remote_code.flat_name("hf_archs.ops.semantic_attention") == "ops_semantic_attention"
+    assert remote_code.flat_name("hf_archs.designs.semantic.naive") == "designs_semantic_naive"
+    assert remote_code.flat_name("hf_archs.designs.semantic.ops") == "designs_semantic_ops"
 
 
 @pytest.mark.parametrize("entry", ZOO, ids=lambda e: e.model_type)
@@ -26,4 +26,4 @@ def test_every_zoo_model_bundles_into_code_free_of_hf_archs(entry):
 def test_flat_name_collisions_are_refused(monkeypatch):
     monkeypatch.setattr(remote_code, "flat_name", lambda module_name: "same")
     with pytest.raises(RuntimeError, match="both flatten"):
-        remote_code.bundle(["hf_archs.ops.semantic_attention.naive", "hf_archs.modules.semantic"])
+        remote_code.bundle(["hf_archs.designs.semantic.naive", "hf_archs.modules.semantic"])

@@ -10,9 +10,9 @@ from transformers.models.bert.modeling_bert import (
     BertSelfAttention,
 )
 
+from ...designs.semantic.ops import SEMANTIC_ATTENTION_FUNCTIONS, semantic_eager_attention, unit_normalize
 from ...modules.design_model import DesignPreTrainedModel
 from ...modules.semantic import SemanticTau
-from ...ops.semantic_attention import SEMANTIC_ATTENTION_FUNCTIONS, semantic_eager_attention, unit_normalize
 from .configuration_semantic_bert import SemanticBertConfig
 
 

@@ -12,9 +12,9 @@ from transformers.models.llama.modeling_llama import (
     apply_rotary_pos_emb,
 )
 
+from ...designs.semantic.ops import SEMANTIC_ATTENTION_FUNCTIONS, semantic_eager_attention, unit_normalize
 from ...modules.design_model import DesignPreTrainedModel
 from ...modules.semantic import SemanticTau, update_cache_with_semantic_states
-from ...ops.semantic_attention import SEMANTIC_ATTENTION_FUNCTIONS, semantic_eager_attention, unit_normalize
 from .configuration_semantic_llama import SemanticLlamaConfig
 
 

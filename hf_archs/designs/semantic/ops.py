@@ -1,4 +1,4 @@
-"""Semantic attention (DESIGN §3.1): `naive.py` is the reference; `attention.py` the attention-interface paths."""
+"""Semantic attention ops: `naive.py` is the reference; `attention.py` the attention-interface paths."""
 
 from .attention import (
     FUSED_KERNEL_KEY,

@@ -5,15 +5,15 @@ import torch
 from torch import nn
 from transformers.cache_utils import DynamicCache
 
-from hf_archs.modules.semantic import update_cache_with_semantic_states
-from hf_archs.ops.semantic_attention import (
+from hf_archs.designs.semantic.naive import causal_mask
+from hf_archs.designs.semantic.ops import (
     semantic_attention_naive,
     semantic_eager_attention,
     semantic_fused_attention,
     semantic_sdpa_attention,
     unit_normalize,
 )
-from hf_archs.ops.semantic_attention.naive import causal_mask
+from hf_archs.modules.semantic import update_cache_with_semantic_states
 from hf_archs.testing import SemanticLayerStub
 
 

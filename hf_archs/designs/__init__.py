@@ -1,0 +1,1 @@
+"""The designs of the zoo: one folder per design (its math, reference, attention paths and model types)."""
