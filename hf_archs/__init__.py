@@ -1,47 +1,30 @@
 """hf-archs: novel attention designs as Hugging Face Transformers models.
 
-`import hf_archs` registers every zoo model with the Auto classes and PEFT; see `hf_archs.registry.ZOO`.
+`import hf_archs` registers every zoo model with the Auto classes and PEFT; `hf_archs.registry` lists them.
 """
 
 from .backbones import UnsupportedSourceError
 from .conversion import ConversionError, ConversionReport, convert
-from .models.semantic_bert import (
-    SemanticBertConfig,
-    SemanticBertForMaskedLM,
-    SemanticBertForSequenceClassification,
-    SemanticBertForTokenClassification,
-    SemanticBertModel,
-)
-from .models.semantic_llama import (
-    SemanticLlamaConfig,
-    SemanticLlamaForCausalLM,
-    SemanticLlamaForSequenceClassification,
-    SemanticLlamaModel,
-)
+from .core.design import UnknownDesignKeyError
+from .designs.semantic.configuration_semantic import *  # noqa: F403  (the model types' public classes)
+from .designs.semantic.modeling_semantic import *  # noqa: F403
 from .registry import DESIGNS, ZOO, UnknownDesignError, register_all, zoo_model
 
 
 __all__ = [
     "ConversionError",
     "ConversionReport",
-    "convert",
     "DESIGNS",
-    "SemanticBertConfig",
-    "SemanticBertForMaskedLM",
-    "SemanticBertForSequenceClassification",
-    "SemanticBertForTokenClassification",
-    "SemanticBertModel",
-    "SemanticLlamaConfig",
-    "SemanticLlamaForCausalLM",
-    "SemanticLlamaForSequenceClassification",
-    "SemanticLlamaModel",
     "UnknownDesignError",
+    "UnknownDesignKeyError",
     "UnsupportedSourceError",
     "ZOO",
+    "convert",
     "zoo_model",
+    *(cls.__name__ for entry in ZOO for cls in (entry.config_class, *entry.model_classes.values())),
 ]
 
 
 register_all()
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

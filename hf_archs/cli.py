@@ -6,6 +6,7 @@ import sys
 
 from . import registry
 from .backbones import UnsupportedSourceError
+from .core.design import UnknownDesignKeyError
 
 
 def _parse_setting(text: str) -> tuple[str, object]:
@@ -22,14 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-archs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("list", help="list the zoo's designs and model types")
+    listing = commands.add_parser("list", help="list the zoo's designs and model types")
+    listing.add_argument("--fields", action="store_true", help="also list each design's config fields")
 
     convert = commands.add_parser("convert", help="convert a stock checkpoint into a design")
     convert.add_argument("--design", required=True, help=f"one of {list(registry.DESIGNS)}")
     convert.add_argument("--from", dest="source", required=True, help="local folder or Hub id of a stock checkpoint")
     convert.add_argument("--out", required=True, help="output folder (must not exist or be empty, unless --force)")
     convert.add_argument("--force", action="store_true", help="replace an existing output folder")
-    convert.add_argument("--tau", type=float, help="semantic design: initial tau (default 0 = identity)")
     convert.add_argument(
         "--set",
         dest="settings",
@@ -37,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parse_setting,
         default=[],
         metavar="KEY=VALUE",
-        help="design config field, JSON value (e.g. --set 'semantic_layers=[0,1]')",
+        help="a field of the design's config, JSON value (see `hf-archs list --fields`); unknown fields are refused",
     )
     convert.add_argument("--no-verify", action="store_true", help="skip the comparison with the source model")
 
@@ -51,19 +52,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             for entry in registry.ZOO:
-                print(f"{entry.design:10s} {entry.backbone.name:6s} {entry.model_type:16s} {entry.summary}")
+                print(f"{entry.design:10s} {entry.backbone.name:7s} {entry.model_type:22s} {entry.summary}")
+            if args.fields:
+                for design in registry.DESIGNS.values():
+                    identity = ", ".join(f"{k}={v}" for k, v in design.identity.items())
+                    print(f"\n{design.name}: fields {list(design.field_names)}; identity setting {identity}")
         elif args.command == "convert":
             from .conversion import convert
 
-            settings = dict(args.settings)
-            if args.tau is not None:
-                settings["semantic_tau_init"] = args.tau
             report = convert(
                 args.design,
                 args.source,
                 args.out,
                 force=args.force,
-                design_settings=settings,
+                design_settings=dict(args.settings),
                 verify=not args.no_verify,
             )
             diffs = ", ".join(f"{k} {v:.2e}" for k, v in report.max_abs_diff.items())
@@ -81,7 +83,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {count} non-finite values")
             print("all weights finite" if not bad else f"{len(bad)} tensors with non-finite values")
             return 1 if bad else 0
-    except (FileExistsError, FileNotFoundError, UnsupportedSourceError, registry.UnknownDesignError) as error:
+    except (
+        FileExistsError,
+        FileNotFoundError,
+        UnsupportedSourceError,
+        UnknownDesignKeyError,
+        registry.UnknownDesignError,
+    ) as error:
         print(f"hf-archs: error: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # conversion failures: say what failed, non-zero exit, nothing written

@@ -1,95 +1,125 @@
-"""The zoo: every design × backbone, what it is built from, and its registration with Transformers and PEFT.
+"""The zoo: every design, every model type (designs × backbone), and their registration with Transformers and PEFT.
 
-Adding a design means adding its `ZooModel` entries here; the contract tests, conversion, the CLI and
-remote-code export all read this list.
+The one place that lists what exists. Adding a design means adding its `Design` to `DESIGNS` and its model types
+to `ZOO`; the contract suite, conversion, the CLI, model cards and remote-code export read these lists.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import transformers
 from transformers import AutoConfig
 
-from .backbones import BACKBONES, BERT, LLAMA, Backbone
-from .models import semantic_bert, semantic_llama
+from .backbones import BACKBONES, Backbone
+from .core.design import Design
+from .designs.semantic import SEMANTIC
+from .designs.semantic import modeling_semantic as semantic
+
+
+DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC,)}
 
 
 @dataclass(frozen=True)
 class ZooModel:
-    design: str
-    backbone: Backbone
+    """One model type: a config class carrying one or more designs on a backbone, and its model classes."""
+
     config_class: type
     # Auto class name -> design model class.
     model_classes: dict[str, type]
-    # Config fields of the design, with the value that makes the model compute the stock function.
-    identity_setting: dict = field(default_factory=dict)
-    # Config fields to set so the design's term is active (for tests and demos).
-    active_setting: dict = field(default_factory=dict)
-    summary: str = ""
-    # The design's math, for model cards (markdown).
-    math: str = ""
+
+    @classmethod
+    def of(cls, config_class: type, *model_classes: type) -> "ZooModel":
+        """The entry for `config_class`; each model class is filed under the Auto class of its stock parent."""
+        stock_to_auto = {stock: auto for auto, stock in config_class.backbone.stock_classes.items()}
+        by_auto = {}
+        for model_class in model_classes:
+            (auto,) = {stock_to_auto[base] for base in model_class.__mro__ if base in stock_to_auto} or {None}
+            if auto is None:
+                raise TypeError(
+                    f"{model_class.__name__} extends none of {config_class.backbone.name}'s stock classes."
+                )
+            by_auto[auto] = model_class
+        return cls(config_class, by_auto)
+
+    @property
+    def designs(self) -> tuple[Design, ...]:
+        return self.config_class.designs
+
+    @property
+    def design(self) -> str:
+        """The design name used by `hf-archs convert --design` ("a+b" for a composition)."""
+        return "+".join(design.name for design in self.designs)
+
+    @property
+    def backbone(self) -> Backbone:
+        return self.config_class.backbone
 
     @property
     def model_type(self) -> str:
         return self.config_class.model_type
 
+    @property
+    def identity_setting(self) -> dict:
+        return {k: v for design in self.designs for k, v in design.identity.items()}
 
-SEMANTIC_SUMMARY = "attention logits + tau_h * cos(x_i, x_j): a learnable per-head pull towards similar tokens"
-SEMANTIC_MATH = (
-    "logits_h(i, j) = q_h(i)·k_h(j) / sqrt(head_dim) + tau_h · cos(x_i, x_j) (+ mask), where x is the attention "
-    "input (after the input norm for Llama, the layer input for BERT) and cos is one L×L matrix shared by the heads "
-    "of a layer. tau (`semantic_tau.weight`, one per head) is learned; tau = 0 is exactly the stock model."
-)
+    @property
+    def active_setting(self) -> dict:
+        return {k: v for design in self.designs for k, v in design.active.items()}
 
-SEMANTIC = dict(
-    design="semantic",
-    identity_setting={"semantic_tau_init": 0.0},
-    active_setting={"semantic_tau_init": 0.5},
-    summary=SEMANTIC_SUMMARY,
-    math=SEMANTIC_MATH,
-)
+    @property
+    def summary(self) -> str:
+        return "; ".join(design.summary for design in self.designs)
+
+    @property
+    def math(self) -> str:
+        return "\n\n".join(design.math for design in self.designs)
+
+    @property
+    def is_decoder(self) -> bool:
+        return "AutoModelForCausalLM" in self.model_classes
+
 
 ZOO: tuple[ZooModel, ...] = (
-    ZooModel(
-        backbone=LLAMA,
-        config_class=semantic_llama.SemanticLlamaConfig,
-        model_classes={
-            "AutoModel": semantic_llama.SemanticLlamaModel,
-            "AutoModelForCausalLM": semantic_llama.SemanticLlamaForCausalLM,
-            "AutoModelForSequenceClassification": semantic_llama.SemanticLlamaForSequenceClassification,
-        },
-        **SEMANTIC,
+    ZooModel.of(
+        semantic.SemanticLlamaConfig,
+        semantic.SemanticLlamaModel,
+        semantic.SemanticLlamaForCausalLM,
+        semantic.SemanticLlamaForSequenceClassification,
     ),
-    ZooModel(
-        backbone=BERT,
-        config_class=semantic_bert.SemanticBertConfig,
-        model_classes={
-            "AutoModel": semantic_bert.SemanticBertModel,
-            "AutoModelForMaskedLM": semantic_bert.SemanticBertForMaskedLM,
-            "AutoModelForSequenceClassification": semantic_bert.SemanticBertForSequenceClassification,
-            "AutoModelForTokenClassification": semantic_bert.SemanticBertForTokenClassification,
-        },
-        **SEMANTIC,
+    ZooModel.of(
+        semantic.SemanticGemma3TextConfig,
+        semantic.SemanticGemma3TextModel,
+        semantic.SemanticGemma3ForCausalLM,
+        semantic.SemanticGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        semantic.SemanticBertConfig,
+        semantic.SemanticBertModel,
+        semantic.SemanticBertForMaskedLM,
+        semantic.SemanticBertForSequenceClassification,
+        semantic.SemanticBertForTokenClassification,
     ),
 )
-
-DESIGNS = tuple(sorted({entry.design for entry in ZOO}))
 
 
 class UnknownDesignError(ValueError):
     pass
 
 
-def check_design(design: str) -> None:
-    if design not in DESIGNS:
-        raise UnknownDesignError(f"Unknown design {design!r}; known designs: {list(DESIGNS)}.")
+def design(name: str) -> Design:
+    if name not in DESIGNS:
+        raise UnknownDesignError(f"Unknown design {name!r}; known designs: {sorted(DESIGNS)}.")
+    return DESIGNS[name]
 
 
-def zoo_model(design: str, backbone: str) -> ZooModel:
-    check_design(design)
+def zoo_model(design_name: str, backbone: str) -> ZooModel:
+    """The model type of `design_name` (one design, or "a+b" for a composition) on `backbone`."""
+    for part in design_name.split("+"):
+        design(part)
     for entry in ZOO:
-        if entry.design == design and entry.backbone.name == backbone:
+        if entry.design == design_name and entry.backbone.name == backbone:
             return entry
-    raise UnknownDesignError(f"Design {design!r} has no {backbone!r} backbone (have: {sorted(BACKBONES)}).")
+    have = sorted(entry.backbone.name for entry in ZOO if entry.design == design_name)
+    raise UnknownDesignError(f"Design {design_name!r} has no {backbone!r} backbone (it has: {have}).")
 
 
 def zoo_model_for_type(model_type: str) -> ZooModel:
@@ -114,11 +144,23 @@ def _register_with_peft(entry: ZooModel) -> None:
 
 def register_all() -> None:
     from . import remote_code
-    from .modules import design_model
+    from .core import model
 
     for entry in ZOO:
         AutoConfig.register(entry.model_type, entry.config_class, exist_ok=True)
         for auto_name, model_class in entry.model_classes.items():
             getattr(transformers, auto_name).register(entry.config_class, model_class, exist_ok=True)
         _register_with_peft(entry)
-    design_model.REMOTE_CODE_EXPORTER = remote_code.RemoteCodeExporter()
+    model.REMOTE_CODE_EXPORTER = remote_code.RemoteCodeExporter()
+
+
+__all__ = [
+    "BACKBONES",
+    "DESIGNS",
+    "ZOO",
+    "UnknownDesignError",
+    "ZooModel",
+    "design",
+    "zoo_model",
+    "zoo_model_for_type",
+]

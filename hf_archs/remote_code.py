@@ -28,8 +28,10 @@ def flat_name(module_name: str) -> str:
     return "_".join(parts)
 
 
-def _source_and_package(module_name: str) -> tuple[str, str]:
+def _source_and_package(module_name: str) -> tuple[str, str] | tuple[None, None]:
     spec = importlib.util.find_spec(module_name)
+    if spec is None:  # an optional module (imported inside try/except) that this installation lacks
+        return None, None
     is_package = spec.submodule_search_locations is not None
     package = module_name if is_package else module_name.rpartition(".")[0]
     return Path(spec.origin).read_text(encoding="utf-8"), package
@@ -48,6 +50,8 @@ def bundle(module_names: list[str]) -> dict[str, str]:
                 raise RuntimeError(f"{module_name} and {origins[name]} both flatten to {name}: rename one.")
             continue
         source, package = _source_and_package(module_name)
+        if source is None:
+            continue
         if _BARE_IMPORT.search(source):
             raise RuntimeError(
                 f"{module_name} uses `import {PACKAGE}...`; travelling code must use `from ... import`."

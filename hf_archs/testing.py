@@ -5,9 +5,14 @@ Like `transformers.testing_utils`: small, seeded, offline. The contract suite is
 
 from dataclasses import dataclass
 
-import torch
-from torch import nn
-from transformers import BertConfig, BertForMaskedLM, LlamaConfig, LlamaForCausalLM
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    Gemma3ForCausalLM,
+    Gemma3TextConfig,
+    LlamaConfig,
+    LlamaForCausalLM,
+)
 
 from .registry import ZOO, ZooModel
 
@@ -33,6 +38,25 @@ TINY_SHAPE = dict(
 def tiny_llama_config(**overrides) -> LlamaConfig:
     return LlamaConfig(
         **{**TINY_SHAPE, "vocab_size": VOCAB, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, **overrides}
+    )
+
+
+def tiny_gemma3_config(**overrides) -> Gemma3TextConfig:
+    # One sliding and one full layer; a window shorter than the test batches so that it really masks.
+    return Gemma3TextConfig(
+        **{
+            **TINY_SHAPE,
+            "vocab_size": VOCAB,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "query_pre_attn_scalar": 16,
+            "layer_types": ["sliding_attention", "full_attention"],
+            "sliding_window": 4,
+            "pad_token_id": 0,
+            "bos_token_id": 2,
+            "eos_token_id": 1,
+            **overrides,
+        }
     )
 
 
@@ -65,6 +89,7 @@ STOCK_VARIANTS = [
         LlamaForCausalLM,
         "AutoModelForCausalLM",
     ),
+    StockVariant("gemma3", "sliding", tiny_gemma3_config(), Gemma3ForCausalLM, "AutoModelForCausalLM"),
     StockVariant("bert", "base", tiny_bert_config(), BertForMaskedLM, "AutoModelForMaskedLM"),
 ]
 
@@ -82,20 +107,9 @@ class Case:
 
     @property
     def is_decoder(self) -> bool:
-        return "AutoModelForCausalLM" in self.entry.model_classes
+        return self.entry.is_decoder
 
 
 CASES = [
     Case(entry, variant) for entry in ZOO for variant in STOCK_VARIANTS if variant.backbone == entry.backbone.name
 ]
-
-
-class SemanticLayerStub(nn.Module):
-    """What a semantic attention function reads from its layer (tau, causality, training), for calling the
-    functions directly in tests and benchmarks."""
-
-    def __init__(self, tau: torch.Tensor, is_causal: bool):
-        super().__init__()
-        self.semantic_tau = nn.Module()
-        self.semantic_tau.weight = nn.Parameter(tau)
-        self.is_causal = is_causal

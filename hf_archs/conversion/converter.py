@@ -1,6 +1,14 @@
-"""Convert a stock checkpoint into a design checkpoint that computes the same function at the identity setting."""
+"""Convert a stock checkpoint into a design checkpoint: a pipeline run with the design's conversion plan.
+
+resolve the source (folder, Hub id or .gguf file) -> design config (settings checked against the design's
+fields) -> copy the stock weights -> initialize the new parts (the design's own init, or the plan's fit or
+training) -> save to a staging folder -> release the source -> verify against the source at the plan's
+fidelity -> model card and report -> atomic rename.
+"""
 
 import contextlib
+import gc
+import importlib
 import json
 import logging
 import os
@@ -17,13 +25,13 @@ from transformers import AutoConfig, AutoTokenizer
 
 from ..backbones import backbone_for
 from ..checkpoints import copy_auxiliary_files
-from ..modules.design_model import design_parameter_names
-from ..registry import check_design, zoo_model
+from ..core.model import design_parameter_names
+from ..registry import zoo_model
 from .model_card import write_model_card
 from .verify import SAMPLE_TEXTS, compare_models, sample_batches
 
 
-# Identity is checked in float32; DESIGN §4.3 asks for max |Δ| <= 1e-5.
+# Identity is checked in float32: max |Δ| <= 1e-5 unless a design's plan declares otherwise.
 IDENTITY_ATOL = 1e-5
 
 
@@ -43,6 +51,8 @@ class ConversionReport:
     new_parameters: list[str]
     design_settings: dict
     identity: bool
+    # The declared fidelity: max |Δ| allowed at the identity setting.
+    fidelity_atol: float = IDENTITY_ATOL
     # max |Δ| between source and converted outputs (fp32), per sample batch.
     max_abs_diff: dict[str, float] = field(default_factory=dict)
     # The same for sentence-transformers embeddings, when the source is a sentence-transformers folder.
@@ -66,14 +76,23 @@ def _without_load_report():
         logger.setLevel(level)
 
 
-def _resolve_source(source: str) -> Path:
+@contextlib.contextmanager
+def _resolved_source(source: str):
+    """The source as a local stock checkpoint folder: a folder as is, a Hub id downloaded, a .gguf file dequantized
+    into a temporary folder (removed afterwards)."""
     if os.path.isdir(source):
-        return Path(source)
-    from huggingface_hub import snapshot_download
+        yield Path(source)
+    elif str(source).endswith(".gguf"):
+        from .gguf import dequantize_gguf
 
-    # Weights of other frameworks are not needed: the conversion reads safetensors (or PyTorch .bin).
-    other_frameworks = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "openvino/*", "coreml/*"]
-    return Path(snapshot_download(repo_id=source, ignore_patterns=other_frameworks))
+        with tempfile.TemporaryDirectory(prefix="hf-archs-gguf-") as scratch:
+            yield dequantize_gguf(source, Path(scratch) / "stock", progress=False)
+    else:
+        from huggingface_hub import snapshot_download
+
+        # Weights of other frameworks are not needed: the conversion reads safetensors (or PyTorch .bin).
+        other_frameworks = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "openvino/*", "coreml/*"]
+        yield Path(snapshot_download(repo_id=source, ignore_patterns=other_frameworks))
 
 
 def _check_output_dir(output_dir: Path, force: bool) -> None:
@@ -93,16 +112,16 @@ def _load_tokenizer(path: Path):
     return AutoTokenizer.from_pretrained(path)
 
 
-def _new_parameter_names(model, missing_keys) -> list[str]:
-    """Parameters the source lacks must be the design's own (or biases the source family does not have)."""
+def _new_parameter_names(model, missing_keys, absent_in_source: tuple[str, ...]) -> list[str]:
+    """Weights the source lacks must be the design's own, or ones its family does not have (zeroed here)."""
     design_parameters = design_parameter_names(model)
-    unexplained = [key for key in missing_keys if key not in design_parameters and not key.endswith(".bias")]
+    absent = [key for key in missing_keys if key not in design_parameters]
+    unexplained = [key for key in absent if not key.endswith(absent_in_source)]
     if unexplained:
         raise ConversionError(f"The source checkpoint lacks weights the design needs: {unexplained[:5]}")
     with torch.no_grad():
-        for key in missing_keys:
-            if key not in design_parameters:  # e.g. Qwen2's o_proj, which has no bias: zero keeps the function
-                model.get_parameter(key).zero_()
+        for key in absent:  # e.g. Qwen2's o_proj, which has no bias: zero keeps the function
+            model.get_parameter(key).zero_()
     return sorted(missing_keys)
 
 
@@ -120,6 +139,12 @@ def _sentence_embedding_difference(source_dir: Path, converted_dir: Path) -> flo
     return (expected - actual).abs().max().item()
 
 
+def _run_plan_initializer(path: str, model, source_dir: Path, report: "ConversionReport") -> None:
+    """Run a design's `ConversionPlan.initialize` ("package.module:function") on the freshly copied model."""
+    module_name, _, function_name = path.partition(":")
+    getattr(importlib.import_module(module_name), function_name)(model, source_dir, report)
+
+
 def convert(
     design: str,
     source: str,
@@ -130,58 +155,56 @@ def convert(
     verify: bool = True,
     progress: bool = True,
 ) -> ConversionReport:
-    """Convert the stock checkpoint `source` (local folder or Hub id) into `design`, saved at `output_dir`.
+    """Convert the stock checkpoint `source` (local folder, Hub id or .gguf file) into `design`, saved at
+    `output_dir`.
 
     The weights are copied; the design's new parameters take the identity setting unless `design_settings`
-    (config fields, e.g. `{"semantic_tau_init": 0.1}`) says otherwise. The result is written to a temporary folder,
-    checked against the source on padded batches (an identity conversion that does not match fails), and only
-    then renamed to `output_dir`: a failed conversion leaves nothing behind and never touches an existing folder.
+    (fields of the design, e.g. `{"semantic_tau_init": 0.1}`; unknown keys are refused) says otherwise. The result
+    is written to a temporary folder, checked against the source on padded batches (at the identity setting it must
+    match within the design's declared fidelity), and only then renamed to `output_dir`: a failed conversion leaves
+    nothing behind and never touches an existing folder.
     """
     start = time.perf_counter()
     output_dir = Path(output_dir)
-    check_design(design)
     _check_output_dir(output_dir, force)
-    steps = tqdm(total=5, desc=f"convert to {design}", disable=not progress)
-
-    steps.set_postfix_str("reading source")
-    source_dir = _resolve_source(source)
-    if output_dir.resolve() == source_dir.resolve():
-        raise ValueError(
-            f"The output folder must differ from the source ({source_dir}): converting in place would lose it."
-        )
-    source_config = AutoConfig.from_pretrained(source_dir)
-    backbone = backbone_for(source_config)
-    entry = zoo_model(design, backbone.name)
-    auto_class = backbone.auto_class_of(source_config)
-    if auto_class not in entry.model_classes:
-        raise ConversionError(f"{entry.model_type} has no {auto_class} class (has: {sorted(entry.model_classes)}).")
-    design_class = entry.model_classes[auto_class]
-    settings = {**entry.identity_setting, **(design_settings or {})}
-    config = backbone.design_config(entry.config_class, source_config, **settings)
-    config.architectures = [design_class.__name__]
-    identity = all(config.to_dict().get(key) == value for key, value in entry.identity_setting.items())
-    steps.update()
-
-    steps.set_postfix_str("copying weights")
-    with _without_load_report():
-        model, loading_info = design_class.from_pretrained(source_dir, config=config, output_loading_info=True)
-    if loading_info["unexpected_keys"] or loading_info["mismatched_keys"]:
-        raise ConversionError(
-            f"Source weights that do not fit {design_class.__name__}: "
-            f"{sorted(loading_info['unexpected_keys'])[:5]} {list(loading_info['mismatched_keys'])[:5]}"
-        )
-    new_parameters = _new_parameter_names(model, loading_info["missing_keys"])
-    steps.update()
-
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
-    try:
-        steps.set_postfix_str("saving")
-        model.save_pretrained(staging)  # in the source's dtype: a bf16 checkpoint stays bf16
-        copy_auxiliary_files(source_dir, staging)  # tokenizer, sentence-transformers modules, ...
+    design_settings = dict(design_settings or {})
+    with (
+        _resolved_source(source) as source_dir,
+        tqdm(total=5, desc=f"convert to {design}", disable=not progress) as steps,
+    ):
+        steps.set_postfix_str("reading source")
+        if output_dir.resolve() == source_dir.resolve():
+            raise ValueError(
+                f"The output folder must differ from the source ({source_dir}): converting in place would lose it."
+            )
+        source_config = AutoConfig.from_pretrained(source_dir)
+        backbone = backbone_for(source_config)
+        entry = zoo_model(design, backbone.name)
+        for part in entry.designs:
+            part.check_settings({k: v for k, v in design_settings.items() if k.startswith(part.key_prefix)})
+        foreign = [k for k in design_settings if not k.startswith(tuple(d.key_prefix for d in entry.designs))]
+        if foreign:
+            entry.designs[0].check_settings(design_settings)  # names the fields the user may set
+        auto_class = backbone.auto_class_of(source_config)
+        if auto_class not in entry.model_classes:
+            raise ConversionError(
+                f"{entry.model_type} has no {auto_class} class (has: {sorted(entry.model_classes)})."
+            )
+        design_class = entry.model_classes[auto_class]
+        settings = {**entry.identity_setting, **design_settings}
+        config = backbone.design_config(entry.config_class, source_config, **settings)
+        config.architectures = [design_class.__name__]
+        identity = all(getattr(config, key) == value for key, value in entry.identity_setting.items())
         steps.update()
 
+        steps.set_postfix_str("copying weights")
+        with _without_load_report():
+            model, loading_info = design_class.from_pretrained(source_dir, config=config, output_loading_info=True)
+        if loading_info["unexpected_keys"] or loading_info["mismatched_keys"]:
+            raise ConversionError(
+                f"Source weights that do not fit {design_class.__name__}: "
+                f"{sorted(loading_info['unexpected_keys'])[:5]} {list(loading_info['mismatched_keys'])[:5]}"
+            )
         report = ConversionReport(
             design=design,
             model_type=entry.model_type,
@@ -190,37 +213,60 @@ def convert(
             source_architecture=(source_config.architectures or [auto_class])[0],
             auto_class=auto_class,
             design_class=design_class.__name__,
-            new_parameters=new_parameters,
+            new_parameters=_new_parameter_names(
+                model, loading_info["missing_keys"], backbone.absent_in_source(source_config)
+            ),
             design_settings=settings,
             identity=identity,
+            fidelity_atol=max(part.conversion.atol for part in entry.designs),
         )
-        if verify:
-            steps.set_postfix_str("verifying")
-            stock_class = getattr(transformers, auto_class)
-            reference = stock_class.from_pretrained(source_dir, dtype=torch.float32)
-            converted = stock_class.from_pretrained(staging, dtype=torch.float32)
-            batches = sample_batches(_load_tokenizer(source_dir), source_config.vocab_size)
-            report.max_abs_diff = compare_models(reference, converted, batches)
-            report.sentence_embedding_max_abs_diff = _sentence_embedding_difference(source_dir, staging)
-            worst = max([*report.max_abs_diff.values(), report.sentence_embedding_max_abs_diff or 0.0])
-            if identity and worst > IDENTITY_ATOL:
-                raise ConversionError(
-                    "The converted model does not reproduce the source at the identity setting: "
-                    f"max |Δ| = {worst:.3g} "
-                    f"> {IDENTITY_ATOL:g} ({report.max_abs_diff})."
-                )
+        for part in entry.designs:
+            if part.conversion.initialize:
+                _run_plan_initializer(part.conversion.initialize, model, source_dir, report)
         steps.update()
 
-        report.seconds = round(time.perf_counter() - start, 2)
-        write_model_card(staging, entry, report, source_dir)
-        (staging / "hf_archs_conversion.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
-        _replace_dir(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    finally:
-        steps.close()
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.", dir=output_dir.parent))
+        staging.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
+        try:
+            steps.set_postfix_str("saving")
+            model.save_pretrained(staging)  # in the source's dtype: a bf16 checkpoint stays bf16
+            copy_auxiliary_files(source_dir, staging)  # tokenizer, sentence-transformers modules, ...
+            del model  # verification loads two float32 copies: release this one first
+            gc.collect()
+            steps.update()
+
+            if verify:
+                steps.set_postfix_str("verifying")
+                _verify(report, source_dir, staging, source_config, auto_class)
+            steps.update()
+
+            report.seconds = round(time.perf_counter() - start, 2)
+            write_model_card(staging, entry, report, source_dir)
+            (staging / "hf_archs_conversion.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+            _replace_dir(staging, output_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
     return report
+
+
+def _verify(report: "ConversionReport", source_dir: Path, converted_dir: Path, source_config, auto_class: str):
+    """Compare source and converted outputs in float32; at the identity setting they must agree within the plan's
+    fidelity, otherwise the difference is only reported."""
+    stock_class = getattr(transformers, auto_class)
+    reference = stock_class.from_pretrained(source_dir, dtype=torch.float32)
+    converted = stock_class.from_pretrained(converted_dir, dtype=torch.float32)
+    batches = sample_batches(_load_tokenizer(source_dir), source_config.vocab_size)
+    report.max_abs_diff = compare_models(reference, converted, batches)
+    del reference, converted
+    report.sentence_embedding_max_abs_diff = _sentence_embedding_difference(source_dir, converted_dir)
+    worst = max([*report.max_abs_diff.values(), report.sentence_embedding_max_abs_diff or 0.0])
+    if report.identity and worst > report.fidelity_atol:
+        raise ConversionError(
+            "The converted model does not reproduce the source at the identity setting: "
+            f"max |Δ| = {worst:.3g} > {report.fidelity_atol:g} ({report.max_abs_diff})."
+        )
 
 
 def _replace_dir(staging: Path, output_dir: Path) -> None:

@@ -6,7 +6,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.lora import LoraModel
 from torch import nn
 
-from ..modules.design_model import design_parameter_names, is_design_module
+from ..core.model import design_parameter_names, is_design_module
 
 
 def design_modules_to_save(model: nn.Module) -> list[str]:

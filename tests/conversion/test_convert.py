@@ -100,7 +100,7 @@ def test_existing_target_needs_force_and_is_replaced_whole(stock_dirs, tmp_path,
     assert cli(argv) == 2
     assert "--force" in capsys.readouterr().err and (target / "precious.txt").exists()
 
-    assert quiet(cli, argv + ["--force", "--tau", "0.25"]) == 0
+    assert quiet(cli, argv + ["--force", "--set", "semantic_tau_init=0.25"]) == 0
     assert not (target / "precious.txt").exists()
     config = json.loads((target / "config.json").read_text())
     assert config["semantic_tau_init"] == 0.25 and config["model_type"] == "semantic_bert"
@@ -168,3 +168,39 @@ def test_conversion_keeps_the_source_dtype(tmp_path):
     assert max(report.max_abs_diff.values()) <= IDENTITY_ATOL  # compared in float32: same bf16 weights upcast
     with safe_open(tmp_path / "out" / "model.safetensors", framework="pt") as weights:
         assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.bfloat16}
+
+
+def test_unknown_design_settings_are_refused(stock_dirs, tmp_path, capsys):
+    """Bug: `--set semantic_tau=0.5` (a typo of semantic_tau_init) converted silently with a field that did nothing."""
+    from hf_archs.core.design import UnknownDesignKeyError
+
+    with pytest.raises(UnknownDesignKeyError, match="semantic_tau_init"):
+        convert("semantic", str(stock_dirs["base"]), tmp_path / "out", design_settings={"semantic_tau": 0.5})
+    argv = ["convert", "--design", "semantic", "--from", str(stock_dirs["base"]), "--out", str(tmp_path / "o")]
+    assert cli(argv + ["--set", "semantic_tau=0.5"]) == 2
+    assert "semantic_tau_init" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o").exists()
+
+
+def test_cli_has_no_design_specific_flags():
+    """Bug: `--tau` was offered for every design and injected a semantic field into any of them."""
+    from hf_archs.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["convert", "--design", "semantic", "--from", "a", "--out", "b", "--tau", "0.1"])
+
+
+def test_a_source_missing_a_weight_is_refused(tmp_path):
+    """Bug: any missing `*.bias` was zeroed (meant for Qwen2's absent o_proj bias): a broken checkpoint converted."""
+    from safetensors.torch import load_file, save_file
+    from transformers import LlamaForCausalLM
+
+    from hf_archs.testing import tiny_llama_config
+
+    source = _save(LlamaForCausalLM(tiny_llama_config(attention_bias=True)), tmp_path / "llama")
+    weights = load_file(source / "model.safetensors")
+    del weights["model.layers.0.self_attn.q_proj.bias"]
+    save_file(weights, source / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ConversionError, match="q_proj.bias"):
+        quiet(convert, "semantic", str(source), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()

@@ -8,6 +8,7 @@ import torch
 import transformers
 
 from hf_archs.conversion import compare_models
+from hf_archs.core.model import design_parameter_names
 from tests.zoo_cases import VOCAB, case_params
 
 
@@ -38,7 +39,8 @@ def test_identity_on_cuda(case, stock_dirs, converted, batches):
 def test_attention_implementations_agree_on_cuda(case, converted, batches, dtype, atol):
     path = converted(case, active=True)
     reference = load(case, path, attn_implementation="eager", dtype=dtype)
-    for implementation in ("sdpa", "semantic_triton"):
+    accepted = case.entry.model_classes["AutoModel"].accepted_attn_implementations(case.entry.config_class)
+    for implementation in [key for key in accepted if key != "eager"]:
         candidate = load(case, path, attn_implementation=implementation, dtype=dtype)
         differences = compare_models(reference, candidate, on_cuda(batches))
         assert max(differences.values()) <= atol, (implementation, differences)
@@ -51,8 +53,9 @@ def test_bfloat16_training_step_on_cuda(case, converted):
     loss = model(input_ids=input_ids, labels=input_ids).loss
     loss.backward()
     assert torch.isfinite(loss)
-    taus = [p for n, p in model.named_parameters() if "semantic_tau" in n]
-    assert taus and all(p.grad is not None and torch.isfinite(p.grad).all() for p in taus)
+    names = design_parameter_names(model)
+    design = [p for n, p in model.named_parameters() if n in names]
+    assert design and all(p.grad is not None and torch.isfinite(p.grad).all() for p in design)
 
 
 @pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder))

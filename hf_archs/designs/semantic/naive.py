@@ -1,4 +1,4 @@
-"""Reference semantic attention (DESIGN §3.1), written for clarity rather than speed.
+"""Reference semantic attention, written for clarity rather than speed.
 
     logits_h(i, j) = scaling * q_h(i)·k_h(j) + tau_h * cos(x_i, x_j) + mask(i, j)
 
@@ -7,6 +7,8 @@ shared by every head of the layer. Everything else is stock scaled dot-product a
 """
 
 import torch
+
+from ...core.attention import additive_mask
 
 
 def unit_normalize(hidden_states: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -23,37 +25,6 @@ def cosine_similarity_matrix(x_query: torch.Tensor, x_key: torch.Tensor) -> torc
 def semantic_bias(tau: torch.Tensor, x_query: torch.Tensor, x_key: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """The design's term tau_h · cos(x_i, x_j): (batch, heads, Lq, Lk), or (batch, 1, Lq, Lk) for one shared tau."""
     return tau.to(dtype).view(1, -1, 1, 1) * cosine_similarity_matrix(x_query, x_key).to(dtype)
-
-
-def causal_mask(query_length: int, key_length: int, device: torch.device) -> torch.Tensor:
-    """Boolean (Lq, Lk) mask, True = may attend. Queries are the last Lq of the Lk positions (KV-cache decoding)."""
-    offset = key_length - query_length
-    query_positions = torch.arange(query_length, device=device)[:, None] + offset
-    return torch.arange(key_length, device=device)[None, :] <= query_positions
-
-
-def additive_mask(
-    attention_mask: torch.Tensor | None,
-    *,
-    is_causal: bool,
-    query_length: int,
-    key_length: int,
-    dtype: torch.dtype,
-    device: torch.device,
-) -> torch.Tensor | None:
-    """Turn any mask Transformers hands an attention function into an additive float mask (or None).
-
-    Transformers passes a boolean mask (sdpa, True = attend), an additive float mask (eager) or None; None on a
-    causal layer means "plain causal" (sdpa skips building the mask when there is no padding).
-    """
-    if attention_mask is None:
-        if not is_causal or query_length == 1:
-            return None
-        attention_mask = causal_mask(query_length, key_length, device)
-    if attention_mask.dtype == torch.bool:
-        # finfo.min rather than -inf: a fully masked row (a left-padding query) stays finite, as in stock eager.
-        return torch.zeros((), dtype=dtype, device=device).masked_fill(~attention_mask, torch.finfo(dtype).min)
-    return attention_mask.to(dtype)
 
 
 def semantic_attention_naive(

@@ -1,20 +1,46 @@
 """The attention paths against the naive reference in float64, on fresh random inputs: outputs and gradients."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 from torch import nn
 from transformers.cache_utils import DynamicCache
 
-from hf_archs.designs.semantic.naive import causal_mask
-from hf_archs.designs.semantic.ops import (
-    semantic_attention_naive,
-    semantic_eager_attention,
-    semantic_fused_attention,
-    semantic_sdpa_attention,
-    unit_normalize,
-)
-from hf_archs.modules.semantic import update_cache_with_semantic_states
-from hf_archs.testing import SemanticLayerStub
+from hf_archs.core.attention import REFERENCE_PATHS, causal_mask, design_attention_function, update_cache_with_features
+from hf_archs.designs.semantic.attention import semantic_fused_attention
+from hf_archs.designs.semantic.design import SemanticTerm
+from hf_archs.designs.semantic.naive import semantic_attention_naive, unit_normalize
+
+
+class SemanticLayerStub(nn.Module):
+    """What the attention functions read from a layer: causality, training mode, and its semantic term."""
+
+    def __init__(self, tau: torch.Tensor, is_causal: bool, width: int = 16):
+        super().__init__()
+        self.is_causal = is_causal
+        config = SimpleNamespace(
+            num_attention_heads=tau.numel(), semantic_per_head=True, semantic_tau_init=0.0, semantic_eps=1e-6
+        )
+        self.semantic_tau = SemanticTerm(SimpleNamespace(**vars(config), hidden_size=width))
+        self.semantic_tau.weight = nn.Parameter(tau)
+
+    def call(self, function, query, key, value, mask, *, scaling, x_query, x_key):
+        return function(
+            self,
+            query,
+            key,
+            value,
+            mask,
+            scaling=scaling,
+            dropout=0.0,
+            terms=[self.semantic_tau],
+            query_features=x_query,
+            key_features=x_key,
+        )
+
+
+FUNCTIONS = {**REFERENCE_PATHS, "semantic_triton": semantic_fused_attention}
 
 
 def _inputs(seed, batch=2, heads=4, kv_heads=2, q_len=6, k_len=6, head_dim=8, width=16):
@@ -52,7 +78,7 @@ def _reference(inputs, mask, is_causal, scaling):
     return out.transpose(1, 2)
 
 
-@pytest.mark.parametrize("function", [semantic_eager_attention, semantic_sdpa_attention, semantic_fused_attention])
+@pytest.mark.parametrize("function", list(FUNCTIONS.values()), ids=list(FUNCTIONS))
 @pytest.mark.parametrize("mask_name", ["none", "padding", "padding_and_causal"])
 @pytest.mark.parametrize("is_causal", [False, True])
 @pytest.mark.parametrize("q_len,k_len", [(6, 6), (1, 7), (3, 9)])
@@ -63,15 +89,15 @@ def test_attention_function_matches_reference(function, mask_name, is_causal, q_
     expected = _reference(inputs, mask, is_causal, scaling)
 
     module = SemanticLayerStub(inputs["tau"], is_causal)
-    actual, _ = function(
-        module,
+    actual, _ = module.call(
+        function,
         inputs["query"],
         inputs["key"],
         inputs["value"],
         mask,
         scaling=scaling,
-        semantic_query_states=inputs["x_query"],
-        semantic_key_states=inputs["x_key"],
+        x_query=inputs["x_query"],
+        x_key=inputs["x_key"],
     )
     torch.testing.assert_close(actual, expected, atol=1e-10, rtol=1e-10)
 
@@ -103,15 +129,15 @@ def test_naive_is_the_design_formula_written_out():
 def test_tau_zero_is_stock_sdpa():
     inputs = {k: v.detach() for k, v in _inputs(seed=3, kv_heads=4).items()}
     module = SemanticLayerStub(torch.zeros(4, dtype=torch.float64), is_causal=True)
-    actual, _ = semantic_sdpa_attention(
-        module,
+    actual, _ = module.call(
+        REFERENCE_PATHS["sdpa"],
         inputs["query"],
         inputs["key"],
         inputs["value"],
         None,
         scaling=0.25,
-        semantic_query_states=inputs["x_query"],
-        semantic_key_states=inputs["x_key"],
+        x_query=inputs["x_query"],
+        x_key=inputs["x_key"],
     )
     expected = torch.nn.functional.scaled_dot_product_attention(
         inputs["query"], inputs["key"], inputs["value"], is_causal=True, scale=0.25
@@ -119,30 +145,38 @@ def test_tau_zero_is_stock_sdpa():
     torch.testing.assert_close(actual, expected)
 
 
-def test_a_stock_layer_gets_plain_attention():
+def test_a_layer_without_terms_gets_plain_attention():
     inputs = {k: v.detach() for k, v in _inputs(seed=4, kv_heads=4).items()}
     module = nn.Module()
     module.is_causal = False
-    eager, _ = semantic_eager_attention(module, inputs["query"], inputs["key"], inputs["value"], None, scaling=0.25)
-    sdpa, _ = semantic_sdpa_attention(module, inputs["query"], inputs["key"], inputs["value"], None, scaling=0.25)
-    torch.testing.assert_close(eager, sdpa)
+    outputs = []
+    for key in ("eager", "sdpa", "semantic_triton"):
+        function = design_attention_function(key, [])
+        args = (module, inputs["query"], inputs["key"], inputs["value"], None)
+        outputs.append(function(*args, scaling=0.25, dropout=0.0, terms=[], query_features=None, key_features=None))
+    expected = torch.nn.functional.scaled_dot_product_attention(
+        inputs["query"], inputs["key"], inputs["value"], scale=0.25
+    ).transpose(1, 2)
+    for output, _ in outputs:
+        torch.testing.assert_close(output, expected)
 
 
-def test_semantic_states_ride_in_the_kv_cache():
+@pytest.mark.parametrize("width", [8, 7])  # 7: not a multiple of the KV heads, padded inside the cache
+def test_features_ride_in_the_kv_cache(width):
     cache = DynamicCache()
-    batch, kv_heads, head_dim, width = 2, 2, 4, 8
+    batch, kv_heads, head_dim = 2, 2, 4
     keys, values, semantics = [], [], []
     for length in (5, 1, 1):  # prefill, then two decoding steps
         k, v = torch.randn(batch, kv_heads, length, head_dim), torch.randn(batch, kv_heads, length, head_dim)
         x = unit_normalize(torch.randn(batch, length, width))
-        all_k, all_v, all_x = update_cache_with_semantic_states(cache, k, v, x, layer_idx=0)
+        all_k, all_v, all_x = update_cache_with_features(cache, k, v, x, layer_idx=0)
         keys.append(k), values.append(v), semantics.append(x)
         torch.testing.assert_close(all_k, torch.cat(keys, dim=2))
         torch.testing.assert_close(all_v, torch.cat(values, dim=2))
         torch.testing.assert_close(all_x, torch.cat(semantics, dim=1))
     assert cache.get_seq_length() == 7
     cache.crop(-1)  # drop the last token, as assisted decoding does
-    _, _, cropped = update_cache_with_semantic_states(
+    _, _, cropped = update_cache_with_features(
         cache,
         torch.zeros(batch, kv_heads, 1, head_dim),
         torch.zeros(batch, kv_heads, 1, head_dim),

@@ -1,0 +1,88 @@
+"""A backbone adapter: how a stock Transformers family is used by the designs built on it.
+
+One `Backbone` per stock family says which stock classes a design model extends, which attention layer carries
+logit terms (and how it makes q, k, v: its `DesignAttention` subclass), which source checkpoints convert onto it
+and how their configs translate. Designs never look inside a backbone; backbones never name a design.
+"""
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+from transformers import PreTrainedConfig
+from transformers.models.auto import modeling_auto
+
+
+# Auto class -> Transformers' own table of stock class names per model type (to read a source's architecture).
+_TASK_MAPPINGS = {
+    "AutoModel": modeling_auto.MODEL_MAPPING_NAMES,
+    "AutoModelForCausalLM": modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    "AutoModelForMaskedLM": modeling_auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+    "AutoModelForSequenceClassification": modeling_auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
+    "AutoModelForTokenClassification": modeling_auto.MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES,
+}
+
+
+class UnsupportedSourceError(ValueError):
+    """The source checkpoint is not of a family (or variant) that a design can be converted from."""
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A stock family as the zoo uses it.
+
+    stock_model_type: the model type whose classes design models extend (and whose PEFT defaults they inherit).
+    stock_classes: Auto class name -> stock class (`AutoModel` is the base model the heads build).
+    attention_class: the stock attention layer; `design_attention` builds its `DesignAttention` counterpart from it.
+    source_model_types: stock model types whose checkpoints convert onto this backbone exactly.
+    default_auto_class: the task to convert to when a source config names no architecture.
+    source_config_kwargs: the source config as keyword arguments of the backbone's config (refusing variants that
+        do not map exactly).
+    validate_config: checks a design config of this backbone must pass (raise ValueError).
+    absent_in_source: weights that checkpoints of a source model type do not have and that must be zero (Qwen2's
+        o_proj bias on Llama); any other weight missing from a source is an error.
+    """
+
+    name: str
+    stock_model_type: str
+    stock_classes: dict[str, type]
+    attention_class: type
+    design_attention: Callable[[nn.Module], nn.Module]
+    source_model_types: tuple[str, ...]
+    default_auto_class: str
+    source_config_kwargs: Callable[[PreTrainedConfig], dict] = lambda source: source.to_dict()
+    validate_config: Callable[[PreTrainedConfig], None] = lambda config: None
+    # Weights a source checkpoint may lack because its family has none (name suffixes); conversion zeroes them.
+    absent_in_source: Callable[[PreTrainedConfig], tuple[str, ...]] = lambda source: ()
+
+    @property
+    def stock_base_class(self) -> type:
+        return self.stock_classes["AutoModel"]
+
+    def design_config(self, config_class: type, source: PreTrainedConfig, **design_kwargs) -> PreTrainedConfig:
+        """The design config holding every field of `source` that the backbone's config knows, plus `design_kwargs`."""
+        known = {f.name for f in dataclasses.fields(config_class)}
+        kwargs = {k: v for k, v in self.source_config_kwargs(source).items() if k in known and k != "model_type"}
+        return config_class(**{**kwargs, **design_kwargs})
+
+    def auto_class_of(self, source: PreTrainedConfig) -> str:
+        """Which Auto class the source checkpoint's architecture belongs to (AutoModel, AutoModelForCausalLM, ...)."""
+        architecture = (source.architectures or [None])[0]
+        if architecture is None:
+            return self.default_auto_class
+        for auto_class in self.stock_classes:
+            if _TASK_MAPPINGS[auto_class].get(source.model_type) == architecture:
+                return auto_class
+        raise UnsupportedSourceError(f"No design counterpart for the source architecture {architecture}.")
+
+    def swap_in_design_attention(self, base_model: nn.Module) -> list[nn.Module]:
+        """Replace every stock attention layer of `base_model` by its design counterpart (same parameter names);
+        return the new layers in order."""
+        layers = []
+        for name, module in list(base_model.named_modules()):
+            if type(module) is self.attention_class:
+                replacement = self.design_attention(module)
+                base_model.set_submodule(name, replacement)
+                layers.append(replacement)
+        return layers

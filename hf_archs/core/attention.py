@@ -1,0 +1,260 @@
+"""Attention designs as terms on the logits, behind Transformers' `attn_implementation` hook.
+
+A logit term adds a per-head bias built from per-token features of the attention input x:
+
+    logits_h(i, j) = scaling · q_h(i)·k_h(j) + Σ_terms bias_h(features_i, features_j) + mask(i, j)
+
+- `LogitTerm`: the module a design attaches to an attention layer (its parameters, its features, its bias).
+- `DesignAttention`: mixed before a stock attention class by a backbone adapter, which says how q, k, v are made
+  from x; the rest (features, the KV cache, dispatch) is written once here.
+- `reference_attention` (eager: every intermediate materialized, attention weights returned) and `sdpa_attention`
+  (torch SDPA, the bias folded into a float mask) compute any set of terms; a term may add fused kernels under
+  keys of its own (`LogitTerm.kernels`).
+- Features of past tokens ride in the KV cache, appended to the key head dim (`update_cache_with_features`), so
+  every cache operation (crop, beam reorder, static and sliding-window layers) keeps them aligned for free.
+"""
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+
+class LogitTerm(nn.Module):
+    """A design's additive term on one layer's attention logits.
+
+    Subclasses set `num_features` in `__init__` and define `features` (per-token, from the attention input),
+    `bias` (the (batch, heads or 1, Lq, Lk) term from query- and key-side features) and `init_design_weights`.
+    `kernels` maps extra `attn_implementation` keys to fused functions, called like the functions of
+    `design_attention_function`.
+    """
+
+    # Marks modules holding a design's new parameters (weight init, conversion, LoRA `modules_to_save`).
+    hf_archs_design_module = True
+    kernels: dict[str, Callable] = {}
+    num_features: int
+
+    def features(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """(batch, L, hidden) attention input -> (batch, L, feature_size) per-token features."""
+        raise NotImplementedError
+
+    def bias(self, query_features: torch.Tensor, key_features: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """(batch, Lq, F), (batch, Lk, F) -> additive logits (batch, heads or 1, Lq, Lk)."""
+        raise NotImplementedError
+
+    def init_design_weights(self, config) -> None:
+        raise NotImplementedError
+
+
+def causal_mask(query_length: int, key_length: int, device) -> torch.Tensor:
+    """Boolean (Lq, Lk) mask, True = may attend. Queries are the last Lq of the Lk positions (KV-cache decoding)."""
+    offset = key_length - query_length
+    query_positions = torch.arange(query_length, device=device)[:, None] + offset
+    return torch.arange(key_length, device=device)[None, :] <= query_positions
+
+
+def additive_mask(attention_mask, *, is_causal: bool, query_length: int, key_length: int, dtype, device):
+    """Turn any mask Transformers hands an attention function into an additive float mask (or None).
+
+    Transformers passes a boolean mask (sdpa, True = attend), an additive float mask (eager) or None; None on a
+    causal layer means "plain causal" (sdpa skips building the mask when there is no padding).
+    """
+    if attention_mask is None:
+        if not is_causal or query_length == 1:
+            return None
+        attention_mask = causal_mask(query_length, key_length, device)
+    if attention_mask.dtype == torch.bool:
+        # finfo.min rather than -inf: a fully masked row (a left-padding query) stays finite, as in stock eager.
+        return torch.zeros((), dtype=dtype, device=device).masked_fill(~attention_mask, torch.finfo(dtype).min)
+    return attention_mask.to(dtype)
+
+
+def repeat_kv(states: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """(batch, kv_heads, L, D) -> (batch, heads, L, D) for grouped-query attention."""
+    return states.repeat_interleave(num_heads // states.shape[1], dim=1)
+
+
+def reference_attention(module, query, key, value, attention_mask, *, scaling, dropout=0.0, bias=None):
+    """Attention with an optional additive `bias`, every intermediate materialized (the `eager` path).
+
+    query (batch, heads, Lq, D); key, value (batch, kv_heads, Lk, D). Returns the output (batch, Lq, heads, D) and
+    the attention probabilities (batch, heads, Lq, Lk).
+    """
+    logits = torch.matmul(query, repeat_kv(key, query.shape[1]).transpose(-1, -2)) * scaling
+    if bias is not None:
+        logits = logits + bias.to(logits.dtype)
+    mask = additive_mask(
+        attention_mask,
+        is_causal=getattr(module, "is_causal", False),
+        query_length=query.shape[-2],
+        key_length=key.shape[-2],
+        dtype=logits.dtype,
+        device=logits.device,
+    )
+    if mask is not None:
+        logits = logits + mask
+    # Softmax in at least float32 (as stock eager does for half precision); float64 stays float64.
+    probabilities = torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
+    probabilities = F.dropout(probabilities.to(query.dtype), p=dropout, training=module.training)
+    output = torch.matmul(probabilities, repeat_kv(value, query.shape[1]))
+    return output.transpose(1, 2).contiguous(), probabilities
+
+
+def sdpa_attention(module, query, key, value, attention_mask, *, scaling, dropout=0.0, bias=None):
+    """torch SDPA with the additive `bias` folded into a float mask: O(heads · Lq · Lk) memory for the bias."""
+    mask = additive_mask(
+        attention_mask,
+        is_causal=getattr(module, "is_causal", False),
+        query_length=query.shape[2],
+        key_length=key.shape[2],
+        dtype=query.dtype,
+        device=query.device,
+    )
+    if bias is not None:
+        mask = bias.to(query.dtype) if mask is None else bias.to(query.dtype) + mask
+    output = F.scaled_dot_product_attention(
+        query,
+        repeat_kv(key, query.shape[1]),
+        repeat_kv(value, query.shape[1]),
+        attn_mask=mask,
+        dropout_p=dropout if module.training else 0.0,
+        scale=scaling,
+    )
+    return output.transpose(1, 2).contiguous(), None
+
+
+def update_cache_with_features(cache, key_states, value_states, features, layer_idx):
+    """Store per-token `features` of new tokens in the KV cache beside their keys; return the keys, values and
+    features of every cached token.
+
+    features (batch, L, F) are zero-padded to a multiple of the KV heads, split over them and appended to the key
+    head dim: (batch, kv_heads, L, D + ceil(F / kv_heads)). Riding inside the keys, they stay aligned with them
+    under every cache operation (crop, beam reorder, batch select, sliding windows) with no cache class of our own.
+    """
+    batch, kv_heads, length, head_dim = key_states.shape
+    width = features.shape[-1]
+    features = F.pad(features, (0, -width % kv_heads))
+    per_head = features.view(batch, length, kv_heads, -1).transpose(1, 2).to(key_states.dtype)
+    keys, values = cache.update(torch.cat([key_states, per_head], dim=-1), value_states, layer_idx)
+    cached = keys[..., head_dim:].transpose(1, 2).reshape(batch, keys.shape[2], -1)[..., :width]
+    return keys[..., :head_dim], values, cached
+
+
+class DesignAttention:
+    """Mixin placed before a stock attention class: the stock layer plus the `LogitTerm`s attached to it.
+
+    The backbone adapter supplies `project_qkv` (q, k, v from the attention input, with the family's norms and
+    rotary embeddings) and `project_output`; the design model attaches terms with `add_logit_term`.
+    """
+
+    def project_qkv(self, hidden_states, position_embeddings):
+        raise NotImplementedError
+
+    def project_output(self, attn_output):
+        return attn_output
+
+    def add_logit_term(self, name: str, term: LogitTerm) -> None:
+        self.add_module(name, term)
+        self.logit_term_names = (*getattr(self, "logit_term_names", ()), name)
+
+    def logit_terms(self) -> list[LogitTerm]:
+        return [getattr(self, name) for name in getattr(self, "logit_term_names", ())]
+
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        past_key_values=None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if kwargs.pop("encoder_hidden_states", None) is not None:
+            raise ValueError(f"{type(self).__name__} is self-attention only: encoder_hidden_states is not supported.")
+        input_shape = hidden_states.shape[:-1]
+        query, key, value = self.project_qkv(hidden_states, position_embeddings)  # (batch, heads, L, D)
+
+        terms = self.logit_terms()
+        query_features = torch.cat([term.features(hidden_states) for term in terms], dim=-1) if terms else None
+        key_features = query_features
+        if past_key_values is not None:
+            cache = getattr(past_key_values, "self_attention_cache", past_key_values)
+            if terms:
+                key, value, key_features = update_cache_with_features(
+                    cache, key, value, query_features, self.layer_idx
+                )
+            else:
+                key, value = cache.update(key, value, self.layer_idx)
+
+        attention = design_attention_function(self.config._attn_implementation, terms)
+        attn_output, attn_weights = attention(
+            self,
+            query,
+            key,
+            value,
+            attention_mask,
+            scaling=self.scaling,
+            dropout=self.attention_dropout_p() if self.training else 0.0,
+            sliding_window=getattr(self, "sliding_window", None),
+            terms=terms,
+            query_features=query_features,
+            key_features=key_features,
+            **kwargs,
+        )
+        return self.project_output(attn_output.reshape(*input_shape, -1).contiguous()), attn_weights
+
+    def attention_dropout_p(self) -> float:
+        return getattr(self, "attention_dropout", 0.0)
+
+
+def term_biases(terms, query_features, key_features, dtype):
+    """Σ of each term's bias, each reading its own slice of the concatenated features (None without terms)."""
+    total, start = None, 0
+    for term in terms:
+        end = start + term.num_features
+        bias = term.bias(query_features[..., start:end], key_features[..., start:end], dtype)
+        total = bias if total is None else total + bias
+        start = end
+    return total
+
+
+def _reference_with_terms(module, query, key, value, attention_mask, *, scaling, dropout, terms, **kwargs):
+    bias = term_biases(terms, kwargs["query_features"], kwargs["key_features"], query.dtype)
+    return reference_attention(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, bias=bias)
+
+
+def _sdpa_with_terms(module, query, key, value, attention_mask, *, scaling, dropout, terms, **kwargs):
+    bias = term_biases(terms, kwargs["query_features"], kwargs["key_features"], query.dtype)
+    return sdpa_attention(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, bias=bias)
+
+
+def _stock_eager(module, query, key, value, attention_mask, *, scaling, dropout, terms, **kwargs):
+    # Not Transformers' `eager_attention_forward`: that one needs Llama's `num_key_value_groups`, absent in BERT.
+    return reference_attention(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout)
+
+
+def _stock_sdpa(module, query, key, value, attention_mask, *, terms, query_features, key_features, **kwargs):
+    return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
+REFERENCE_PATHS = {"eager": _reference_with_terms, "sdpa": _sdpa_with_terms}
+_STOCK_PATHS = {"eager": _stock_eager, "sdpa": _stock_sdpa}
+
+
+def design_attention_function(implementation: str, terms: list[LogitTerm]) -> Callable:
+    """The attention function of a layer carrying `terms` under `implementation` (validated by the model).
+
+    "eager" and "sdpa" compute any set of terms; other keys are a term's fused kernels. A layer without terms
+    (one the designs leave stock) runs the stock function of the same key, or stock SDPA under a kernel key.
+    """
+    if not terms:
+        return _STOCK_PATHS.get(implementation, _stock_sdpa)
+    if implementation in REFERENCE_PATHS:
+        return REFERENCE_PATHS[implementation]
+    if len(terms) == 1 and implementation in terms[0].kernels:
+        return terms[0].kernels[implementation]
+    raise ValueError(
+        f"attn_implementation={implementation!r} cannot compute the terms {[type(t).__name__ for t in terms]}: "
+        f"use one of {sorted(REFERENCE_PATHS)}."
+    )

@@ -1,0 +1,145 @@
+"""A design, declared once: its config fields, identity and active settings, capabilities and conversion plan.
+
+Every shared piece of hf-archs (model construction, the registry, conversion, the CLI, the contract suite, model
+cards) reads a `Design` object; none of them names a design. A design lives in one folder,
+`hf_archs/designs/<name>/`, whose `design.py` builds its `Design`.
+
+How each design of the reference plugs in (the extension points a `Design` can use):
+
+| design | extension point |
+| --- | --- |
+| semantic attention | `logit_term`: tau_h·cos(x_i, x_j) added to the attention logits |
+| resonant attention (hybrid) | `logit_term`: lambda_h·Res(i, j)/T from per-token slot features in the KV cache |
+| resonant attention (pure) | `logit_term` replacing q·k; conversion plan "trained" (attention transfer) |
+| Synthesizer (dense, random) | `logit_term` over absolute key positions; mix weight 0 is the identity |
+| ALiBi, T5 bias, Shaw relative | `logit_term` from positions (features = positions, riding in the cache) |
+| oscillating attention | per-layer masks from the base forward; capability: no cached generation |
+| continuous positions | embeddings replaced at construction; conversion plan "fitted" (MLP to the table) |
+| multi-scale layers | whole-layer replacement at construction; Fuse initialized to select the stock branch (exact) |
+| parent's monitor | a side branch reading hidden states, extra outputs, custom generation methods |
+| dictionary context | an FFN input added in chosen layers, zero-initialized gate (exact) |
+
+Only the logit-term point exists in code today; the others are added with their first design.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+
+class UnknownDesignKeyError(ValueError):
+    """A config key that looks like a design's (it has a design's prefix) but is not one of its fields."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a design can promise, read by conversion, the contract suite and the CLI.
+
+    conversion: "exact" (the identity setting reproduces the stock model within 1e-5), "fitted" (new parts fitted to
+        stock ones, error reported) or "trained" (a short training run, fidelity reported).
+    cached_generation: left-to-right decoding with a KV cache computes the same function as a full forward.
+    kernels: extra `attn_implementation` keys (fused kernels) the design provides besides "eager" and "sdpa".
+    """
+
+    conversion: str = "exact"
+    cached_generation: bool = True
+    kernels: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if self.conversion not in ("exact", "fitted", "trained"):
+            raise ValueError(f"conversion must be exact, fitted or trained, got {self.conversion!r}")
+
+
+@dataclass(frozen=True)
+class ConversionPlan:
+    """How a stock checkpoint becomes this design, after the stock weights are copied.
+
+    initialize: dotted path "package.module:function" of `fn(model, source_model, report) -> None` that sets the new
+        parts (a fit or a short training); None when the design's own weight init already gives the identity.
+        A path, not a function: code that travels with checkpoints never imports conversion code.
+    atol: the fidelity verified after conversion at the identity setting (max |Δ| of the outputs, float32).
+    """
+
+    initialize: str | None = None
+    atol: float = 1e-5
+
+
+@dataclass(frozen=True)
+class Design:
+    """One design of the zoo.
+
+    name: the design's name (`hf-archs convert --design NAME`).
+    fields: the dataclass mixin holding the design's config fields (their defaults and docs); every field name
+        starts with `key_prefix`, so a misspelt key can be told from an unrelated one and refused.
+    identity: field values that make the model compute its stock model's function.
+    active: field values that switch the design's term on (tests, demos).
+    logit_term: the `LogitTerm` module class a layer gets (attention designs), or None.
+    layers: which layers get the design, from the config (default: all).
+    tasks: names of the evaluation tasks that judge this design.
+    math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
+    """
+
+    name: str
+    summary: str
+    math: str
+    fields: type
+    identity: dict
+    active: dict
+    capabilities: Capabilities = Capabilities()
+    conversion: ConversionPlan = ConversionPlan()
+    logit_term: type | None = None
+    layers: Callable[[object], list[int]] | None = None
+    tasks: tuple[str, ...] = ()
+
+    @property
+    def key_prefix(self) -> str:
+        return f"{self.name}_"
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self.fields))
+
+    def layer_indices(self, config) -> list[int]:
+        if self.layers is None:
+            return list(range(config.num_hidden_layers))
+        return self.layers(config)
+
+    def check_settings(self, settings: dict) -> None:
+        """Refuse keys of `settings` that are not fields of this design (e.g. `--set` of the CLI)."""
+        unknown = sorted(set(settings) - set(self.field_names))
+        if unknown:
+            raise UnknownDesignKeyError(
+                f"{unknown} are not fields of the {self.name!r} design; its fields are {list(self.field_names)}."
+            )
+
+
+@dataclass(kw_only=True)
+class DesignFields:
+    """Base of every design's config-field mixin. A config class lists the designs it carries in `designs`."""
+
+    def validate_design_fields(self) -> None:
+        """Check the design's own fields against the rest of the config; raise ValueError naming the field."""
+
+
+def check_design_keys(config, designs: tuple[Design, ...]) -> None:
+    """Refuse config attributes that carry the prefix of one of `designs` but are none of its fields.
+
+    `SemanticBertConfig(semantic_tau=0.5)` (a typo of `semantic_tau_init`) would otherwise be stored and ignored.
+    """
+    known = {name for design in designs for name in design.field_names}
+    prefixes = tuple(design.key_prefix for design in designs)
+    unknown = sorted(key for key in vars(config) if key.startswith(prefixes) and key not in known)
+    if unknown:
+        fields_by_design = {design.name: list(design.field_names) for design in designs}
+        raise UnknownDesignKeyError(
+            f"{type(config).__name__} got unknown design keys {unknown}; known design fields: {fields_by_design}."
+        )
+
+
+__all__ = [
+    "Capabilities",
+    "ConversionPlan",
+    "Design",
+    "DesignFields",
+    "UnknownDesignKeyError",
+    "check_design_keys",
+]

@@ -1,0 +1,157 @@
+"""What every design model adds to its stock Transformers classes.
+
+A design model type is a config class and a few model classes:
+
+    class SemanticLlamaConfig(DesignConfig, LlamaConfig, SemanticFields): designs = (SEMANTIC,); backbone = LLAMA
+    class SemanticLlamaPreTrainedModel(DesignPreTrainedModel, LlamaPreTrainedModel): ...
+    class SemanticLlamaModel(SemanticLlamaPreTrainedModel, LlamaModel): pass
+    class SemanticLlamaForCausalLM(SemanticLlamaPreTrainedModel, LlamaForCausalLM): pass
+
+The stock classes build the stock network. The design base model then swaps each stock attention layer for the
+backbone's `DesignAttention` (same parameter names) and attaches each design's parts, before any weight is
+initialized or loaded. A stock head builds its base model as the *design* base model (`_building_design_base`), so
+every head class is a design model with no code of its own, and weight names stay stock (PEFT targets, conversion
+by state-dict copy).
+"""
+
+import sys
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
+
+from torch import nn
+
+from .design import check_design_keys
+
+
+# Set by `hf_archs` on import: writes the self-contained code files and `auto_map` next to saved weights so that
+# `trust_remote_code=True` loads them without hf_archs. Code loaded that way leaves it None: Transformers then
+# re-saves the (already flat) files itself through `_auto_class`.
+REMOTE_CODE_EXPORTER: Callable | None = None
+
+
+def is_design_module(module: nn.Module) -> bool:
+    """Modules holding a design's new parameters mark their class with `hf_archs_design_module = True`."""
+    return getattr(type(module), "hf_archs_design_module", False) is True
+
+
+def design_parameter_names(model: nn.Module) -> set[str]:
+    """Full names of the parameters a design adds to its stock model (those of its marked modules)."""
+    return {
+        f"{name}.{param_name}" if name else param_name
+        for name, module in model.named_modules()
+        if is_design_module(module)
+        for param_name, _ in module.named_parameters()
+    }
+
+
+class DesignConfig:
+    """Mixin placed before a stock config class: the designs it carries, their fields checked, unknown keys refused."""
+
+    designs: tuple = ()
+    backbone = None
+
+    def validate_architecture(self):
+        super().validate_architecture()
+        check_design_keys(self, self.designs)
+        for design in self.designs:
+            design.fields.validate_design_fields(self)
+        self.backbone.validate_config(self)
+
+
+_BUILD_LOCK = threading.RLock()
+
+
+@contextmanager
+def _building_design_base(stock_base: type, design_base: type):
+    """While a stock head's `__init__` runs, its module-level name of the stock base model (e.g. `LlamaModel` in
+    `modeling_llama`) resolves to the design base model, so the head builds the design base directly.
+
+    Why not build the stock base and change its class afterwards: Transformers keeps per-class state keyed by the
+    class name (output capturing for `output_hidden_states`/`output_attentions`), which a class swap leaves stale.
+    Heads built through `AutoModel.from_config` (Transformers' generic heads) need no help.
+    """
+    module = sys.modules[stock_base.__module__]
+    name = stock_base.__name__
+    with _BUILD_LOCK:
+        original = getattr(module, name)
+        setattr(module, name, design_base)
+        try:
+            yield
+        finally:
+            setattr(module, name, original)
+
+
+class DesignPreTrainedModel:
+    """Mixin placed before the stock `...PreTrainedModel` of a design model type."""
+
+    # The stock flash/flex kernels cannot add a design's logit terms: refuse them instead of silently dropping them.
+    _supports_flash_attn = False
+    _supports_flex_attn = False
+    _supports_sdpa = True
+    _supports_attention_backend = True
+    # Name of the model type's base model class, in the same module (e.g. "SemanticLlamaModel").
+    design_base_model_name: str = ""
+
+    @classmethod
+    def design_base_model_class(cls) -> type:
+        return getattr(sys.modules[cls.__module__], cls.design_base_model_name)
+
+    def __init__(self, config, *args, **kwargs):
+        design_base = self.design_base_model_class()
+        if isinstance(self, design_base):
+            super().__init__(config, *args, **kwargs)
+            return
+        with _building_design_base(config.backbone.stock_base_class, design_base):
+            super().__init__(config, *args, **kwargs)
+        built = getattr(self, self.base_model_prefix)
+        if type(built) is not design_base:
+            raise RuntimeError(
+                f"{type(self).__name__} built a {type(built).__name__} base model instead of {design_base.__name__}: "
+                "this version of Transformers builds heads differently from what hf-archs supports."
+            )
+
+    def post_init(self):
+        # Stock __init__ methods end with post_init(): the whole stock network exists, nothing is initialized yet.
+        if isinstance(self, self.design_base_model_class()):
+            self._build_designs()
+        super().post_init()
+
+    def _build_designs(self):
+        layers = self.config.backbone.swap_in_design_attention(self)
+        for design in self.config.designs:
+            if design.logit_term is None:
+                continue
+            for layer_idx in design.layer_indices(self.config):
+                layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if is_design_module(module):
+            module.init_design_weights(self.config)
+
+    @classmethod
+    def accepted_attn_implementations(cls, config) -> list[str]:
+        """`attn_implementation` keys that compute the design: the reference paths and the designs' kernels."""
+        kernels = [key for design in config.designs for key in design.capabilities.kernels]
+        return ["eager", "sdpa", *kernels]
+
+    def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:
+        accepted = self.accepted_attn_implementations(self.config)
+        if requested_attention is not None and requested_attention not in accepted:
+            designs = ", ".join(design.name for design in self.config.designs)
+            raise ValueError(
+                f"{type(self).__name__} cannot use attn_implementation={requested_attention!r}: the stock kernel "
+                f"would silently drop the {designs} design's attention term. Supported: {accepted}."
+            )
+        if requested_attention in ("eager", "sdpa", None):
+            return super().get_correct_attn_implementation(requested_attention, is_init_check)
+        return requested_attention
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        exporter = REMOTE_CODE_EXPORTER if self._auto_class is None else None
+        if exporter is not None:
+            self.config.auto_map = exporter.auto_map(self.config)
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if exporter is not None and kwargs.get("is_main_process", True):
+            exporter.write_code(self.config, save_directory)

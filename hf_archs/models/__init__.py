@@ -1,1 +1,0 @@
-"""One folder per model type: `<model_type>/{configuration,modeling}_<model_type>.py`."""

@@ -1,1 +1,0 @@
-"""Building blocks shared by the designs and backbones (they travel with saved checkpoints as remote code)."""
