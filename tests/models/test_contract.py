@@ -382,3 +382,54 @@ def test_masks_are_applied_in_every_layer(case, converted, batches):
                 early = model(input_ids=ids).last_hidden_state[:, :6]
                 early_changed = model(input_ids=future).last_hidden_state[:, :6]
             torch.testing.assert_close(early_changed, early, atol=1e-5, rtol=1e-5, msg=f"{key} causal")
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_tuple_outputs_match_dict_outputs(case, converted, batches):
+    model = load(case, converted(case, active=True))
+    batch = batches["left_padding"]
+    with torch.no_grad():
+        as_dict = model(**batch)
+        as_tuple = model(**batch, return_dict=False)
+    torch.testing.assert_close(as_tuple[0], main_output(as_dict))
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_batching_does_not_change_a_row(case, converted, batches):
+    """Each sequence alone gives what it gives inside a padded batch (the padding side a model family uses)."""
+    model = load(case, converted(case, active=True))
+    batch = batches["left_padding" if case.is_decoder else "right_padding"]
+    with torch.no_grad():
+        batched = main_output(model(**batch))
+        for row in range(batch["input_ids"].shape[0]):
+            valid = batch["attention_mask"][row].bool()
+            alone = main_output(model(input_ids=batch["input_ids"][row : row + 1, valid]))[0]
+            torch.testing.assert_close(alone, batched[row][valid], atol=1e-5, rtol=1e-5, msg=f"row {row}")
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_resize_token_embeddings(case, converted, batches):
+    model = load(case, converted(case, active=True))
+    model.resize_token_embeddings(VOCAB + 8)
+    assert model.get_input_embeddings().weight.shape[0] == VOCAB + 8
+    input_ids = torch.full((1, 5), VOCAB + 7)
+    with torch.no_grad():
+        output = main_output(model(input_ids=input_ids))
+    assert torch.isfinite(output).all()
+    if case.is_decoder:
+        assert output.shape[-1] == VOCAB + 8
+
+
+@pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder))
+def test_generation_continues_from_returned_cache(case, converted):
+    """Generating 4 tokens, then 4 more from the returned cache, equals generating 8 at once."""
+    model = load(case, converted(case, active=True))
+    model.generation_config.eos_token_id = None  # an early stop would only pad both runs differently
+    input_ids = torch.randint(3, VOCAB, (2, 6), generator=torch.Generator().manual_seed(2))
+    kwargs = dict(do_sample=False, pad_token_id=0, return_dict_in_generate=True)
+    at_once = model.generate(input_ids=input_ids, max_new_tokens=8, **kwargs).sequences
+    first = model.generate(input_ids=input_ids, max_new_tokens=4, **kwargs)
+    continued = model.generate(
+        input_ids=first.sequences, past_key_values=first.past_key_values, max_new_tokens=4, **kwargs
+    ).sequences
+    assert torch.equal(continued, at_once)
