@@ -1,4 +1,7 @@
-"""The model contract (DESIGN §4), once, for every design × backbone in the registry (`hf_archs.registry.ZOO`)."""
+"""The model contract, once, for every model type in the registry (`hf_archs.registry.ZOO`).
+
+Registration, identity, attention paths, generation, outputs, masks, training machinery, bad input.
+"""
 
 import json
 import subprocess
