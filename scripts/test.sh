@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), lint, and run the whole test suite on CPU.
+# Set up (scripts/setup.sh), lint, run the whole test suite on CPU at the newest supported Transformers/PEFT, then
+# the contract at the oldest supported ones (scripts/test_oldest.sh; skip with HF_ARCHS_SKIP_OLDEST=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q "$@"
+if [ -z "${HF_ARCHS_SKIP_OLDEST:-}" ]; then
+    bash scripts/test_oldest.sh
+fi

@@ -10,7 +10,7 @@ if [ ! -x $VENV/bin/python ]; then
 fi
 $VENV/bin/python -m pip install -q --upgrade pip
 $VENV/bin/python -m pip install -q "torch==2.13.0"
-$VENV/bin/python -m pip install -q "transformers==5.17.0" "peft==0.17.1" -e ".[test]"
+$VENV/bin/python -m pip install -q "transformers==5.17.0" "peft==0.18.0" -e ".[test]"
 export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 $VENV/bin/python -c "import transformers, peft; print('oldest supported: transformers', transformers.__version__, 'peft', peft.__version__)"
 exec $VENV/bin/python -m pytest -q -m "not slow" tests/models tests/designs tests/conversion "$@"

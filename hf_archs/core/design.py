@@ -4,22 +4,7 @@ Every shared piece of hf-archs (model construction, the registry, conversion, th
 cards) reads a `Design` object; none of them names a design. A design lives in one folder,
 `hf_archs/designs/<name>/`, whose `design.py` builds its `Design`.
 
-How each design of the reference plugs in (the extension points a `Design` can use):
-
-| design | extension point |
-| --- | --- |
-| semantic attention | `logit_term`: tau_h·cos(x_i, x_j) added to the attention logits |
-| resonant attention (hybrid) | `logit_term`: lambda_h·Res(i, j)/T from per-token slot features in the KV cache |
-| resonant attention (pure) | `logit_term` replacing q·k; conversion plan "trained" (attention transfer) |
-| Synthesizer (dense, random) | `logit_term` over absolute key positions; mix weight 0 is the identity |
-| ALiBi, T5 bias, Shaw relative | `logit_term` from positions (features = positions, riding in the cache) |
-| oscillating attention | per-layer masks from the base forward; capability: no cached generation |
-| continuous positions | embeddings replaced at construction; conversion plan "fitted" (MLP to the table) |
-| multi-scale layers | whole-layer replacement at construction; Fuse initialized to select the stock branch (exact) |
-| parent's monitor | a side branch reading hidden states, extra outputs, custom generation methods |
-| dictionary context | an FFN input added in chosen layers, zero-initialized gate (exact) |
-
-Only the logit-term point exists in code today; the others are added with their first design.
+`hf_archs/designs/README.md` shows the room of a design, how to add one, and where the coming designs plug in.
 """
 
 from collections.abc import Callable
