@@ -204,3 +204,40 @@ def test_a_source_missing_a_weight_is_refused(tmp_path):
     with pytest.raises(ConversionError, match="q_proj.bias"):
         quiet(convert, "semantic", str(source), tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def _initialize_tau(model, source_dir, report):
+    """A conversion-plan step for the test below: sets every design parameter, as a fit or a training would."""
+    from hf_archs.core.model import design_parameter_names
+
+    names = design_parameter_names(model)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name in names:
+                parameter.fill_(0.7)
+    report.design_settings["initialized_by"] = "test plan"
+
+
+def test_a_conversion_plan_step_runs_and_is_verified(stock_dirs, tmp_path, monkeypatch):
+    """The plan's initializer runs after the weights are copied, and its result is verified against the source."""
+    import dataclasses
+
+    from hf_archs.core.design import ConversionPlan
+    from hf_archs.registry import zoo_model
+
+    entry = zoo_model("semantic", "bert")
+    plan = ConversionPlan(initialize="tests.conversion.test_convert:_initialize_tau", atol=1e-5)
+    designs = tuple(dataclasses.replace(design, conversion=plan) for design in entry.designs)
+    monkeypatch.setattr(entry.config_class, "designs", designs)
+    # At the identity setting the changed parameters break the declared fidelity: the conversion must fail.
+    with pytest.raises(ConversionError, match="identity"):
+        quiet(convert, "semantic", str(stock_dirs["base"]), tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+    # With a declared looser fidelity the same plan passes, and the report says what the plan did.
+    loose = tuple(
+        dataclasses.replace(d, conversion=ConversionPlan(initialize=plan.initialize, atol=1.0)) for d in designs
+    )
+    monkeypatch.setattr(entry.config_class, "designs", loose)
+    report = quiet(convert, "semantic", str(stock_dirs["base"]), tmp_path / "out", progress=False)
+    assert report.design_settings["initialized_by"] == "test plan" and report.fidelity_atol == 1.0
+    assert 1e-5 < max(report.max_abs_diff.values()) <= 1.0
