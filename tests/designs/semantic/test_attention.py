@@ -26,6 +26,7 @@ class SemanticLayerStub(nn.Module):
         self.semantic_tau.weight = nn.Parameter(tau)
 
     def call(self, function, query, key, value, mask, *, scaling, x_query, x_key):
+        self.num_key_value_groups = query.shape[1] // key.shape[1]  # as Llama-family layers have it
         return function(
             self,
             query,
@@ -101,7 +102,12 @@ def test_attention_function_matches_reference(function, mask_name, is_causal, q_
     )
     torch.testing.assert_close(actual, expected, atol=1e-10, rtol=1e-10)
 
-    grad_output = torch.randn_like(expected)
+    grad_output = torch.randn_like(expected)  # (batch, Lq, heads, head_dim)
+    if mask is not None:
+        # A query that may see no key at all (left padding under causality) has no meaningful output; paths differ
+        # in whether such a row passes gradient to the bias (Transformers' SDPA masks it out), so it carries none.
+        sees_nothing = ~mask.any(-1)  # (batch, 1, Lq)
+        grad_output = grad_output.masked_fill(sees_nothing.transpose(1, 2)[..., None], 0.0)
     names = ["query", "key", "value", "x_query", "x_key"]
     expected_grads = torch.autograd.grad(expected, [inputs[n] for n in names] + [inputs["tau"]], grad_output)
     actual_grads = torch.autograd.grad(actual, [inputs[n] for n in names] + [module.semantic_tau.weight], grad_output)
@@ -148,7 +154,7 @@ def test_tau_zero_is_stock_sdpa():
 def test_a_layer_without_terms_gets_plain_attention():
     inputs = {k: v.detach() for k, v in _inputs(seed=4, kv_heads=4).items()}
     module = nn.Module()
-    module.is_causal = False
+    module.is_causal, module.num_key_value_groups = False, 1
     outputs = []
     for key in ("eager", "sdpa", "semantic_triton"):
         function = design_attention_function(key, [])
