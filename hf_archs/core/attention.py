@@ -8,8 +8,8 @@ A logit term adds a per-head bias built from per-token features of the attention
 - `DesignAttention`: mixed before a stock attention class by a backbone adapter, which says how q, k, v are made
   from x; the rest (features, the KV cache, dispatch) is written once here.
 - `reference_attention` (eager: every intermediate materialized, attention weights returned) and `sdpa_attention`
-  (Transformers' SDPA path with the bias as its `position_bias`) compute any set of terms; a term may add fused kernels under
-  keys of its own (`LogitTerm.kernels`).
+  (Transformers' SDPA path with the bias as its `position_bias`) compute any set of terms; a term may add fused
+  kernels under keys of its own (`LogitTerm.kernels`).
 - Features of past tokens ride in the KV cache, appended to the key head dim (`update_cache_with_features`), so
   every cache operation (crop, beam reorder, static and sliding-window layers) keeps them aligned for free.
 """
