@@ -11,7 +11,7 @@ See `hf_archs/evaluation/README.md`.
 
 from .budgets import BUDGETS, Budget, get_budget
 from .cards import CardMarkerError, update_card
-from .compare import Comparison, compare, evaluate
+from .harness import Comparison, compare, evaluate
 from .leaderboard import leaderboard_markdown, write_leaderboard
 from .records import EvalRecord
 from .stats import Interval, MetricComparison, compare_metric, paired_bootstrap, t_interval

@@ -59,7 +59,7 @@ def add_subcommands(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "eval":
-        from .compare import evaluate
+        from .harness import evaluate
 
         out = args.out or Path("results") / "eval" / f"{Path(args.model).name}-{args.task}-{args.budget}.json"
         record = evaluate(
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "compare":
         from .budgets import Budget
         from .cards import update_card
-        from .compare import compare
+        from .harness import compare
 
         budget = args.budget
         if args.budget_json:
