@@ -44,9 +44,9 @@ def _progress(iterable, enabled: bool, **kwargs):
 
 def _state():
     """accelerate's process state (initializes torch.distributed under `accelerate launch` / `torchrun`)."""
-    from accelerate import PartialState
+    from ..training.distributed import process_state
 
-    return PartialState()
+    return process_state()
 
 
 # --- evaluate one model --------------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ from transformers import (
 
 from ..checkpoints import copy_auxiliary_files
 from ..data import load_wordnet, wordnet_texts
+from . import distributed
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
 from .language_modeling import evaluate_lm, fixed_eval_batches, lm_collator, prepare_tokenizer, tokenize_texts
 from .lora import apply_lora, count_parameters, default_lora_target_modules, optimizer_parameter_groups
@@ -156,11 +156,6 @@ def load_base_model(model_path: str, task: str, trust_remote_code: bool = False)
     return auto_class.from_pretrained(model_path, dtype=torch.float32, trust_remote_code=trust_remote_code)
 
 
-def _world_size() -> int:
-    """Processes of this run (1 unless launched by `accelerate launch` / `torchrun`)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
-
-
 def _training_arguments(
     output_dir: Path,
     max_steps: int,
@@ -170,7 +165,7 @@ def _training_arguments(
     label_names: list[str],
     logging_steps: int | None = None,
 ) -> TrainingArguments:
-    world_size = _world_size()
+    world_size = distributed.world_size()
     if batch_size % world_size:
         raise ValueError(f"`batch_size` {batch_size} (the global batch) must divide by the {world_size} processes.")
     return TrainingArguments(
@@ -192,6 +187,8 @@ def _training_arguments(
         remove_unused_columns=False,
         label_names=label_names,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Several processes without CUDA: DDP over gloo on the CPU (see `distributed.py`).
+        use_cpu=distributed.distributed_on_cpu(),
     )
 
 
