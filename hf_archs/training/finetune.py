@@ -318,7 +318,12 @@ def finetune_lora(
     loss_curve = [[entry["step"], entry["loss"]] for entry in trainer.state.log_history if "loss" in entry]
 
     # 6. Save the adapter, reload it onto a fresh base model, check it reproduces `after`, then merge.
-    if is_main:
+    if trainer.is_fsdp_enabled:
+        # FSDP shards the parameters: every process takes part in gathering the full state dict, the main process
+        # writes it (needs `fsdp_state_dict_type: FULL_STATE_DICT`). Untested here: accelerate runs FSDP on
+        # accelerators only, never on CPU processes.
+        trainer.save_model(str(adapter_dir))
+    elif is_main:
         model.save_pretrained(adapter_dir)
     trainer.accelerator.wait_for_everyone()  # the other processes reload what the main process wrote
     del trainer, model  # free the trained copy before loading a second one
