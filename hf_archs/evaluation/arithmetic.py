@@ -159,6 +159,17 @@ def _first_line(text: str) -> str:
     return _NEXT_QUESTION.split(line, 1)[0].strip()
 
 
+def _tokenize_prompts(tokenizer: PreTrainedTokenizerBase, prompts: list[str]):
+    """Left-padded prompts that start like training texts (with BOS where the tokenizer adds one) but end with the
+    prompt itself (no trailing EOS/SEP, which would tell the model the text is over)."""
+    adds_bos = tokenizer.bos_token_id is not None and tokenizer("a")["input_ids"][:1] == [tokenizer.bos_token_id]
+    if adds_bos:
+        prompts = [tokenizer.bos_token + prompt for prompt in prompts]
+    inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+    inputs.pop("token_type_ids", None)
+    return inputs
+
+
 @torch.no_grad()
 def evaluate_arithmetic(
     model: nn.Module,
@@ -185,8 +196,7 @@ def evaluate_arithmetic(
         for start in tqdm(range(0, len(problems), batch_size), desc="arithmetic generate", leave=False):
             batch = problems[start : start + batch_size]
             prompts = [few_shot_prompt(p, shots) for p in batch]
-            inputs = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-            inputs.pop("token_type_ids", None)
+            inputs = _tokenize_prompts(tokenizer, prompts).to(device)
             output = model.generate(
                 **inputs,
                 max_new_tokens=max_new_tokens,
