@@ -117,3 +117,15 @@ def test_evaluate_arithmetic_scores_exact_match(minilm_dir):
     assert out["items"]["accuracy"] == [1.0, 0.0] * 5
     assert out["metrics"]["accuracy"] == 0.5
     assert tokenizer.padding_side == "right"  # restored
+
+
+def test_prompts_end_with_the_prompt_not_an_end_of_text_token(minilm_dir):
+    from hf_archs.evaluation.arithmetic import _tokenize_prompts
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_dir)
+    tokenizer.padding_side = "left"
+    inputs = _tokenize_prompts(tokenizer, ["Q: 1 + 1 (left to right)\nA:", "Q: 12 * 3 - 4 (left to right)\nA:"])
+    assert "token_type_ids" not in inputs
+    ids = inputs["input_ids"]
+    assert not torch.isin(ids, torch.tensor([tokenizer.sep_token_id, tokenizer.cls_token_id])).any()
+    assert (ids[:, -1] == ids[0, -1]).all() and tokenizer.decode(ids[0, -1:]) == ":"
