@@ -26,6 +26,7 @@ from transformers import (
 
 from ..checkpoints import copy_auxiliary_files
 from ..data import load_wordnet, wordnet_texts
+from . import distributed
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
 from .language_modeling import evaluate_lm, fixed_eval_batches, lm_collator, prepare_tokenizer, tokenize_texts
 from .lora import apply_lora, count_parameters, default_lora_target_modules, optimizer_parameter_groups
@@ -63,6 +64,10 @@ class FinetuneReport:
     train_loss: float
     seconds: float
     train_seconds: float = field(default=0.0)
+    # [step, loss] pairs logged by Trainer (loss averaged over processes under DDP).
+    loss_curve: list[list[float]] = field(default_factory=list)
+    world_size: int = 1
+    per_device_batch_size: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -120,14 +125,24 @@ def _embedding_setup(
 
 
 def _language_modeling_setup(
-    task: str, tokenizer: PreTrainedTokenizerBase, train_size: int | None, eval_size: int, seed: int
+    task: str,
+    tokenizer: PreTrainedTokenizerBase,
+    train_size: int | None,
+    eval_size: int,
+    seed: int,
+    train_texts: list[str] | None = None,
+    max_length: int = 128,
 ) -> _TaskSetup:
     mlm = task == "mlm"
     prepare_tokenizer(tokenizer, mlm=mlm)
-    eval_features = tokenize_texts(tokenizer, wordnet_texts("test", limit=eval_size))
+    eval_features = tokenize_texts(tokenizer, wordnet_texts("test", limit=eval_size), max_length)
     eval_batches = fixed_eval_batches(tokenizer, eval_features, mlm=mlm, batch_size=_EVAL_BATCH_SIZE, seed=seed)
+    if train_texts is None:
+        train_texts = wordnet_texts("train", limit=train_size)
+    elif train_size is not None:
+        train_texts = train_texts[:train_size]
     return _TaskSetup(
-        train_dataset=tokenize_texts(tokenizer, wordnet_texts("train", limit=train_size)),
+        train_dataset=tokenize_texts(tokenizer, train_texts, max_length),
         data_collator=lm_collator(tokenizer, mlm=mlm),
         evaluate=lambda model: evaluate_lm(model, eval_batches, causal=not mlm),
         metric_names=["loss", "perplexity"],
@@ -142,17 +157,27 @@ def load_base_model(model_path: str, task: str, trust_remote_code: bool = False)
 
 
 def _training_arguments(
-    output_dir: Path, max_steps: int, batch_size: int, learning_rate: float, seed: int, label_names: list[str]
+    output_dir: Path,
+    max_steps: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    label_names: list[str],
+    logging_steps: int | None = None,
 ) -> TrainingArguments:
+    world_size = distributed.world_size()
+    if batch_size % world_size:
+        raise ValueError(f"`batch_size` {batch_size} (the global batch) must divide by the {world_size} processes.")
     return TrainingArguments(
         output_dir=str(output_dir / "trainer"),
         max_steps=max_steps,
-        per_device_train_batch_size=batch_size,
+        # `batch_size` is the global batch: the same budget gives the same optimizer steps at any process count.
+        per_device_train_batch_size=batch_size // world_size,
         learning_rate=learning_rate,
         warmup_steps=max_steps // 10,
         lr_scheduler_type="linear",
         weight_decay=0.0,
-        logging_steps=max(1, max_steps // 10),
+        logging_steps=logging_steps or max(1, max_steps // 10),
         save_strategy="no",
         eval_strategy="no",
         report_to="none",
@@ -162,6 +187,8 @@ def _training_arguments(
         remove_unused_columns=False,
         label_names=label_names,
         dataloader_pin_memory=torch.cuda.is_available(),
+        # Several processes without CUDA: DDP over gloo on the CPU (see `distributed.py`).
+        use_cpu=distributed.distributed_on_cpu(),
     )
 
 
@@ -201,6 +228,9 @@ def finetune_lora(
     eval_size: int = 500,
     train_design_parameters: bool = True,
     trust_remote_code: bool = False,
+    train_texts: list[str] | None = None,
+    max_length: int = 128,
+    logging_steps: int | None = None,
 ) -> FinetuneReport:
     """LoRA fine-tune a local Transformers model on the shipped WordNet corpus and measure it before and after.
 
@@ -216,6 +246,14 @@ def finetune_lora(
         train_size: number of train entries to draw from (all when None); eval_size: held-out test entries.
         train_design_parameters: also train (and save with the adapter) modules marked `hf_archs_design_module`.
         trust_remote_code: passed to `from_pretrained`.
+        train_texts: `"mlm"`/`"causal_lm"` only: train on these texts instead of the WordNet train split (the
+            held-out evaluation stays WordNet); `train_size` then keeps the first `train_size` of them.
+        max_length: token length that training (and held-out) texts are truncated to.
+        logging_steps: Trainer logging interval of the loss curve (default: a tenth of `max_steps`).
+
+    Under `accelerate launch` / `torchrun` (DDP) `batch_size` stays the global batch (each process takes
+    `batch_size / world_size`); only the main process writes files, every process reloads and checks the adapter.
+    The embedding task's in-batch negatives are then those of each process's share of the batch.
 
     Returns:
         A `FinetuneReport`. Raises `RuntimeError` if the reloaded adapter does not reproduce the trained model.
@@ -228,10 +266,15 @@ def finetune_lora(
 
     tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
     if task == "embedding":
+        if train_texts is not None:
+            raise ValueError("`train_texts` applies to the language-modelling tasks, not to 'embedding'.")
         setup = _embedding_setup(model_path, tokenizer, train_size, eval_size)
     else:
-        setup = _language_modeling_setup(task, tokenizer, train_size, eval_size, seed)
-    args = _training_arguments(output_dir, max_steps, batch_size, learning_rate, seed, setup.label_names)
+        setup = _language_modeling_setup(task, tokenizer, train_size, eval_size, seed, train_texts, max_length)
+    args = _training_arguments(
+        output_dir, max_steps, batch_size, learning_rate, seed, setup.label_names, logging_steps
+    )
+    is_main = args.process_index == 0
 
     # 1. Baseline on held-out data.
     model = load_base_model(model_path, task, trust_remote_code).to(args.device)
@@ -272,18 +315,28 @@ def finetune_lora(
     # 5. Held-out metrics after training.
     after = setup.evaluate(model)
 
+    loss_curve = [[entry["step"], entry["loss"]] for entry in trainer.state.log_history if "loss" in entry]
+
     # 6. Save the adapter, reload it onto a fresh base model, check it reproduces `after`, then merge.
-    model.save_pretrained(adapter_dir)
+    if trainer.is_fsdp_enabled:
+        # FSDP shards the parameters: every process takes part in gathering the full state dict, the main process
+        # writes it (needs `fsdp_state_dict_type: FULL_STATE_DICT`). Untested here: accelerate runs FSDP on
+        # accelerators only, never on CPU processes.
+        trainer.save_model(str(adapter_dir))
+    elif is_main:
+        model.save_pretrained(adapter_dir)
+    trainer.accelerator.wait_for_everyone()  # the other processes reload what the main process wrote
     del trainer, model  # free the trained copy before loading a second one
     reloaded_model = PeftModel.from_pretrained(load_base_model(model_path, task, trust_remote_code), adapter_dir)
     reloaded_model.to(args.device)
     reloaded = setup.evaluate(reloaded_model)
     _check_reloaded(after, reloaded)
     merged = reloaded_model.merge_and_unload()
-    merged.save_pretrained(merged_dir)
-    tokenizer.save_pretrained(merged_dir)
-    if model_dir.is_dir():  # a sentence-transformers folder stays one (modules.json, 1_Pooling/, ...)
-        copy_auxiliary_files(model_dir, merged_dir)
+    if is_main:
+        merged.save_pretrained(merged_dir)
+        tokenizer.save_pretrained(merged_dir)
+        if model_dir.is_dir():  # a sentence-transformers folder stays one (modules.json, 1_Pooling/, ...)
+            copy_auxiliary_files(model_dir, merged_dir)
 
     # 7. Report.
     report = FinetuneReport(
@@ -309,6 +362,10 @@ def finetune_lora(
         train_loss=train_output.training_loss,
         seconds=time.perf_counter() - start,
         train_seconds=train_seconds,
+        loss_curve=loss_curve,
+        world_size=args.world_size,
+        per_device_batch_size=args.per_device_train_batch_size,
     )
-    report.save(output_dir / "report.json")
+    if is_main:
+        report.save(output_dir / "report.json")
     return report

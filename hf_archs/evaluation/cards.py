@@ -1,0 +1,49 @@
+"""Generated result tables inside model cards, between markers:
+
+<!-- hf-archs:results NAME -->
+... generated, never edited by hand ...
+<!-- /hf-archs:results NAME -->
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+class CardMarkerError(ValueError):
+    """The card lacks (or has broken) result markers for a name."""
+
+
+def markers(name: str) -> tuple[str, str]:
+    if not re.fullmatch(r"[A-Za-z0-9_.\-]+", name):
+        raise ValueError(f"result name {name!r} must use letters, digits, '_', '.', '-' only")
+    return f"<!-- hf-archs:results {name} -->", f"<!-- /hf-archs:results {name} -->"
+
+
+def replace_between_markers(text: str, name: str, markdown: str) -> str:
+    begin, end = markers(name)
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise CardMarkerError(
+            f"expected exactly one {begin!r} and one {end!r} in the card (found {text.count(begin)} and "
+            f"{text.count(end)}); add the two marker lines where the generated table belongs."
+        )
+    start, stop = text.index(begin) + len(begin), text.index(end)
+    if stop < start:
+        raise CardMarkerError(f"{end!r} comes before {begin!r} in the card.")
+    return text[:start] + "\n" + markdown.strip("\n") + "\n" + text[stop:]
+
+
+def update_card(card_path: str | Path, name: str, markdown: str) -> bool:
+    """Replace what lies between the `name` markers of a model card with `markdown`.
+
+    Idempotent: writing the same markdown twice leaves the file byte-identical. Returns whether the file changed.
+    Raises `CardMarkerError` (a ValueError) when the card has no markers (or more than one pair) for `name`.
+    """
+    path = Path(card_path)
+    text = path.read_text()
+    new = replace_between_markers(text, name, markdown)
+    if new == text:
+        return False
+    path.write_text(new)
+    return True

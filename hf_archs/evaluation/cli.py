@@ -1,0 +1,133 @@
+"""`hf-archs eval`, `hf-archs compare`, `hf-archs leaderboard` (wired into `hf_archs/cli.py` by its owner).
+
+parser = argparse.ArgumentParser(); subparsers = parser.add_subparsers(dest="command")
+add_subcommands(subparsers); args = parser.parse_args(); sys.exit(run(args))
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+COMMANDS = ("eval", "compare", "leaderboard")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def add_subcommands(subparsers) -> None:
+    from .budgets import BUDGETS
+    from .tasks import TASKS
+
+    tasks = ", ".join(f"{n} ({'/'.join(t.model_kinds)})" for n, t in TASKS.items())
+
+    ev = subparsers.add_parser("eval", help="evaluate a model folder on a named task (no training); JSON record")
+    ev.add_argument("model", help="local model folder")
+    ev.add_argument("--task", required=True, choices=list(TASKS), help=tasks)
+    ev.add_argument("--budget", default="laptop", choices=list(BUDGETS), help="eval sizes, sequence length, ...")
+    ev.add_argument("--out", default=None, help="record path (default: results/eval/<model>-<task>-<budget>.json)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--device", default=None)
+    ev.add_argument("--trust-remote-code", action="store_true")
+
+    cp = subparsers.add_parser("compare", help="design vs stock source under the same budget, over seeds")
+    cp.add_argument("--design", required=True, help="design model folder (e.g. from `hf-archs convert`)")
+    cp.add_argument("--stock", required=True, help="its stock source folder")
+    cp.add_argument("--task", required=True, choices=list(TASKS), help=tasks)
+    cp.add_argument("--budget", default="laptop", choices=list(BUDGETS))
+    cp.add_argument("--budget-json", default=None, help="a budget as JSON (file path), instead of --budget")
+    cp.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: the budget's seeds)")
+    cp.add_argument("--out", default="results", help="results folder (default: results/)")
+    cp.add_argument("--name", default=None, help="comparison name (default: <design>-vs-<stock>)")
+    cp.add_argument("--card", default=None, help="model card to update between `hf-archs:results NAME` markers")
+    cp.add_argument("--device", default=None)
+    cp.add_argument("--keep-models", action="store_true", help="keep adapters and merged models under work/")
+    cp.add_argument("--no-progress", action="store_true")
+    cp.add_argument("--trust-remote-code", action="store_true")
+
+    lb = subparsers.add_parser("leaderboard", help="render every stored result into one markdown table")
+    lb.add_argument("--results", default="results", help="results folder (default: results/)")
+    lb.add_argument("--output", default=None, help="file to write (e.g. LEADERBOARD.md); default: stdout")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "eval":
+        from .harness import evaluate
+
+        out = args.out or Path("results") / "eval" / f"{Path(args.model).name}-{args.task}-{args.budget}.json"
+        record = evaluate(
+            args.model,
+            args.task,
+            args.budget,
+            seed=args.seed,
+            output=out,
+            device=args.device,
+            trust_remote_code=args.trust_remote_code,
+        )
+        print(json.dumps(record.metrics, indent=2))
+        print(f"record: {out}")
+        return 0
+    if args.command == "compare":
+        from .budgets import Budget
+        from .cards import update_card
+        from .harness import compare
+
+        budget = args.budget
+        if args.budget_json:
+            budget = Budget.from_dict(json.loads(Path(args.budget_json).read_text()))
+        comparison = compare(
+            args.design,
+            args.stock,
+            args.task,
+            budget,
+            out=args.out,
+            name=args.name,
+            seeds=args.seeds,
+            device=args.device,
+            progress=not args.no_progress,
+            keep_models=args.keep_models,
+            trust_remote_code=args.trust_remote_code,
+        )
+        if comparison is None:  # a non-main process under accelerate launch
+            return 0
+        print(comparison.markdown)
+        print(
+            f"\nresults: {comparison.run_dir} (trained seeds {comparison.trained_seeds}, "
+            f"reused {comparison.reused_seeds})"
+        )
+        if args.card:
+            changed = update_card(args.card, comparison.name, comparison.markdown)
+            print(f"card {args.card}: {'updated' if changed else 'unchanged'}")
+        return 0
+    if args.command == "leaderboard":
+        from .leaderboard import write_leaderboard
+
+        markdown = write_leaderboard(args.results, args.output)
+        if args.output is None:
+            print(markdown)
+        else:
+            print(f"written: {args.output}")
+        return 0
+    raise ValueError(f"not an evaluation command: {args.command!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (`python -m hf_archs.evaluation.cli ...`) until `hf-archs` wires these subcommands."""
+    parser = argparse.ArgumentParser(prog="hf-archs", description=__doc__.split("\n\n")[0])
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    try:
+        return run(parser.parse_args(argv))
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,381 @@
+"""`evaluate` (one model folder on one task) and `compare` (a design vs its stock source, same budget, >= 3 seeds).
+
+Layout of a comparison (`<out>/<name>/<task>-<budget>-<key>/`):
+
+    run.json                 what is compared, with which budget, and the command that reproduces it
+    seed_<s>/stock.json      one EvalRecord per seed and role: a finished seed is never re-run
+    seed_<s>/design.json
+    cost.json                design vs stock cost, measured once in one process
+    comparison.json          statistics over seeds (see stats.py)
+    comparison.md            the generated table (what model cards include)
+    comparison.png           metric per seed with means and intervals, training-loss curves (and metric vs length)
+    work/                    adapters and merged models of the runs (git-ignored; deleted unless keep_models)
+
+`<key>` hashes the budget (minus its seeds), the task and both models' configs and paths: a changed budget is a
+different run; more seeds of the same budget reuse the finished ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..training import finetune_lora
+from .budgets import BUDGETS, Budget, get_budget
+from .records import EvalRecord, config_hash, now_utc, write_json
+from .stats import MetricComparison, compare_metric
+from .tasks import Task, get_task, model_kind
+
+
+def _progress(iterable, enabled: bool, **kwargs):
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kwargs)
+
+
+def _state():
+    """accelerate's process state (initializes torch.distributed under `accelerate launch` / `torchrun`)."""
+    from ..training.distributed import process_state
+
+    return process_state()
+
+
+# --- evaluate one model --------------------------------------------------------------------------------------------
+
+
+def evaluate(
+    model_path: str | Path,
+    task: str | Task,
+    budget: str | Budget = "laptop",
+    *,
+    seed: int = 0,
+    output: str | Path | None = None,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> EvalRecord:
+    """Evaluate a model folder as it is (no training) on a named task; write the record to `output` if given."""
+    task, budget = (get_task(task) if isinstance(task, str) else task), get_budget(budget)
+    start = time.perf_counter()
+    result = task.evaluate(model_path, budget, device=device, trust_remote_code=trust_remote_code)
+    record = EvalRecord(
+        task=task.name,
+        model_path=str(model_path),
+        config_hash=config_hash(model_path),
+        seed=seed,
+        budget=budget.to_dict(),
+        metrics=result.metrics,
+        items=result.items,
+        weights=result.weights,
+        cost={"eval_seconds": result.details.get("eval_seconds")},
+        details=result.details,
+        seconds=time.perf_counter() - start,
+    )
+    if output is not None:
+        record.save(output)
+    return record
+
+
+# --- compare a design with its stock model -------------------------------------------------------------------------
+
+
+def run_key(task: Task, budget: Budget, design_path, stock_path) -> str:
+    identity = {
+        "task": task.name,
+        "budget": budget.training_dict(),
+        "design": [str(Path(design_path).resolve()), config_hash(design_path)],
+        "stock": [str(Path(stock_path).resolve()), config_hash(stock_path)],
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+
+
+def reproduce_command(design, stock, task: Task, budget: Budget, out, name, seeds) -> str:
+    parts = ["hf-archs", "compare", "--design", str(design), "--stock", str(stock), "--task", task.name]
+    if BUDGETS.get(budget.name) is not None and BUDGETS[budget.name].training_dict() == budget.training_dict():
+        parts += ["--budget", budget.name]
+    else:
+        parts += ["--budget-json", "<run.json budget>"]
+    parts += ["--out", str(out), "--name", name]
+    if budget.name in BUDGETS and tuple(seeds) != BUDGETS[budget.name].seeds:
+        parts += ["--seeds", ",".join(str(s) for s in seeds)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+@dataclass
+class Comparison:
+    name: str
+    task: str
+    run_dir: Path
+    budget: Budget
+    seeds: list[int]
+    metrics: list[MetricComparison]
+    cost: dict | None
+    command: str
+    markdown: str
+    reused_seeds: list[int]
+    trained_seeds: list[int]
+
+    def metric(self, name: str) -> MetricComparison:
+        return next(m for m in self.metrics if m.metric == name)
+
+
+def _train_and_evaluate(
+    task: Task, role: str, model_path: str, budget: Budget, seed: int, work_dir: Path, device, trust_remote_code
+) -> EvalRecord | None:
+    """Fine-tune with the budget (every process under DDP), then evaluate on the main process (None elsewhere)."""
+    from transformers import AutoTokenizer
+
+    start = time.perf_counter()
+    training, eval_path = {}, model_path
+    if task.objective is not None:
+        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        report = finetune_lora(
+            model_path,
+            task.objective,
+            str(work_dir),
+            max_steps=budget.steps,
+            batch_size=budget.batch_size,
+            learning_rate=budget.learning_rate,
+            design_learning_rate=budget.design_learning_rate,
+            lora_r=budget.lora_r,
+            lora_alpha=budget.lora_alpha,
+            seed=seed,
+            train_size=budget.train_size,
+            # finetune_lora's own before/after/reload check on a WordNet subset; the task's evaluation follows.
+            eval_size=min(budget.eval_size, 128),
+            trust_remote_code=trust_remote_code,
+            logging_steps=max(1, budget.steps // 50),
+            **task.training_kwargs(tokenizer, budget, seed),
+        )
+        eval_path = report.merged_dir
+        training = {
+            "objective": task.objective,
+            "loss_curve": report.loss_curve,
+            "train_loss": report.train_loss,
+            "train_seconds": report.train_seconds,
+            "trainable_parameters": report.trainable_parameters,
+            "total_parameters": report.total_parameters,
+            "design_modules_trained": report.design_modules_trained,
+            "world_size": report.world_size,
+            "finetune_check": {"before": report.before, "after": report.after, "reloaded": report.reloaded},
+        }
+    if not _state().is_main_process:
+        return None
+    result = task.evaluate(eval_path, budget, device=device, trust_remote_code=trust_remote_code)
+    return EvalRecord(
+        task=task.name,
+        model_path=str(model_path),
+        config_hash=config_hash(model_path),
+        seed=seed,
+        budget=budget.to_dict(),
+        metrics=result.metrics,
+        items=result.items,
+        weights=result.weights,
+        cost={"eval_seconds": result.details.get("eval_seconds")},
+        training=training,
+        details=result.details,
+        role=role,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _load_record(path: Path, budget: Budget) -> EvalRecord | None:
+    """A stored record if it exists and was made with this budget (anything else is re-run, never trusted)."""
+    if not path.is_file():
+        return None
+    try:
+        record = EvalRecord.load(path)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    if Budget.from_dict(record.budget).training_dict() != budget.training_dict():
+        return None
+    return record
+
+
+def compare(
+    design: str | Path,
+    stock: str | Path,
+    task: str | Task,
+    budget: str | Budget = "laptop",
+    *,
+    out: str | Path = "results",
+    name: str | None = None,
+    seeds: list[int] | tuple[int, ...] | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    keep_models: bool = False,
+    trust_remote_code: bool = False,
+    plot: bool = True,
+) -> Comparison:
+    """Fine-tune and evaluate `design` and `stock` under the same budget for every seed; aggregate; write files.
+
+    Each seed trains both models with identical settings (LoRA rank/targets, steps, batch, learning rates, data
+    order, LoRA init seed); records are stored per seed and reused on a rerun. Runs unchanged under
+    `accelerate launch` (training on every process, evaluation and files on the main process).
+    """
+    task, budget = (get_task(task) if isinstance(task, str) else task), get_budget(budget)
+    design, stock = str(design), str(stock)
+    seeds = list(seeds if seeds is not None else budget.seeds)
+    if len(seeds) < 2:
+        raise ValueError("A comparison needs at least 2 seeds (3 or more for a useful interval).")
+    kinds = {model_kind(design), model_kind(stock)}
+    if len(kinds) != 1 or not task.applies_to(next(iter(kinds))):
+        raise ValueError(
+            f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to models of kind {kinds}."
+        )
+    name = name or f"{Path(design).name}-vs-{Path(stock).name}"
+    run_dir = Path(out) / name / f"{task.name}-{budget.name}-{run_key(task, budget, design, stock)}"
+    command = reproduce_command(design, stock, task, budget, out, name, seeds)
+    state = _state()
+
+    if state.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / ".gitignore").write_text("work/\n")
+        write_json(
+            run_dir / "run.json",
+            {
+                "name": name,
+                "task": task.name,
+                "design": design,
+                "stock": stock,
+                "design_config_hash": config_hash(design),
+                "stock_config_hash": config_hash(stock),
+                "budget": budget.to_dict(),
+                "budget_fingerprint": budget.fingerprint(),
+                "command": command,
+                "created": now_utc(),
+            },
+        )
+    # Decide what to run before anything is written, so every process agrees (DDP).
+    todo = [
+        (seed, role, path)
+        for seed in seeds
+        for role, path in (("stock", stock), ("design", design))
+        if _load_record(run_dir / f"seed_{seed}" / f"{role}.json", budget) is None
+    ]
+    state.wait_for_everyone()
+    trained_seeds = sorted({seed for seed, _, _ in todo})
+    for seed, role, path in _progress(todo, progress, desc=f"compare {task.name} ({budget.name})", unit="run"):
+        work_dir = run_dir / "work" / f"seed_{seed}" / role
+        record = _train_and_evaluate(task, role, path, budget, seed, work_dir, device, trust_remote_code)
+        if record is not None:
+            record.save(run_dir / f"seed_{seed}" / f"{role}.json")
+            if not keep_models:
+                shutil.rmtree(work_dir, ignore_errors=True)
+        state.wait_for_everyone()
+
+    cost = None
+    if state.is_main_process:
+        cost = _cost(run_dir, design, stock, budget, device, trust_remote_code)
+    comparison = None
+    if state.is_main_process:
+        records = {
+            role: [EvalRecord.load(run_dir / f"seed_{s}" / f"{role}.json") for s in seeds]
+            for role in ("stock", "design")
+        }
+        metrics = aggregate(task, budget, records["design"], records["stock"])
+        from .report import comparison_markdown
+
+        comparison = Comparison(
+            name=name,
+            task=task.name,
+            run_dir=run_dir,
+            budget=budget,
+            seeds=seeds,
+            metrics=metrics,
+            cost=cost,
+            command=command,
+            markdown="",
+            reused_seeds=[s for s in seeds if s not in trained_seeds],
+            trained_seeds=trained_seeds,
+        )
+        comparison.markdown = comparison_markdown(comparison, design, stock)
+        write_json(run_dir / "comparison.json", comparison_dict(comparison, design, stock, records))
+        (run_dir / "comparison.md").write_text(comparison.markdown + "\n")
+        if plot:
+            from .plots import plot_comparison
+
+            plot_comparison(run_dir / "comparison.png", comparison, records, task)
+    state.wait_for_everyone()
+    return comparison
+
+
+def _cost(run_dir: Path, design, stock, budget, device, trust_remote_code) -> dict | None:
+    path = run_dir / "cost.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    import torch
+
+    from .cost import compare_cost
+
+    cost = compare_cost(
+        design, stock, budget, device or ("cuda" if torch.cuda.is_available() else "cpu"), trust_remote_code
+    )
+    write_json(path, cost)
+    return cost
+
+
+def aggregate(task: Task, budget: Budget, design: list[EvalRecord], stock: list[EvalRecord]) -> list[MetricComparison]:
+    """Per metric: mean ± std over seeds, t-interval over seed differences, paired bootstrap over items."""
+    out = []
+    for metric, higher in task.metric_directions(budget).items():
+        source, transform = task.derived.get(metric, (metric, None))
+        items = {}
+        if all(source in r.items for r in design + stock):
+            items = dict(
+                design_items=np.array([r.items[source] for r in design]),
+                stock_items=np.array([r.items[source] for r in stock]),
+            )
+            if all(source in r.weights for r in design + stock):
+                items["design_weights"] = np.array([r.weights[source] for r in design])
+                items["stock_weights"] = np.array([r.weights[source] for r in stock])
+        out.append(
+            compare_metric(
+                metric,
+                higher,
+                [r.metrics[metric] for r in design],
+                [r.metrics[metric] for r in stock],
+                transform=transform,
+                confidence=budget.confidence,
+                resamples=budget.bootstrap_resamples,
+                seed=budget.eval_seed,
+                **items,
+            )
+        )
+    return out
+
+
+def comparison_dict(comparison: Comparison, design: str, stock: str, records: dict) -> dict:
+    return {
+        "name": comparison.name,
+        "task": comparison.task,
+        "design": design,
+        "stock": stock,
+        "seeds": comparison.seeds,
+        "budget": comparison.budget.to_dict(),
+        "command": comparison.command,
+        "metrics": [m.to_dict() for m in comparison.metrics],
+        "shown_interval": "paired bootstrap over held-out items where per-item values exist, else t over seeds",
+        "cost": comparison.cost,
+        "training": {
+            role: {
+                str(r.seed): {k: r.training.get(k) for k in ("train_loss", "train_seconds", "trainable_parameters")}
+                for r in records[role]
+            }
+            for role in records
+        },
+        "details": {role: {str(r.seed): _small(r.details) for r in records[role]} for role in records},
+        "time": now_utc(),
+    }
+
+
+def _small(details: dict) -> dict:
+    return {k: v for k, v in details.items() if k != "examples"}

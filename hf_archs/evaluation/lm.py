@@ -1,0 +1,79 @@
+"""Per-item language-modelling losses (for the paired bootstrap) and text streams for length extrapolation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import PreTrainedTokenizerBase
+
+
+@torch.no_grad()
+def per_item_loss(
+    model: nn.Module, batches: list[dict[str, torch.Tensor]], causal: bool, desc: str = "eval loss"
+) -> tuple[list[float], list[float]]:
+    """(mean token loss, scored-token count) of every row of `batches`.
+
+    The token-weighted mean over rows equals the held-out loss of `training.language_modeling.evaluate_lm`.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    losses, counts = [], []
+    for batch in tqdm(batches, desc=desc, leave=False):
+        batch = {key: value.to(device) for key, value in batch.items()}
+        labels = batch.pop("labels")
+        logits = model(**batch).logits.float()
+        if causal:  # position t predicts token t+1
+            logits, labels = logits[:, :-1], labels[:, 1:]
+        token_loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
+        scored = (labels != -100).float()
+        count = scored.sum(dim=1)
+        losses.extend(((token_loss * scored).sum(dim=1) / count.clamp(min=1)).tolist())
+        counts.extend(count.tolist())
+    return losses, counts
+
+
+def token_stream(tokenizer: PreTrainedTokenizerBase, texts: list[str], num_tokens: int) -> list[int]:
+    """The first `num_tokens` token ids of `texts` concatenated (separated by the eos/sep token when there is one)."""
+    separator = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else tokenizer.sep_token_id
+    ids: list[int] = []
+    for start in range(0, len(texts), 256):
+        for row in tokenizer(texts[start : start + 256], add_special_tokens=False)["input_ids"]:
+            ids.extend(row)
+            if separator is not None:
+                ids.append(separator)
+        if len(ids) >= num_tokens:
+            return ids[:num_tokens]
+    if len(ids) < num_tokens:
+        raise ValueError(f"The texts hold {len(ids)} tokens, fewer than the {num_tokens} asked for.")
+    return ids
+
+
+def chunked_texts(texts: list[str], tokenizer: PreTrainedTokenizerBase, length: int, count: int) -> list[str]:
+    """`count` training texts of about `length` tokens each, made by joining consecutive corpus entries (training
+    at sequence length L on concatenated text; `finetune_lora(max_length=L)` cuts them to L tokens)."""
+    chunks, current, current_len = [], [], 0
+    for text in texts:
+        current.append(text)
+        current_len += len(tokenizer(text, add_special_tokens=False)["input_ids"]) + 1
+        if current_len >= length:
+            chunks.append(" ".join(current))
+            current, current_len = [], 0
+            if len(chunks) == count:
+                return chunks
+    if not chunks:
+        raise ValueError(f"The texts are too short for one chunk of {length} tokens.")
+    return chunks
+
+
+def window_batches(ids: list[int], length: int, batch_size: int) -> list[dict[str, torch.Tensor]]:
+    """Non-overlapping windows of `length` tokens of the stream, as causal-LM batches (every position scored)."""
+    windows = [ids[i : i + length] for i in range(0, len(ids) - length + 1, length)]
+    batches = []
+    for start in range(0, len(windows), batch_size):
+        input_ids = torch.tensor(windows[start : start + batch_size])
+        batches.append(
+            {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": input_ids.clone()}
+        )
+    return batches

@@ -1,0 +1,112 @@
+"""JSON records of evaluations: what was measured, on what, with which budget and software."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+RECORD_VERSION = 1
+# Written by `save_pretrained`, not part of what the model computes.
+_VOLATILE_CONFIG_KEYS = ("transformers_version", "_name_or_path", "_commit_hash")
+
+
+def config_hash(model_path: str | Path) -> str:
+    """Hash of a model folder's `config.json` (minus volatile keys): two folders of the same architecture and
+    settings share it. Weights are not hashed (large); the path and the time tell trained copies apart."""
+    config_file = Path(model_path) / "config.json"
+    if not config_file.is_file():
+        return "no-config"
+    config = json.loads(config_file.read_text())
+    for key in _VOLATILE_CONFIG_KEYS:
+        config.pop(key, None)
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def library_versions() -> dict[str, str]:
+    import accelerate
+    import peft
+    import torch
+    import transformers
+
+    from .. import __version__
+
+    versions = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "accelerate": accelerate.__version__,
+        "hf_archs": __version__,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu x{os.cpu_count()}",
+    }
+    return versions
+
+
+def now_utc() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class EvalRecord:
+    """One model evaluated on one task with one budget and seed (trained first by `compare`, as-is by `eval`).
+
+    `items` holds the per-held-out-item values behind each metric (for the paired bootstrap); `weights` the
+    per-item weights (token counts for losses) where the metric is a weighted mean.
+    """
+
+    task: str
+    model_path: str
+    config_hash: str
+    seed: int
+    budget: dict
+    metrics: dict[str, float]
+    items: dict[str, list[float]] = field(default_factory=dict)
+    weights: dict[str, list[float]] = field(default_factory=dict)
+    cost: dict = field(default_factory=dict)
+    training: dict = field(default_factory=dict)  # train loss curve, seconds, trainable params, ... (compare)
+    details: dict = field(default_factory=dict)  # task-specific extras (e.g. per-length metrics)
+    role: str = "model"  # "design", "stock" (compare) or "model" (eval)
+    versions: dict = field(default_factory=library_versions)
+    time: str = field(default_factory=now_utc)
+    seconds: float = 0.0
+    record_version: int = RECORD_VERSION
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EvalRecord:
+        return cls(**data)
+
+    def save(self, path: str | Path) -> Path:
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> EvalRecord:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def write_json(path: str | Path, data: dict) -> Path:
+    """Write atomically (a killed run never leaves a half-written record that a rerun would trust)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        tmp.write(json.dumps(data, indent=2, default=_json_default) + "\n")
+    os.replace(tmp.name, path)
+    return path
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value)}")

@@ -1,0 +1,233 @@
+"""Statistics of a paired comparison: mean ± std over seeds, a t-interval over seeds, a paired bootstrap over
+held-out items, and the significance decision.
+
+Pure Python + numpy (no scipy): the Student t quantile is computed from its CDF by bisection.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (ddof=1; 0.0 for a single value)."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        raise ValueError("mean_std of no values")
+    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+    return float(values.mean()), std
+
+
+def _student_t_cdf(t: float, df: int) -> float:
+    """CDF of Student's t with integer `df` (Abramowitz & Stegun 26.7.3 / 26.7.4: exact finite series)."""
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    theta = math.atan(t / math.sqrt(df))
+    if df == 1:
+        a = 2 * theta / math.pi
+    elif df % 2 == 1:
+        c, s = math.cos(theta), math.sin(theta)
+        total, term = c, c
+        for k in range(1, (df - 3) // 2 + 1):
+            term *= c * c * (2 * k) / (2 * k + 1)
+            total += term
+        a = 2 / math.pi * (theta + s * total)
+    else:
+        c, s = math.cos(theta), math.sin(theta)
+        total, term = 1.0, 1.0
+        for k in range(1, (df - 2) // 2 + 1):
+            term *= c * c * (2 * k - 1) / (2 * k)
+            total += term
+        a = s * total
+    return 0.5 + 0.5 * a  # a = P(|T| <= t) with sign of t
+
+
+def student_t_quantile(p: float, df: int) -> float:
+    """Quantile of Student's t (integer df) by bisection on the exact CDF."""
+    if not 0 < p < 1:
+        raise ValueError(f"p must be in (0, 1), got {p}")
+    lo, hi = -1e6, 1e6
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if _student_t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    method: str
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes zero (two-sided test at level 1 - confidence)."""
+        return self.low > 0 or self.high < 0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "significant": self.significant}
+
+
+def t_interval(differences: Sequence[float], confidence: float = 0.95) -> Interval:
+    """Two-sided t confidence interval for the mean of paired per-seed differences (design - stock).
+
+    With one seed the interval is infinite (no variance estimate): never significant.
+    """
+    diffs = np.asarray(differences, dtype=float)
+    mean, std = mean_std(diffs)
+    n = diffs.size
+    if n < 2:
+        return Interval(mean, -math.inf, math.inf, confidence, "t-interval over seeds")
+    half = student_t_quantile(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)
+    return Interval(mean, mean - half, mean + half, confidence, f"t-interval over {n} seeds")
+
+
+def weighted_mean(values: np.ndarray, weights: np.ndarray | None, axis: int = -1) -> np.ndarray:
+    if weights is None:
+        return values.mean(axis=axis)
+    return (values * weights).sum(axis=axis) / weights.sum(axis=axis)
+
+
+def paired_bootstrap(
+    design: np.ndarray,
+    stock: np.ndarray,
+    *,
+    design_weights: np.ndarray | None = None,
+    stock_weights: np.ndarray | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap CI of (design - stock), resampling held-out items with the same indices for both.
+
+    `design` and `stock` are per-item values of shape (seeds, items) (or (items,)); the metric of a run is the
+    (weighted) mean over its items, optionally transformed (e.g. `np.exp` for perplexity from per-item loss). The
+    statistic is the mean over seeds of the per-seed metric difference; each resample draws item indices once and
+    applies them to every seed of both models, so the pairing of items (and seeds) is kept.
+    """
+    design, stock = np.atleast_2d(np.asarray(design, float)), np.atleast_2d(np.asarray(stock, float))
+    if design.shape != stock.shape:
+        raise ValueError(f"paired_bootstrap needs equal shapes, got {design.shape} and {stock.shape}")
+    dw = None if design_weights is None else np.atleast_2d(np.asarray(design_weights, float))
+    sw = None if stock_weights is None else np.atleast_2d(np.asarray(stock_weights, float))
+    transform = transform or (lambda x: x)
+
+    def statistic(index: np.ndarray) -> np.ndarray:
+        # index: (resamples, items) -> (resamples,)
+        d = transform(weighted_mean(design[:, index], None if dw is None else dw[:, index]))
+        s = transform(weighted_mean(stock[:, index], None if sw is None else sw[:, index]))
+        return (d - s).mean(axis=0)
+
+    n_items = design.shape[1]
+    estimate = float(statistic(np.arange(n_items)[None, :])[0])
+    rng = np.random.default_rng(seed)
+    samples = []
+    for start in range(0, resamples, 500):  # chunks bound the memory of (seeds, chunk, items)
+        index = rng.integers(0, n_items, size=(min(500, resamples - start), n_items))
+        samples.append(statistic(index))
+    samples = np.concatenate(samples)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(samples, [alpha, 1 - alpha])
+    return Interval(estimate, float(low), float(high), confidence, f"paired bootstrap over {n_items} items")
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    """One metric of a design vs stock comparison over seeds."""
+
+    metric: str
+    higher_is_better: bool
+    design_values: list[float]
+    stock_values: list[float]
+    design_mean: float
+    design_std: float
+    stock_mean: float
+    stock_std: float
+    t: Interval
+    bootstrap: Interval | None
+
+    @property
+    def primary(self) -> Interval:
+        """The interval the tables show: the paired bootstrap where item-level values exist, else the t-interval."""
+        return self.bootstrap if self.bootstrap is not None else self.t
+
+    @property
+    def verdict(self) -> str:
+        """'better' / 'worse' (for the design, significant at the interval's level) or 'no significant difference'."""
+        interval = self.primary
+        if not interval.significant:
+            return "no significant difference"
+        improved = interval.estimate > 0 if self.higher_is_better else interval.estimate < 0
+        return "better" if improved else "worse"
+
+    def to_dict(self) -> dict:
+        return {
+            "metric": self.metric,
+            "higher_is_better": self.higher_is_better,
+            "design_values": self.design_values,
+            "stock_values": self.stock_values,
+            "design_mean": self.design_mean,
+            "design_std": self.design_std,
+            "stock_mean": self.stock_mean,
+            "stock_std": self.stock_std,
+            "t_interval": self.t.to_dict(),
+            "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
+            "shown_interval": self.primary.method,
+            "verdict": self.verdict,
+        }
+
+
+def compare_metric(
+    metric: str,
+    higher_is_better: bool,
+    design_values: Sequence[float],
+    stock_values: Sequence[float],
+    *,
+    design_items: np.ndarray | None = None,
+    stock_items: np.ndarray | None = None,
+    design_weights: np.ndarray | None = None,
+    stock_weights: np.ndarray | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> MetricComparison:
+    if len(design_values) != len(stock_values):
+        raise ValueError("design and stock need one value per seed each, for the same seeds")
+    dm, ds = mean_std(design_values)
+    sm, ss = mean_std(stock_values)
+    diffs = [d - s for d, s in zip(design_values, stock_values, strict=True)]
+    boot = None
+    if design_items is not None and stock_items is not None:
+        boot = paired_bootstrap(
+            design_items,
+            stock_items,
+            design_weights=design_weights,
+            stock_weights=stock_weights,
+            transform=transform,
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+    return MetricComparison(
+        metric,
+        higher_is_better,
+        [float(v) for v in design_values],
+        [float(v) for v in stock_values],
+        dm,
+        ds,
+        sm,
+        ss,
+        t_interval(diffs, confidence),
+        boot,
+    )

@@ -1,0 +1,59 @@
+"""Result tables inside model cards: replaced between markers, idempotently; cards without markers are refused."""
+
+import pytest
+
+from hf_archs.evaluation import CardMarkerError, update_card
+
+
+CARD = """# a card
+
+Intro, written by hand.
+
+<!-- hf-archs:results minilm -->
+old numbers
+<!-- /hf-archs:results minilm -->
+
+<!-- hf-archs:results other -->
+keep me
+<!-- /hf-archs:results other -->
+
+Outro.
+"""
+
+
+def test_update_card_replaces_only_its_block_and_is_idempotent(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text(CARD)
+    table = "| metric | value |\n| --- | --- |\n| mrr | 0.5 |\n\nReproduce: `hf-archs compare ...`\n"
+    assert update_card(card, "minilm", table) is True
+    once = card.read_text()
+    assert "old numbers" not in once and "| mrr | 0.5 |" in once
+    assert "keep me" in once and once.startswith("# a card\n\nIntro, written by hand.") and once.endswith("Outro.\n")
+    assert update_card(card, "minilm", table) is False
+    assert card.read_text() == once  # byte-identical on a rerun
+    assert update_card(card, "minilm", "new") is True and "| mrr |" not in card.read_text()
+
+
+def test_card_without_markers_is_refused_with_a_clear_error(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text("# a card without markers\n")
+    with pytest.raises(CardMarkerError, match=r"<!-- hf-archs:results minilm -->"):
+        update_card(card, "minilm", "table")
+    assert card.read_text() == "# a card without markers\n"
+
+
+def test_duplicated_or_reversed_markers_are_refused(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text(CARD + "<!-- hf-archs:results minilm -->\n")
+    with pytest.raises(CardMarkerError, match="exactly one"):
+        update_card(card, "minilm", "table")
+    card.write_text("<!-- /hf-archs:results x -->\n<!-- hf-archs:results x -->\n")
+    with pytest.raises(CardMarkerError, match="before"):
+        update_card(card, "x", "table")
+
+
+def test_marker_names_are_restricted(tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text(CARD)
+    with pytest.raises(ValueError, match="letters"):
+        update_card(card, "bad name -->", "table")

@@ -1,0 +1,141 @@
+"""`compare` end to end on the ci budget with tiny models: files, statistics, resume; `evaluate` on every task."""
+
+import json
+
+import pytest
+from transformers import AutoTokenizer
+
+import hf_archs.evaluation.harness as harness
+from hf_archs.evaluation import BUDGETS, compare, evaluate, get_task, update_card, write_leaderboard
+from hf_archs.evaluation.cli import main as cli_main
+from hf_archs.evaluation.harness import run_key
+from hf_archs.training import finetune_lora
+
+
+@pytest.mark.slow
+def test_compare_end_to_end_then_resume(tiny_models, tmp_path, monkeypatch):
+    design, stock = str(tiny_models["llama_semantic"]), str(tiny_models["llama"])
+    out = tmp_path / "results"
+    first = compare(design, stock, "perplexity", "ci", out=out, name="tiny-semantic", progress=False)
+
+    run_dir = first.run_dir
+    assert first.trained_seeds == [0, 1, 2] and first.reused_seeds == []
+    for seed in (0, 1, 2):
+        for role in ("stock", "design"):
+            assert (run_dir / f"seed_{seed}" / f"{role}.json").is_file()
+    assert not (run_dir / "work").exists() or not any((run_dir / "work").rglob("*.safetensors"))
+    data = json.loads((run_dir / "comparison.json").read_text())
+    assert [m["metric"] for m in data["metrics"]] == ["loss", "perplexity"]
+    loss = data["metrics"][0]
+    assert len(loss["design_values"]) == 3 and loss["bootstrap"]["method"].startswith("paired bootstrap over 24")
+    assert loss["t_interval"]["method"] == "t-interval over 3 seeds"
+    assert data["cost"]["ratio"]["train_tokens_per_s"] > 0
+    assert (run_dir / "comparison.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    markdown = (run_dir / "comparison.md").read_text()
+    assert "| loss ↓ |" in markdown and "Reproduce: `hf-archs compare --design" in markdown
+
+    # Design and stock were trained the same way; only the design trains its own parameters (tau).
+    design_record = json.loads((run_dir / "seed_0" / "design.json").read_text())
+    stock_record = json.loads((run_dir / "seed_0" / "stock.json").read_text())
+    assert design_record["training"]["design_modules_trained"] == ["semantic_tau"]
+    assert stock_record["training"]["design_modules_trained"] == []
+    assert len(design_record["training"]["loss_curve"]) == BUDGETS["ci"].steps
+    assert design_record["budget"] == stock_record["budget"] == BUDGETS["ci"].to_dict()
+    assert len(design_record["items"]["loss"]) == 24
+
+    # Rerun: nothing is retrained, the numbers are the same.
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished seed was retrained")
+
+    monkeypatch.setattr(harness, "finetune_lora", no_training)
+    again = compare(design, stock, "perplexity", "ci", out=out, name="tiny-semantic", progress=False)
+    assert again.trained_seeds == [] and again.reused_seeds == [0, 1, 2]
+    assert again.run_dir == run_dir
+    assert [m.to_dict() for m in again.metrics] == [m.to_dict() for m in first.metrics]
+
+    # One more seed trains only that seed; a changed budget is a different run.
+    calls = []
+    monkeypatch.setattr(harness, "finetune_lora", lambda *a, **k: calls.append(k["seed"]) or finetune_lora(*a, **k))
+    more = compare(
+        design, stock, "perplexity", "ci", out=out, name="tiny-semantic", seeds=[0, 1, 2, 3], progress=False
+    )
+    assert calls == [3, 3] and more.trained_seeds == [3] and more.run_dir == run_dir
+    task, ci = get_task("perplexity"), BUDGETS["ci"]
+    assert run_key(task, ci.with_overrides(steps=3), design, stock) != run_key(task, ci, design, stock)
+    assert run_key(task, ci.with_overrides(seeds=(5, 6, 7)), design, stock) == run_key(task, ci, design, stock)
+
+    # The generated text goes into a card and the leaderboard.
+    card = tmp_path / "card.md"
+    card.write_text("# card\n<!-- hf-archs:results tiny-semantic -->\n<!-- /hf-archs:results tiny-semantic -->\n")
+    update_card(card, more.name, more.markdown)
+    assert "| perplexity ↓ |" in card.read_text()
+    board = write_leaderboard(out, tmp_path / "LEADERBOARD.md")
+    assert "| tiny-semantic | perplexity | ci | 4 | loss ↓ |" in board
+    assert (tmp_path / "LEADERBOARD.md").read_text().strip() == board.strip()
+
+
+@pytest.mark.slow
+def test_identical_models_under_the_same_budget_give_identical_results(tiny_models, tmp_path):
+    # The pairing check: same LoRA init, data order, dropout for both roles -> zero difference, seed by seed.
+    stock = str(tiny_models["llama"])
+    result = compare(stock, stock, "perplexity", BUDGETS["ci"], out=tmp_path, seeds=[0, 1], progress=False, plot=False)
+    loss = result.metric("loss")
+    assert loss.design_values == loss.stock_values
+    assert loss.stock_values[0] != loss.stock_values[1]  # seeds do change training
+    assert loss.bootstrap.estimate == 0 and not loss.bootstrap.significant
+
+
+def test_compare_refuses_a_task_of_the_other_kind(tiny_models, tmp_path):
+    with pytest.raises(ValueError, match="does not apply"):
+        compare(str(tiny_models["bert_semantic"]), str(tiny_models["bert"]), "perplexity", "ci", out=tmp_path)
+    with pytest.raises(ValueError, match="applies to"):
+        evaluate(tiny_models["llama"], "retrieval", "ci")
+
+
+def test_evaluate_every_task_on_tiny_models(tiny_models, tmp_path):
+    ci = BUDGETS["ci"]
+    retrieval = evaluate(tiny_models["bert_semantic"], "retrieval", "ci", output=tmp_path / "r.json")
+    assert set(retrieval.metrics) == {"mrr", "recall@1", "recall@10"}
+    assert len(retrieval.items["mrr"]) == ci.eval_size and 0 < retrieval.metrics["mrr"] <= 1
+    assert json.loads((tmp_path / "r.json").read_text())["config_hash"] == retrieval.config_hash
+
+    mlm = evaluate(tiny_models["bert"], "mlm", "ci")
+    assert mlm.metrics["loss"] > 0 and sum(mlm.weights["loss"]) > 0
+
+    extrapolation = evaluate(tiny_models["llama_semantic"], "extrapolation", "ci")
+    assert set(extrapolation.metrics) == {"loss@1x", "loss@2x"}
+    per_length = extrapolation.details["per_length"]
+    assert set(per_length) == {"32", "64"} and per_length["32"]["windows"] == 2 * per_length["64"]["windows"]
+
+    arithmetic = evaluate(tiny_models["llama"], "arithmetic", "ci")
+    assert len(arithmetic.items["accuracy"]) == ci.arithmetic_eval_size
+    assert 0 <= arithmetic.metrics["accuracy"] <= 1 and arithmetic.details["examples"]
+
+    cost = evaluate(tiny_models["bert"], "cost", "ci")
+    assert cost.metrics["train_tokens_per_s"] > 0 and cost.metrics["infer_tokens_per_s"] > 0
+
+
+def test_training_data_of_the_decoder_tasks(tiny_models):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_models["llama"])
+    ci = BUDGETS["ci"]
+    chunks = get_task("extrapolation").training_kwargs(tokenizer, ci, seed=0)
+    assert chunks["max_length"] == ci.seq_len and len(chunks["train_texts"]) == ci.steps * ci.batch_size
+    assert all(len(tokenizer(t, add_special_tokens=False)["input_ids"]) >= ci.seq_len for t in chunks["train_texts"])
+    arithmetic = get_task("arithmetic").training_kwargs(tokenizer, ci, seed=1)
+    assert len(arithmetic["train_texts"]) == ci.arithmetic_train_size
+    assert all(t.startswith("Q: ") and "Answer: " in t for t in arithmetic["train_texts"])
+
+
+def test_cli_eval_and_leaderboard(tiny_models, tmp_path, capsys):
+    record = tmp_path / "results" / "eval.json"
+    assert (
+        cli_main(["eval", str(tiny_models["llama"]), "--task", "perplexity", "--budget", "ci", "--out", str(record)])
+        == 0
+    )
+    assert json.loads(record.read_text())["task"] == "perplexity"
+    assert cli_main(["leaderboard", "--results", str(tmp_path / "results")]) == 0
+    assert "Single evaluations" in capsys.readouterr().out
+    assert (
+        cli_main(["eval", str(tiny_models["llama"]), "--task", "retrieval", "--budget", "ci", "--out", str(record)])
+        == 2
+    )

@@ -1,0 +1,52 @@
+"""Budgets (frozen, serializable, fingerprinted) and the task registry."""
+
+import dataclasses
+
+import pytest
+
+from hf_archs.evaluation import BUDGETS, TASKS, Budget, get_budget, get_task, get_tasks, tasks_for
+
+
+def test_budgets_are_frozen_and_round_trip():
+    for budget in BUDGETS.values():
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            budget.steps = 1
+        assert Budget.from_dict(budget.to_dict()) == budget
+        assert len(budget.seeds) >= 3
+    assert get_budget("ci") is BUDGETS["ci"]
+    with pytest.raises(ValueError, match="Unknown budget"):
+        get_budget("huge")
+
+
+def test_fingerprint_changes_with_what_a_run_computes_not_with_seeds():
+    ci = BUDGETS["ci"]
+    assert ci.with_overrides(seeds=(0, 1, 2, 3)).fingerprint() == ci.fingerprint()
+    assert ci.with_overrides(steps=3).fingerprint() != ci.fingerprint()
+    assert ci.with_overrides(learning_rate=2e-3).fingerprint() != ci.fingerprint()
+    assert len({b.fingerprint() for b in BUDGETS.values()}) == len(BUDGETS)
+
+
+def test_budget_validation():
+    with pytest.raises(ValueError, match="seeds"):
+        BUDGETS["ci"].with_overrides(seeds=(1, 1))
+
+
+def test_registry_lookup_by_kind_and_by_declared_names():
+    assert {t.name for t in tasks_for("encoder")} == {"retrieval", "mlm", "cost"}
+    assert {t.name for t in tasks_for("decoder")} == {"perplexity", "arithmetic", "extrapolation", "cost"}
+    assert [t.name for t in get_tasks(["retrieval", "cost"])] == ["retrieval", "cost"]
+    with pytest.raises(ValueError, match="Unknown task"):
+        get_task("translation")
+
+
+def test_every_task_declares_objective_and_metric_directions():
+    ci = BUDGETS["ci"]
+    for task in TASKS.values():
+        assert task.objective in ("embedding", "mlm", "causal_lm", None)
+        directions = task.metric_directions(ci)
+        assert directions and all(isinstance(v, bool) for v in directions.values())
+        for metric, (source, _) in task.derived.items():
+            assert metric in directions and source in directions
+    assert get_task("extrapolation").metric_names(ci) == ["loss@1x", "loss@2x"]
+    assert get_task("retrieval").metric_directions(ci) == {"mrr": True, "recall@1": True, "recall@10": True}
+    assert get_task("perplexity").metric_directions(ci) == {"loss": False, "perplexity": False}
