@@ -1,4 +1,4 @@
-"""The `hf-archs` command: `list`, `convert`, `check`."""
+"""The `hf-archs` command: `list`, `convert`, `check`, and the evaluation harness's `eval`, `compare`, `leaderboard`."""
 
 import argparse
 import json
@@ -44,11 +44,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="report non-finite values in a checkpoint's weights")
     check.add_argument("path")
+
+    from .evaluation import cli as evaluation_cli
+
+    evaluation_cli.add_subcommands(commands)  # eval, compare, leaderboard
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .evaluation import cli as evaluation_cli
+
+    if args.command in evaluation_cli.COMMANDS:
+        return evaluation_cli.run(args)
     try:
         if args.command == "list":
             for entry in registry.ZOO:

@@ -1,4 +1,4 @@
-"""`hf-archs eval`, `hf-archs compare`, `hf-archs leaderboard` (wired into `hf_archs/cli.py` by its owner).
+"""`hf-archs eval`, `hf-archs compare`, `hf-archs leaderboard` (subcommands of `hf_archs/cli.py`).
 
 parser = argparse.ArgumentParser(); subparsers = parser.add_subparsers(dest="command")
 add_subcommands(subparsers); args = parser.parse_args(); sys.exit(run(args))
