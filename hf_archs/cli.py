@@ -1,4 +1,4 @@
-"""The `hf-archs` command: `list`, `convert`, `check`, and the evaluation harness's `eval`, `compare`, `leaderboard`."""
+"""The `hf-archs` command: list, convert, check; and the harness: eval, compare, leaderboard."""
 
 import argparse
 import json
