@@ -54,7 +54,7 @@ if TRITON_AVAILABLE:
     @triton.jit
     def _allowed(q_pos, k_pos, offset, key_length, pad_row, HAS_PAD: tl.constexpr, IS_CAUSAL: tl.constexpr, window):
         """(BM, BN) boolean: may query q_pos (0-based among the Lq queries) attend to key k_pos."""
-        allowed = k_pos[None, :] < key_length
+        allowed = (q_pos[:, None] >= 0) & (k_pos[None, :] < key_length)  # (BM, BN) from the start: branches keep it
         if HAS_PAD:
             keep = tl.load(pad_row + k_pos, mask=k_pos < key_length, other=0)
             allowed = allowed & (keep[None, :] != 0)
@@ -479,13 +479,15 @@ def semantic_attention_fused(
     unit-normalized; tau (heads,) or (1,); key_padding_mask (batch, Lk) bool, True = may attend. Returns
     (batch, heads, Lq, D). Differentiable in every tensor input.
     """
+    _check_inputs(query, key, value, x_query, x_key, tau)
     if not TRITON_AVAILABLE:
         raise RuntimeError("The fused semantic-attention kernel needs Triton (pip install triton).")
     if not (query.is_cuda or INTERPRETED):
         raise RuntimeError("The fused kernel runs on CUDA tensors (or on CPU under TRITON_INTERPRET=1).")
-    _check_inputs(query, key, value, x_query, x_key, tau)
-    # The kernels index the head dimension with unit stride.
-    query, key, value = (t if t.stride(-1) == 1 else t.contiguous() for t in (query, key, value))
+    # The kernels index the head dimension with unit stride, and read K and V with the same strides.
+    query = query if query.stride(-1) == 1 else query.contiguous()
+    if key.stride() != value.stride() or key.stride(-1) != 1:
+        key, value = key.contiguous(), value.contiguous()
     out, _, _ = _semantic_attention_op(
         query, key, value, x_query, x_key, tau, float(scaling), bool(is_causal), key_padding_mask, sliding_window
     )

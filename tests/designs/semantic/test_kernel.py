@@ -16,16 +16,24 @@ pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="needs Triton")
 NAMES = ["query", "key", "value", "x_query", "x_key", "tau"]
 
 
-def _case(seed, *, batch, heads, kv_heads, q_len, k_len, head_dim, width, padding, device="cpu"):
+def _case(seed, *, batch, heads, kv_heads, q_len, k_len, head_dim, width, padding, device="cpu", layout="bhld"):
     g = torch.Generator(device=device).manual_seed(seed)
 
     def r(*shape):
         return torch.randn(*shape, generator=g, device=device, dtype=torch.float64)
 
+    def heads_first(heads, length):
+        # "blhd": as attention layers make them, (batch, L, heads, D) projections viewed as (batch, heads, L, D).
+        return (
+            r(batch, heads, length, head_dim)
+            if layout == "bhld"
+            else r(batch, length, heads, head_dim).transpose(1, 2)
+        )
+
     inputs = dict(
-        query=r(batch, heads, q_len, head_dim),
-        key=r(batch, kv_heads, k_len, head_dim),
-        value=r(batch, kv_heads, k_len, head_dim),
+        query=heads_first(heads, q_len),
+        key=heads_first(kv_heads, k_len),
+        value=r(batch, kv_heads, k_len, head_dim),  # keys and values with different strides
         x_query=unit_normalize(r(batch, q_len, width)),
         x_key=unit_normalize(r(batch, k_len, width)),
         tau=r(heads),
@@ -54,8 +62,8 @@ def _reference_mask(keep, *, batch, q_len, k_len, is_causal, window, device):
 
 def _compare(inputs, keep, *, dtype, is_causal, window, scaling, generator_seed):
     """Relative errors (output, each gradient) of the kernel in `dtype` against float64, on rows that see a key."""
-    reference_inputs = {n: t.clone().requires_grad_() for n, t in inputs.items()}
-    kernel_inputs = {n: t.to(dtype).clone().requires_grad_() for n, t in inputs.items()}
+    reference_inputs = {n: t.detach().clone().requires_grad_() for n, t in inputs.items()}
+    kernel_inputs = {n: t.detach().to(dtype).clone().requires_grad_() for n, t in inputs.items()}
     kernel_inputs["tau"] = inputs["tau"].float().clone().requires_grad_()  # a float32 parameter in models
     batch, heads, q_len, _ = inputs["query"].shape
     k_len = inputs["key"].shape[2]
@@ -93,28 +101,28 @@ def _compare(inputs, keep, *, dtype, is_causal, window, scaling, generator_seed)
 
 
 GRID = [
-    # (is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width)
-    (True, None, None, 4, 2, 33, 33, 16, 24),
-    (True, "left", None, 4, 2, 33, 33, 16, 24),
-    (True, "right", None, 4, 4, 20, 20, 32, 40),
-    (False, None, None, 4, 1, 20, 20, 16, 24),
-    (False, "right", None, 2, 2, 33, 33, 16, 48),
-    (False, "left", None, 4, 2, 20, 20, 16, 24),
-    (True, "left", None, 4, 2, 7, 37, 16, 24),  # prefill after a cache: queries are the last 7 positions
-    (True, None, 9, 4, 1, 41, 41, 16, 24),  # a sliding window shorter than the sequence
-    (True, "left", 12, 4, 2, 9, 40, 16, 24),  # window + cache offset + padding
+    # (is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width, layout)
+    (True, None, None, 4, 2, 33, 33, 16, 24, "blhd"),
+    (True, "left", None, 4, 2, 33, 33, 16, 24, "bhld"),
+    (True, "right", None, 4, 4, 20, 20, 32, 40, "bhld"),
+    (False, None, None, 4, 1, 20, 20, 16, 24, "bhld"),
+    (False, "right", None, 2, 2, 33, 33, 16, 48, "bhld"),
+    (False, "left", None, 4, 2, 20, 20, 16, 24, "bhld"),
+    (True, "left", None, 4, 2, 7, 37, 16, 24, "bhld"),  # prefill after a cache: queries are the last 7 positions
+    (True, None, 9, 4, 1, 41, 41, 16, 24, "bhld"),  # a sliding window shorter than the sequence
+    (True, "left", 12, 4, 2, 9, 40, 16, 24, "bhld"),  # window + cache offset + padding
 ]
 
 
-@pytest.mark.parametrize("is_causal,padding,window,heads,kv_heads,q_len,k_len,head_dim,width", GRID)
+@pytest.mark.parametrize("is_causal,padding,window,heads,kv_heads,q_len,k_len,head_dim,width,layout", GRID)
 def test_kernel_matches_float64_reference_in_the_interpreter(
-    is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width
+    is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width, layout
 ):
     if torch.cuda.is_available():
         pytest.skip("the interpreter grid runs on machines without CUDA (the CUDA grid is below)")
     seed = hash((is_causal, padding, window, q_len, k_len, head_dim)) % 2**31
     inputs, keep = _case(seed, batch=2, heads=heads, kv_heads=kv_heads, q_len=q_len, k_len=k_len,
-                         head_dim=head_dim, width=width, padding=padding)  # fmt: skip
+                         head_dim=head_dim, width=width, padding=padding, layout=layout)  # fmt: skip
     errors = _compare(inputs, keep, dtype=torch.float32, is_causal=is_causal, window=window,
                       scaling=head_dim**-0.5, generator_seed=seed + 1)  # fmt: skip
     # float32 arithmetic throughout: relative errors of a few 1e-7 are expected.
@@ -140,24 +148,26 @@ def test_bad_shapes_are_refused():
 
 
 CUDA_GRID = [
-    (True, "left", None, 32, 8, 1024, 1024, 128, 4096),
-    (True, None, None, 4, 1, 700, 700, 256, 640),
-    (True, "left", 512, 4, 1, 1100, 1100, 256, 640),
-    (False, "right", None, 12, 12, 512, 512, 32, 384),
-    (True, "left", None, 8, 2, 65, 1500, 64, 512),
+    (True, "left", None, 4, 2, 13, 13, 16, 64, "blhd"),  # the tiny test models' shapes: one partial tile
+    (False, "right", None, 4, 4, 13, 13, 16, 64, "bhld"),
+    (True, "left", None, 32, 8, 1024, 1024, 128, 4096, "bhld"),
+    (True, None, None, 4, 1, 700, 700, 256, 640, "bhld"),
+    (True, "left", 512, 4, 1, 1100, 1100, 256, 640, "bhld"),
+    (False, "right", None, 12, 12, 512, 512, 32, 384, "bhld"),
+    (True, "left", None, 8, 2, 65, 1500, 64, 512, "bhld"),
 ]
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("is_causal,padding,window,heads,kv_heads,q_len,k_len,head_dim,width", CUDA_GRID)
+@pytest.mark.parametrize("is_causal,padding,window,heads,kv_heads,q_len,k_len,head_dim,width,layout", CUDA_GRID)
 def test_kernel_matches_float64_reference_on_cuda(
-    dtype, is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width
+    dtype, is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width, layout
 ):
     seed = hash((is_causal, padding, window, q_len, head_dim, str(dtype))) % 2**31
     inputs, keep = _case(seed, batch=2, heads=heads, kv_heads=kv_heads, q_len=q_len, k_len=k_len,
-                         head_dim=head_dim, width=width, padding=padding, device="cuda")  # fmt: skip
+                         head_dim=head_dim, width=width, padding=padding, device="cuda", layout=layout)  # fmt: skip
     errors = _compare(inputs, keep, dtype=dtype, is_causal=is_causal, window=window, scaling=head_dim**-0.5,
                       generator_seed=seed + 1)  # fmt: skip
     print(dtype, is_causal, padding, window, heads, q_len, head_dim, {k: f"{v:.1e}" for k, v in errors.items()})
