@@ -62,7 +62,9 @@ def plot_comparison(path: str | Path, comparison, records: dict, task) -> Path |
                 curve = r.training.get("loss_curve") or []
                 if curve:
                     steps, losses = zip(*curve, strict=True)
-                    ax.plot(steps, losses, color=COLORS[role], alpha=0.7, lw=1, label=role if i == 0 else None)
+                    style = "-" if role == "stock" else "--"  # same data order: the curves often overlap
+                    label = role if i == 0 else None
+                    ax.plot(steps, losses, style, color=COLORS[role], alpha=0.7, lw=1, label=label)
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
         ax.set_title("training loss (one line per seed)")

@@ -77,12 +77,17 @@ def test_compare_end_to_end_then_resume(tiny_models, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_identical_models_under_the_same_budget_give_identical_results(tiny_models, tmp_path):
     # The pairing check: same LoRA init, data order, dropout for both roles -> zero difference, seed by seed.
+    # (On the extrapolation task: training on concatenated chunks of L tokens, loss per length bucket.)
     stock = str(tiny_models["llama"])
-    result = compare(stock, stock, "perplexity", BUDGETS["ci"], out=tmp_path, seeds=[0, 1], progress=False, plot=False)
-    loss = result.metric("loss")
+    result = compare(stock, stock, "extrapolation", BUDGETS["ci"], out=tmp_path, seeds=[0, 1], progress=False)
+    assert [m.metric for m in result.metrics] == ["loss@1x", "loss@2x"]
+    assert (result.run_dir / "comparison.png").is_file()
+    for loss in result.metrics:
+        assert loss.design_values == loss.stock_values
+        assert loss.bootstrap.estimate == 0 and not loss.bootstrap.significant
+    loss = result.metric("loss@1x")
     assert loss.design_values == loss.stock_values
     assert loss.stock_values[0] != loss.stock_values[1]  # seeds do change training
-    assert loss.bootstrap.estimate == 0 and not loss.bootstrap.significant
 
 
 def test_compare_refuses_a_task_of_the_other_kind(tiny_models, tmp_path):
