@@ -47,3 +47,27 @@ def update_card(card_path: str | Path, name: str, markdown: str) -> bool:
         return False
     path.write_text(new)
     return True
+
+
+def refresh_cards(results_dir: str | Path = "results", cards_dir: str | Path = "model_cards") -> list[str]:
+    """Regenerate every card table from the stored comparisons: each `results/<name>/<run>/comparison.md` goes
+    between the `<name>` markers of the cards that have them (its plot is copied beside the cards as
+    `images/<name>.png`). Returns "card: name" for each table written."""
+    written = []
+    cards = sorted(Path(cards_dir).glob("*.md"))
+    for comparison in sorted(Path(results_dir).glob("*/*/comparison.md")):
+        name = comparison.parent.parent.name
+        begin, _ = markers(name)
+        for card in cards:
+            if begin not in card.read_text():
+                continue
+            markdown = comparison.read_text().strip()
+            plot = comparison.with_name("comparison.png")
+            if plot.exists():
+                image = Path(cards_dir) / "images" / f"{name}.png"
+                image.parent.mkdir(parents=True, exist_ok=True)
+                image.write_bytes(plot.read_bytes())
+                markdown += f"\n\n![{name}](images/{name}.png)"
+            update_card(card, name, markdown)
+            written.append(f"{card.name}: {name}")
+    return written

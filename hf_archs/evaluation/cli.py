@@ -55,6 +55,7 @@ def add_subcommands(subparsers) -> None:
     lb = subparsers.add_parser("leaderboard", help="render every stored result into one markdown table")
     lb.add_argument("--results", default="results", help="results folder (default: results/)")
     lb.add_argument("--output", default=None, help="file to write (e.g. LEADERBOARD.md); default: stdout")
+    lb.add_argument("--cards", default=None, help="also regenerate the result tables of the cards in this folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,6 +111,11 @@ def run(args: argparse.Namespace) -> int:
         from .leaderboard import write_leaderboard
 
         markdown = write_leaderboard(args.results, args.output)
+        if args.cards:
+            from .cards import refresh_cards
+
+            for line in refresh_cards(args.results, args.cards):
+                print(f"card table regenerated: {line}")
         if args.output is None:
             print(markdown)
         else:

@@ -57,3 +57,24 @@ def test_marker_names_are_restricted(tmp_path):
     card.write_text(CARD)
     with pytest.raises(ValueError, match="letters"):
         update_card(card, "bad name -->", "table")
+
+
+def test_refresh_cards_regenerates_tables_from_stored_comparisons(tmp_path):
+    from hf_archs.evaluation.cards import refresh_cards
+
+    run = tmp_path / "results" / "toy-semantic" / "retrieval-ci-abc"
+    run.mkdir(parents=True)
+    (run / "comparison.md").write_text("| metric | stock | design |\n| mrr | 0.5 | 0.6 |\n")
+    (run / "comparison.png").write_bytes(b"\x89PNG fake")
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    card = cards / "toy.md"
+    card.write_text(
+        "# toy\n<!-- hf-archs:results toy-semantic -->\nold numbers\n<!-- /hf-archs:results toy-semantic -->\n"
+    )
+    (cards / "other.md").write_text("# other card, no markers\n")
+    assert refresh_cards(tmp_path / "results", cards) == ["toy.md: toy-semantic"]
+    text = card.read_text()
+    assert "old numbers" not in text and "| mrr | 0.5 | 0.6 |" in text and "images/toy-semantic.png" in text
+    assert (cards / "images" / "toy-semantic.png").read_bytes() == b"\x89PNG fake"
+    assert refresh_cards(tmp_path / "results", cards) == ["toy.md: toy-semantic"] and card.read_text() == text
