@@ -20,8 +20,7 @@ _BARE_IMPORT = re.compile(r"^[ \t]*import[ \t]+" + PACKAGE + r"\b", re.M)
 
 def flat_name(module_name: str) -> str:
     """Flat file stem of a package module: model files keep their names (they appear in `auto_map`); the shared
-    modules are prefixed by their package path so they cannot collide (`ops/semantic_attention/naive.py` ->
-    `ops_semantic_attention_naive`)."""
+    modules are prefixed by their package path so they cannot collide (`core/attention.py` -> `core_attention`)."""
     parts = module_name.split(".")[1:]
     if parts[-1].startswith(("configuration_", "modeling_")):
         return parts[-1]

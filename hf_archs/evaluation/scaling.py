@@ -1,6 +1,6 @@
-"""DDP scaling of the LoRA fine-tune: training tokens/s on 1 and N GPUs for a stock Llama and its semantic design.
+"""DDP scaling of the LoRA fine-tune: training tokens/s on 1 and N GPUs for a stock Llama and a design of it.
 
-    python -m hf_archs.evaluation.scaling build --tokenizer DIR --out MODELS          # random Llama + semantic
+    python -m hf_archs.evaluation.scaling build --tokenizer DIR --out MODELS --design NAME   # random Llama + design
     python -m hf_archs.evaluation.scaling train --model MODELS/stock --tag stock_1 --out RESULTS
     accelerate launch --multi_gpu --num_processes 2 -m hf_archs.evaluation.scaling train --model ... --tag stock_2
 
@@ -18,11 +18,12 @@ import sys
 from pathlib import Path
 
 
-def build(tokenizer_dir: str, out: str, hidden: int, layers: int) -> None:
+def build(tokenizer_dir: str, out: str, hidden: int, layers: int, design: str) -> None:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from ..conversion import convert
+    from ..registry import zoo_model
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     config = LlamaConfig(
@@ -41,7 +42,9 @@ def build(tokenizer_dir: str, out: str, hidden: int, layers: int) -> None:
     stock = Path(out) / "stock"
     LlamaForCausalLM(config).save_pretrained(stock)
     tokenizer.save_pretrained(stock)
-    convert("semantic", str(stock), Path(out) / "semantic", design_settings={"semantic_tau_init": 0.1}, force=True)
+    # The design's active setting: its term switched on, as after training.
+    active = zoo_model(design, "llama").active_setting
+    convert(design, str(stock), Path(out) / design, design_settings=active, force=True)
 
 
 def train(model: str, tag: str, out: str, steps: int, batch_size: int, seq_len: int) -> None:
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", required=True)
     b.add_argument("--hidden", type=int, default=768)
     b.add_argument("--layers", type=int, default=12)
+    b.add_argument("--design", required=True, help="a design with a Llama model type (`hf-archs list`)")
     t = commands.add_parser("train")
     t.add_argument("--model", required=True)
     t.add_argument("--tag", required=True)
@@ -113,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.command == "build":
-        build(args.tokenizer, args.out, args.hidden, args.layers)
+        build(args.tokenizer, args.out, args.hidden, args.layers, args.design)
     else:
         train(args.model, args.tag, args.out, args.steps, args.batch_size, args.seq_len)
     return 0
