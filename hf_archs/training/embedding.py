@@ -11,7 +11,9 @@ import torch.nn.functional as F
 from datasets import Dataset
 from torch import nn
 from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerBase, Trainer
+from transformers import PreTrainedTokenizerBase
+
+from .lora import DesignParameterTrainer
 
 
 # sentence-transformers modules this task reproduces; anything else (e.g. Dense) would change the embedding.
@@ -98,7 +100,7 @@ class DefinitionWordCollator:
         }
 
 
-class ContrastiveTrainer(Trainer):
+class ContrastiveTrainer(DesignParameterTrainer):
     """Trainer with a symmetric InfoNCE loss over in-batch negatives (definition <-> word)."""
 
     # The loss is a per-batch mean, so Trainer must still divide it by the gradient accumulation steps.

@@ -29,7 +29,7 @@ from ..data import load_wordnet, wordnet_texts
 from . import distributed
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
 from .language_modeling import evaluate_lm, fixed_eval_batches, lm_collator, prepare_tokenizer, tokenize_texts
-from .lora import apply_lora, count_parameters, default_lora_target_modules, optimizer_parameter_groups
+from .lora import DesignParameterTrainer, apply_lora, count_parameters, default_lora_target_modules
 
 
 TASKS = ("embedding", "mlm", "causal_lm")
@@ -102,7 +102,7 @@ class _TaskSetup:
     evaluate: Callable[[nn.Module], dict[str, float]]
     metric_names: list[str]
     eval_size: int
-    trainer_class: type[Trainer] = Trainer
+    trainer_class: type[Trainer] = DesignParameterTrainer
     trainer_kwargs: dict = field(default_factory=dict)
     label_names: list[str] = field(default_factory=lambda: ["labels"])
 
@@ -294,13 +294,10 @@ def finetune_lora(
     trainable, total = count_parameters(model)
 
     # 4. Train.
-    optimizer = torch.optim.AdamW(
-        optimizer_parameter_groups(model, learning_rate, design_learning_rate), weight_decay=args.weight_decay
-    )
     trainer = setup.trainer_class(
         model=model,
         args=args,
-        optimizers=(optimizer, None),
+        design_learning_rate=design_learning_rate,
         train_dataset=setup.train_dataset,
         data_collator=setup.data_collator,
         processing_class=tokenizer,

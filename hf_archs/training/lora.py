@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from peft.tuners.lora import LoraModel
 from torch import nn
+from transformers import Trainer
 
 from ..core.model import design_parameter_names, is_design_module
 
@@ -92,6 +94,27 @@ def optimizer_parameter_groups(
     if design:
         groups.append({"params": design, "lr": design_learning_rate or learning_rate, "weight_decay": 0.0})
     return groups
+
+
+class DesignParameterTrainer(Trainer):
+    """A `Trainer` whose AdamW gives the design's new parameters their own learning rate.
+
+    Its groups come from `optimizer_parameter_groups`. The optimizer is built in `create_optimizer`, not passed in:
+    Trainer calls it after wrapping the model, which FSDP needs (it refuses a ready-made optimizer), and DDP and
+    single-process runs get the same groups.
+    """
+
+    def __init__(self, *args, design_learning_rate: float | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.design_learning_rate = design_learning_rate
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            groups = optimizer_parameter_groups(
+                self.model if model is None else model, self.args.learning_rate, self.design_learning_rate
+            )
+            self.optimizer = torch.optim.AdamW(groups, weight_decay=self.args.weight_decay)
+        return self.optimizer
 
 
 def count_parameters(model: nn.Module) -> tuple[int, int]:

@@ -97,3 +97,20 @@ def test_design_parameters_get_their_own_learning_rate():
     assert all(p.requires_grad for group in groups for p in group["params"])
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     assert trainable == {id(p) for group in groups for p in group["params"]}
+
+
+def test_the_design_learning_rate_comes_from_the_trainer_not_a_ready_optimizer(tmp_path):
+    """Bug: `finetune_lora` handed Trainer a ready optimizer, which Trainer refuses under FSDP ("Passing `optimizers`
+    is not allowed if PyTorch FSDP is enabled"); the groups are now built in `create_optimizer`."""
+    import torch
+    from transformers import TrainingArguments
+
+    from hf_archs.training.lora import DesignParameterTrainer
+
+    model = apply_lora(tiny_llama_with_tau(), r=2, alpha=4)
+    args = TrainingArguments(output_dir=str(tmp_path), learning_rate=1e-4, report_to="none", use_cpu=True)
+    trainer = DesignParameterTrainer(model=model, args=args, design_learning_rate=1e-2)
+    assert trainer.optimizer is None  # nothing ready-made: FSDP's validation passes
+    optimizer = trainer.create_optimizer()
+    assert isinstance(optimizer, torch.optim.AdamW)
+    assert sorted(group["lr"] for group in optimizer.param_groups) == [1e-4, 1e-2]
