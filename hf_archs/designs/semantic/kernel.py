@@ -1,0 +1,517 @@
+"""Fused semantic attention: flash-style Triton kernels with the shared L×L cosine term.
+
+Math (per batch row b, head h; x̂ = unit-normalized attention inputs, normalized OUTSIDE this op):
+
+    logits_h(i, j) = scaling · q_h(i)·k_h(j) + tau_h · S(i, j) + mask(i, j),   S = x̂_q x̂_kᵀ  (one matrix for all heads)
+    P_h = softmax_j(logits_h),   out_h = P_h V_h
+
+Backward, with dlogits_h = P_h ⊙ (dP_h − rowsum(dO_h ⊙ O_h)) and dP_h = dO_h V_hᵀ:
+    dS = Σ_h tau_h dlogits_h,  dx̂_q = dS x̂_k,  dx̂_k = dSᵀ x̂_q,  dtau_h = Σ_ij dlogits_h ⊙ S,  dq/dk/dv as in flash.
+
+Route (FLOP units = one all-heads QKᵀ; stock flash: fwd 2, bwd 5 with atomics-free dq recompute ≈ 5-7):
+  forward   S = x̂_q x̂_kᵀ by cuBLAS into ONE (B, Lq, Lk) buffer in the input dtype (1 unit; the full matrix is
+            computed, upper tiles are not skipped), then a flash-style forward per (query block, head) that adds
+            tau_h·S tile by tile (2 units), saves the log-sum-exp. S is freed when the forward returns.
+  backward  S recomputed (1 unit) into one buffer; a dk/dv kernel per (key block, KV head) looping over the query
+            heads of its group (GQA without repeating K/V; 4 units); a dq kernel per (query block, head) (3 units);
+            a "dS kernel" per (query block, key block) that loops over all heads inside the program, recomputes P_h
+            and dP_h, accumulates dS = Σ_h tau_h dlogits_h in registers (no atomics) plus per-program partials of
+            dtau_h, and overwrites the S tile in place with dS (2 units); dx̂_q, dx̂_k as two cuBLAS matmuls (2 units).
+  Total ≈ 3 + 12 = 15 units vs 7 for flash (≈ 2.1x in FLOPs; causal tiles above the diagonal are skipped by the
+  Triton kernels, not by the S matmuls). Peak memory: flash's + ONE (B, Lq, Lk) buffer, transient in fwd and bwd
+  (nothing L×L is kept between forward and backward).
+
+Limits: the three backward attention kernels each recompute P (a fused dq/dk/dv/dS kernel would save 2-4 units but
+needs cross-head or cross-program reductions); the S buffer is O(L²) (B·L²·2 bytes: 512 MiB at L = 16k); dS is
+rounded to the input dtype before the dx̂ matmuls; block sizes are fixed, not autotuned.
+
+Dispatch: CUDA bf16/fp16 run the Triton kernels; under TRITON_INTERPRET=1 CPU tensors (any float dtype) run the
+same Triton kernels in the interpreter (that is what CI tests); everything else (fp32 on CUDA, CPU without the
+interpreter, triton absent) runs a dense PyTorch path inside the same custom op (O(H·L²) memory; correct, not fast).
+A query row whose keys are all masked gives a zero output and zero gradients (as stock flash does).
+"""
+
+import os
+
+import torch
+
+
+try:
+    import triton
+    import triton.language as tl
+
+    TRITON_AVAILABLE = True
+except Exception:  # pragma: no cover - triton missing
+    triton = None
+    tl = None
+    TRITON_AVAILABLE = False
+
+LOG2E = 1.4426950408889634
+
+
+def _interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def _use_triton(q: torch.Tensor) -> bool:
+    if not TRITON_AVAILABLE:
+        return False
+    if q.is_cuda:
+        return q.dtype in (torch.bfloat16, torch.float16) and not _interpreting()
+    return _interpreting()
+
+
+if TRITON_AVAILABLE:
+
+    @triton.jit
+    def _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+               HAS_KPM: tl.constexpr):
+        qpos = offs_m + off
+        valid = (offs_m[:, None] < Lq) & (offs_n[None, :] < Lk)
+        if CAUSAL:
+            valid = valid & (offs_n[None, :] <= qpos[:, None])
+        if HAS_WINDOW:
+            valid = valid & ((qpos[:, None] - offs_n[None, :]) < window)
+        if HAS_KPM:
+            kp = tl.load(KPM + b * Lk + offs_n, mask=offs_n < Lk, other=0)
+            valid = valid & (kp != 0)[None, :]
+        return valid
+
+    @triton.jit
+    def _key_range(start_m, Lk, off, window, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr,
+                   HAS_WINDOW: tl.constexpr):
+        lo = 0
+        hi = Lk
+        if CAUSAL:
+            hi = tl.minimum(Lk, start_m + BLOCK_M + off)
+        if HAS_WINDOW:
+            lo = tl.maximum(0, start_m + off - window + 1)
+            lo = (lo // BLOCK_N) * BLOCK_N
+        return lo, hi
+
+    @triton.jit
+    def _fwd_kernel(Q, K, V, S, TAU, KPM, O, LSE,
+                    sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, ssb, ssm, ssn, sob, soh, som, sod,
+                    H, GROUP, Lq, Lk, D, off, window, scale2,
+                    CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+        pid_m = tl.program_id(0)
+        bh = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        kvh = h // GROUP
+        start_m = pid_m * BLOCK_M
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, BLOCK_D)
+        offs_n0 = tl.arange(0, BLOCK_N)
+        d_ok = offs_d < D
+        q = tl.load(Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                    mask=(offs_m[:, None] < Lq) & d_ok[None, :], other=0.0)
+        tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
+        m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+        l_i = tl.zeros([BLOCK_M], tl.float32)
+        acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        for start_n in range(lo, hi, BLOCK_N):
+            offs_n = start_n + offs_n0
+            n_ok = offs_n < Lk
+            kt = tl.load(K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
+                         mask=n_ok[None, :] & d_ok[:, None], other=0.0)
+            v = tl.load(V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
+                        mask=n_ok[:, None] & d_ok[None, :], other=0.0)
+            s = tl.load(S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn,
+                        mask=(offs_m[:, None] < Lq) & n_ok[None, :], other=0.0).to(tl.float32)
+            qk = tl.dot(q, kt) * scale2 + tau2 * s
+            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            qk = tl.where(valid, qk, float("-inf"))
+            m_new = tl.maximum(m_i, tl.max(qk, 1))
+            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+            p = tl.exp2(qk - m_safe[:, None])
+            alpha = tl.exp2(m_i - m_safe)
+            l_i = l_i * alpha + tl.sum(p, 1)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
+            m_i = m_new
+        l_safe = tl.where(l_i > 0, l_i, 1.0)
+        acc = acc / l_safe[:, None]
+        lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("inf"))
+        tl.store(O + b * sob + h * soh + offs_m[:, None] * som + offs_d[None, :] * sod, acc.to(O.dtype.element_ty),
+                 mask=(offs_m[:, None] < Lq) & d_ok[None, :])
+        tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
+
+    @triton.jit
+    def _bwd_dkdv_kernel(Q, K, V, S, TAU, KPM, DO, LSE, DELTA, DK, DV,
+                         sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, ssb, ssm, ssn,
+                         H, KVH, GROUP, Lq, Lk, D, off, window, scale2, scaling,
+                         CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+                         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+        # q, dO share q's strides (dO made contiguous like q); dk/dv are contiguous (B, KVH, Lk, D).
+        pid_n = tl.program_id(0)
+        bk = tl.program_id(1)
+        b = bk // KVH
+        kvh = bk % KVH
+        start_n = pid_n * BLOCK_N
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        offs_d = tl.arange(0, BLOCK_D)
+        offs_m0 = tl.arange(0, BLOCK_M)
+        d_ok = offs_d < D
+        n_ok = offs_n < Lk
+        k = tl.load(K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
+                    mask=n_ok[:, None] & d_ok[None, :], other=0.0)
+        v = tl.load(V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
+                    mask=n_ok[:, None] & d_ok[None, :], other=0.0)
+        dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+        dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+        lo = 0
+        hi = Lq
+        if CAUSAL:
+            lo = tl.maximum(0, start_n - off)
+            lo = (lo // BLOCK_M) * BLOCK_M
+        if HAS_WINDOW:
+            hi = tl.minimum(Lq, start_n + BLOCK_N - 1 + window - off)
+        for g in range(0, GROUP):
+            h = kvh * GROUP + g
+            tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
+            for start_m in range(lo, hi, BLOCK_M):
+                offs_m = start_m + offs_m0
+                m_ok = offs_m < Lq
+                qt = tl.load(Q + b * sqb + h * sqh + offs_m[None, :] * sqm + offs_d[:, None] * sqd,
+                             mask=m_ok[None, :] & d_ok[:, None], other=0.0)
+                do = tl.load(DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                             mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+                lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
+                delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
+                st = tl.load(S + b * ssb + offs_m[None, :] * ssm + offs_n[:, None] * ssn,
+                             mask=m_ok[None, :] & n_ok[:, None], other=0.0).to(tl.float32)
+                qkt = tl.dot(k, qt) * scale2 + tau2 * st
+                valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                pt = tl.where(tl.trans(valid), tl.exp2(qkt - lse[None, :]), 0.0)
+                dv += tl.dot(pt.to(do.dtype), do)
+                dpt = tl.dot(v, tl.trans(do))
+                dst = pt * (dpt - delta[None, :])
+                dk += tl.dot(dst.to(qt.dtype), tl.trans(qt))
+        dk = dk * scaling
+        base = (b * KVH + kvh) * Lk * D
+        tl.store(DK + base + offs_n[:, None] * D + offs_d[None, :], dk.to(DK.dtype.element_ty),
+                 mask=n_ok[:, None] & d_ok[None, :])
+        tl.store(DV + base + offs_n[:, None] * D + offs_d[None, :], dv.to(DV.dtype.element_ty),
+                 mask=n_ok[:, None] & d_ok[None, :])
+
+    @triton.jit
+    def _bwd_dq_kernel(Q, K, V, S, TAU, KPM, DO, LSE, DELTA, DQ,
+                       sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, ssb, ssm, ssn,
+                       H, GROUP, Lq, Lk, D, off, window, scale2, scaling,
+                       CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+        pid_m = tl.program_id(0)
+        bh = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        kvh = h // GROUP
+        start_m = pid_m * BLOCK_M
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, BLOCK_D)
+        offs_n0 = tl.arange(0, BLOCK_N)
+        d_ok = offs_d < D
+        m_ok = offs_m < Lq
+        q = tl.load(Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                    mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+        do = tl.load(DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                     mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+        lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
+        dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        for start_n in range(lo, hi, BLOCK_N):
+            offs_n = start_n + offs_n0
+            n_ok = offs_n < Lk
+            k = tl.load(K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
+                        mask=n_ok[:, None] & d_ok[None, :], other=0.0)
+            vt = tl.load(V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
+                         mask=n_ok[None, :] & d_ok[:, None], other=0.0)
+            s = tl.load(S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn,
+                        mask=m_ok[:, None] & n_ok[None, :], other=0.0).to(tl.float32)
+            qk = tl.dot(q, tl.trans(k)) * scale2 + tau2 * s
+            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+            dp = tl.dot(do, vt)
+            ds = p * (dp - delta[:, None])
+            dq += tl.dot(ds.to(k.dtype), k)
+        dq = dq * scaling
+        tl.store(DQ + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :], dq.to(DQ.dtype.element_ty),
+                 mask=m_ok[:, None] & d_ok[None, :])
+
+    @triton.jit
+    def _bwd_ds_kernel(Q, K, V, S, TAU, KPM, DO, LSE, DELTA, PART,
+                       sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, ssb, ssm, ssn,
+                       H, GROUP, Lq, Lk, D, off, window, scale2,
+                       CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+        # One program per (query block, key block, batch row): loops over ALL heads, writes dS over the S tile.
+        pid_m = tl.program_id(0)
+        pid_n = tl.program_id(1)
+        b = tl.program_id(2)
+        n_m = tl.num_programs(0)
+        n_n = tl.num_programs(1)
+        start_m = pid_m * BLOCK_M
+        start_n = pid_n * BLOCK_N
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        offs_d = tl.arange(0, BLOCK_D)
+        d_ok = offs_d < D
+        m_ok = offs_m < Lq
+        n_ok = offs_n < Lk
+        s_ptrs = S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn
+        tile_ok = m_ok[:, None] & n_ok[None, :]
+        part = PART + ((b * n_m + pid_m) * n_n + pid_n) * H
+        live = start_n < Lk
+        if CAUSAL:
+            live = live & (start_n <= start_m + BLOCK_M - 1 + off)
+        if HAS_WINDOW:
+            live = live & (start_m + off - (start_n + BLOCK_N - 1) < window)
+        if live:
+            s = tl.load(s_ptrs, mask=tile_ok, other=0.0).to(tl.float32)
+            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            ds_acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
+            for h in range(0, H):
+                kvh = h // GROUP
+                tau = tl.load(TAU + h).to(tl.float32)
+                q = tl.load(Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                            mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+                do = tl.load(DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                             mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+                kt = tl.load(K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
+                             mask=n_ok[None, :] & d_ok[:, None], other=0.0)
+                vt = tl.load(V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
+                             mask=n_ok[None, :] & d_ok[:, None], other=0.0)
+                lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
+                delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
+                qk = tl.dot(q, kt) * scale2 + (tau * 1.4426950408889634) * s
+                p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+                dp = tl.dot(do, vt)
+                ds = p * (dp - delta[:, None])
+                ds_acc += tau * ds
+                tl.store(part + h, tl.sum(tl.sum(ds * s, 1), 0))
+            tl.store(s_ptrs, ds_acc.to(S.dtype.element_ty), mask=tile_ok)
+        else:
+            tl.store(s_ptrs, tl.zeros([BLOCK_M, BLOCK_N], tl.float32).to(S.dtype.element_ty), mask=tile_ok)
+            for h in range(0, H):
+                tl.store(part + h, 0.0)
+
+
+def _blocks(D: int, backward: bool) -> dict:
+    block_d = max(16, triton.next_power_of_2(D))
+    if not torch.cuda.is_available() or _interpreting():
+        return dict(BLOCK_M=16, BLOCK_N=16, BLOCK_D=block_d), {}
+    if not backward:
+        if block_d <= 64:
+            return dict(BLOCK_M=128, BLOCK_N=64, BLOCK_D=block_d), dict(num_warps=4, num_stages=3)
+        if block_d <= 128:
+            return dict(BLOCK_M=128, BLOCK_N=64, BLOCK_D=block_d), dict(num_warps=8, num_stages=3)
+        return dict(BLOCK_M=64, BLOCK_N=32, BLOCK_D=block_d), dict(num_warps=8, num_stages=2)
+    if block_d <= 64:
+        return dict(BLOCK_M=64, BLOCK_N=64, BLOCK_D=block_d), dict(num_warps=4, num_stages=2)
+    if block_d <= 128:
+        return dict(BLOCK_M=64, BLOCK_N=64, BLOCK_D=block_d), dict(num_warps=8, num_stages=2)
+    return dict(BLOCK_M=32, BLOCK_N=32, BLOCK_D=block_d), dict(num_warps=8, num_stages=1)
+
+
+def _similarity(x_query, x_key):
+    return torch.matmul(x_query, x_key.transpose(-1, -2))
+
+
+def _common(q, k, v, tau, key_padding_mask, window):
+    B, H, Lq, D = q.shape
+    KVH, Lk = k.shape[1], k.shape[2]
+    tau_h = tau.to(torch.float32).expand(H).contiguous() if tau.numel() == 1 else tau.to(torch.float32).contiguous()
+    kpm = key_padding_mask.to(torch.int8).contiguous() if key_padding_mask is not None else q.new_zeros(1, dtype=torch.int8)
+    return B, H, KVH, Lq, Lk, D, tau_h, kpm
+
+
+def _triton_forward(q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, window):
+    B, H, KVH, Lq, Lk, D, tau_h, kpm = _common(q, k, v, tau, kpm_bool, window)
+    s = _similarity(xq, xk).contiguous()
+    out = torch.empty_like(q)
+    lse = torch.empty(B, H, Lq, dtype=torch.float32, device=q.device)
+    meta, launch = _blocks(D, backward=False)
+    grid = (triton.cdiv(Lq, meta["BLOCK_M"]), B * H)
+    _fwd_kernel[grid](
+        q, k, v, s, tau_h, kpm, out, lse,
+        *q.stride(), *k.stride(), *v.stride(), *s.stride(), *out.stride(),
+        H, H // KVH, Lq, Lk, D, Lk - Lq, max(window, 1), scaling * LOG2E,
+        CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm_bool is not None, **meta, **launch,
+    )
+    return out, lse
+
+
+def _triton_backward(do, q, k, v, xq, xk, tau, kpm_bool, out, lse, scaling, is_causal, window):
+    B, H, KVH, Lq, Lk, D, tau_h, kpm = _common(q, k, v, tau, kpm_bool, window)
+    q = q.contiguous()
+    do = do.contiguous()
+    k = k.contiguous()
+    v = v.contiguous()
+    delta = (do.float() * out.float()).sum(-1).contiguous()
+    s = _similarity(xq, xk).contiguous()
+    dq = torch.empty_like(q)
+    dk = torch.empty_like(k)
+    dv = torch.empty_like(v)
+    meta, launch = _blocks(D, backward=True)
+    flags = dict(CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm_bool is not None)
+    strides = (*q.stride(), *k.stride(), *v.stride(), *s.stride())
+    w = max(window, 1)
+    _bwd_dkdv_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
+        q, k, v, s, tau_h, kpm, do, lse, delta, dk, dv, *strides,
+        H, KVH, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
+    )
+    _bwd_dq_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
+        q, k, v, s, tau_h, kpm, do, lse, delta, dq, *strides,
+        H, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
+    )
+    n_m, n_n = triton.cdiv(Lq, meta["BLOCK_M"]), triton.cdiv(Lk, meta["BLOCK_N"])
+    part = torch.empty(B, n_m, n_n, H, dtype=torch.float32, device=q.device)
+    _bwd_ds_kernel[(n_m, n_n, B)](
+        q, k, v, s, tau_h, kpm, do, lse, delta, part, *strides,
+        H, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, **flags, **meta, **launch,
+    )
+    ds = s  # overwritten in place by the dS kernel
+    dxq = torch.matmul(ds, xk)
+    dxk = torch.matmul(ds.transpose(-1, -2), xq)
+    dtau = part.sum((0, 1, 2))
+    if tau.numel() == 1:
+        dtau = dtau.sum().reshape(tau.shape)
+    return dq, dk, dv, dxq, dxk, dtau.to(tau.dtype)
+
+
+def _dense(q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, window):
+    """Dense PyTorch path (fp32 on CUDA, CPU without the interpreter): same semantics, O(H·L²) memory."""
+    B, H, Lq, D = q.shape
+    KVH, Lk = k.shape[1], k.shape[2]
+    ct = torch.promote_types(q.dtype, torch.float32)
+    kk = k.to(ct).repeat_interleave(H // KVH, 1)
+    vv = v.to(ct).repeat_interleave(H // KVH, 1)
+    logits = torch.matmul(q.to(ct), kk.transpose(-1, -2)) * scaling
+    logits = logits + tau.to(ct).view(1, -1, 1, 1) * _similarity(xq.to(ct), xk.to(ct)).unsqueeze(1)
+    valid = _valid_dense(B, Lq, Lk, kpm_bool, is_causal, window, q.device)
+    logits = logits.masked_fill(~valid, -1e30)  # finite: no NaN in the gradient of a fully masked row
+    lse = torch.logsumexp(logits, -1)
+    row_ok = valid.any(-1).expand_as(lse)
+    p = torch.exp(logits - lse.unsqueeze(-1)) * valid
+    out = torch.matmul(p, vv)
+    return out, torch.where(row_ok, lse * LOG2E, float("inf"))
+
+
+def _valid_dense(B, Lq, Lk, kpm_bool, is_causal, window, device):
+    qpos = torch.arange(Lq, device=device)[:, None] + (Lk - Lq)
+    kpos = torch.arange(Lk, device=device)[None, :]
+    valid = torch.ones(Lq, Lk, dtype=torch.bool, device=device)
+    if is_causal:
+        valid = valid & (kpos <= qpos)
+    if window > 0:
+        valid = valid & (qpos - kpos < window)
+    valid = valid.view(1, 1, Lq, Lk)
+    if kpm_bool is not None:
+        valid = valid & kpm_bool.view(B, 1, 1, Lk)
+    return valid
+
+
+@torch.library.custom_op("hf_archs::semantic_attention_fwd", mutates_args=())
+def _fwd_op(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    xq: torch.Tensor,
+    xk: torch.Tensor,
+    tau: torch.Tensor,
+    kpm: torch.Tensor | None,
+    scaling: float,
+    is_causal: bool,
+    window: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    if _use_triton(q):
+        return _triton_forward(q, k, v, xq, xk, tau, kpm, scaling, is_causal, window)
+    out, lse = _dense(q, k, v, xq, xk, tau, kpm, scaling, is_causal, window)
+    return out.to(q.dtype), lse.to(torch.float32)
+
+
+@_fwd_op.register_fake
+def _(q, k, v, xq, xk, tau, kpm, scaling, is_causal, window):
+    B, H, Lq, _ = q.shape
+    return torch.empty_like(q), q.new_empty(B, H, Lq, dtype=torch.float32)
+
+
+@torch.library.custom_op("hf_archs::semantic_attention_bwd", mutates_args=())
+def _bwd_op(
+    do: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    xq: torch.Tensor,
+    xk: torch.Tensor,
+    tau: torch.Tensor,
+    kpm: torch.Tensor | None,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    scaling: float,
+    is_causal: bool,
+    window: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    if _use_triton(q):
+        return _triton_backward(do, q, k, v, xq, xk, tau, kpm, out, lse, scaling, is_causal, window)
+    with torch.enable_grad():
+        inputs = [t.detach().requires_grad_(True) for t in (q, k, v, xq, xk, tau)]
+        dense_out, _ = _dense(*inputs, kpm, scaling, is_causal, window)
+        grads = torch.autograd.grad(dense_out, inputs, do.to(dense_out.dtype))
+    return tuple(g.to(t.dtype).contiguous() for g, t in zip(grads, (q, k, v, xq, xk, tau)))
+
+
+@_bwd_op.register_fake
+def _(do, q, k, v, xq, xk, tau, kpm, out, lse, scaling, is_causal, window):
+    return tuple(torch.empty_like(t) for t in (q, k, v, xq, xk, tau))
+
+
+def _setup_context(ctx, inputs, output):
+    q, k, v, xq, xk, tau, kpm, scaling, is_causal, window = inputs
+    out, lse = output
+    ctx.save_for_backward(q, k, v, xq, xk, tau, out, lse)
+    ctx.kpm = kpm
+    ctx.args = (scaling, is_causal, window)
+
+
+def _backward(ctx, dout, dlse):
+    q, k, v, xq, xk, tau, out, lse = ctx.saved_tensors
+    grads = _bwd_op(dout, q, k, v, xq, xk, tau, ctx.kpm, out, lse, *ctx.args)
+    return (*grads, None, None, None, None)
+
+
+_fwd_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def semantic_attention_fused(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    x_query: torch.Tensor,
+    x_key: torch.Tensor,
+    tau: torch.Tensor,
+    *,
+    scaling: float,
+    is_causal: bool,
+    key_padding_mask: torch.Tensor | None = None,
+    sliding_window: int | None = None,
+) -> torch.Tensor:
+    """Semantic attention, (B, H, Lq, D) out. key/value (B, KVH, Lk, D); queries are the last Lq of Lk positions.
+
+    key_padding_mask: (B, Lk) bool, True = may attend. sliding_window w: query i sees key j iff i − j < w.
+    """
+    if query.shape[1] % key.shape[1]:
+        raise ValueError(f"{query.shape[1]} query heads are not a multiple of {key.shape[1]} KV heads")
+    if tau.numel() not in (1, query.shape[1]):
+        raise ValueError(f"tau has {tau.numel()} entries for {query.shape[1]} heads")
+    if key_padding_mask is not None:
+        key_padding_mask = key_padding_mask.to(torch.bool)
+    window = int(sliding_window) if sliding_window else 0
+    out, _ = _fwd_op(query, key, value, x_query, x_key, tau, key_padding_mask, float(scaling), bool(is_causal), window)
+    return out
+
+
+__all__ = ["TRITON_AVAILABLE", "semantic_attention_fused"]
