@@ -5,6 +5,7 @@ Nothing here downloads: stock checkpoints are built and saved locally, MiniLM sh
 
 import os  # noqa: I001 - TRITON_INTERPRET must be set before any triton kernel is defined (CPU CI runs them)
 import torch
+
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 

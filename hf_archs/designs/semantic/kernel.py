@@ -64,8 +64,19 @@ def _use_triton(q: torch.Tensor) -> bool:
 if TRITON_AVAILABLE:
 
     @triton.jit
-    def _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
-               HAS_KPM: tl.constexpr):
+    def _valid(
+        offs_m,
+        offs_n,
+        b,
+        KPM,
+        Lq,
+        Lk,
+        off,
+        window,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+    ):
         qpos = offs_m + off
         valid = (offs_m[:, None] < Lq) & (offs_n[None, :] < Lk)
         if CAUSAL:
@@ -78,8 +89,16 @@ if TRITON_AVAILABLE:
         return valid
 
     @triton.jit
-    def _key_range(start_m, Lk, off, window, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, CAUSAL: tl.constexpr,
-                   HAS_WINDOW: tl.constexpr):
+    def _key_range(
+        start_m,
+        Lk,
+        off,
+        window,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+    ):
         lo = 0
         hi = Lk
         if CAUSAL:
@@ -90,11 +109,49 @@ if TRITON_AVAILABLE:
         return lo, hi
 
     @triton.jit
-    def _fwd_kernel(Q, K, V, S, TAU, KPM, O, LSE,
-                    sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, ssb, ssm, ssn, sob, soh, som, sod,
-                    H, GROUP, Lq, Lk, D, off, window, scale2,
-                    CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
-                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    def _fwd_kernel(
+        Q,
+        K,
+        V,
+        S,
+        TAU,
+        KPM,
+        OUT,
+        LSE,
+        sqb,
+        sqh,
+        sqm,
+        sqd,
+        skb,
+        skh,
+        skn,
+        skd,
+        svb,
+        svh,
+        svn,
+        svd,
+        ssb,
+        ssm,
+        ssn,
+        sob,
+        soh,
+        som,
+        sod,
+        H,
+        GROUP,
+        Lq,
+        Lk,
+        D,
+        off,
+        window,
+        scale2,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
+    ):
         pid_m = tl.program_id(0)
         bh = tl.program_id(1)
         b = bh // H
@@ -105,8 +162,11 @@ if TRITON_AVAILABLE:
         offs_d = tl.arange(0, BLOCK_D)
         offs_n0 = tl.arange(0, BLOCK_N)
         d_ok = offs_d < D
-        q = tl.load(Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                    mask=(offs_m[:, None] < Lq) & d_ok[None, :], other=0.0)
+        q = tl.load(
+            Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+            mask=(offs_m[:, None] < Lq) & d_ok[None, :],
+            other=0.0,
+        )
         tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
@@ -115,12 +175,21 @@ if TRITON_AVAILABLE:
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
-            kt = tl.load(K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
-                         mask=n_ok[None, :] & d_ok[:, None], other=0.0)
-            v = tl.load(V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
-                        mask=n_ok[:, None] & d_ok[None, :], other=0.0)
-            s = tl.load(S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn,
-                        mask=(offs_m[:, None] < Lq) & n_ok[None, :], other=0.0).to(tl.float32)
+            kt = tl.load(
+                K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
+                mask=n_ok[None, :] & d_ok[:, None],
+                other=0.0,
+            )
+            v = tl.load(
+                V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
+                mask=n_ok[:, None] & d_ok[None, :],
+                other=0.0,
+            )
+            s = tl.load(
+                S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn,
+                mask=(offs_m[:, None] < Lq) & n_ok[None, :],
+                other=0.0,
+            ).to(tl.float32)
             qk = tl.dot(q, kt) * scale2 + tau2 * s
             valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             qk = tl.where(valid, qk, float("-inf"))
@@ -134,16 +203,58 @@ if TRITON_AVAILABLE:
         l_safe = tl.where(l_i > 0, l_i, 1.0)
         acc = acc / l_safe[:, None]
         lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("inf"))
-        tl.store(O + b * sob + h * soh + offs_m[:, None] * som + offs_d[None, :] * sod, acc.to(O.dtype.element_ty),
-                 mask=(offs_m[:, None] < Lq) & d_ok[None, :])
+        tl.store(
+            OUT + b * sob + h * soh + offs_m[:, None] * som + offs_d[None, :] * sod,
+            acc.to(OUT.dtype.element_ty),
+            mask=(offs_m[:, None] < Lq) & d_ok[None, :],
+        )
         tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
 
     @triton.jit
-    def _bwd_dkdv_kernel(Q, K, V, S, TAU, KPM, DO, LSE, DELTA, DK, DV,
-                         sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, ssb, ssm, ssn,
-                         H, KVH, GROUP, Lq, Lk, D, off, window, scale2, scaling,
-                         CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
-                         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    def _bwd_dkdv_kernel(
+        Q,
+        K,
+        V,
+        S,
+        TAU,
+        KPM,
+        DO,
+        LSE,
+        DELTA,
+        DK,
+        DV,
+        sqb,
+        sqh,
+        sqm,
+        sqd,
+        skb,
+        skh,
+        skn,
+        skd,
+        svb,
+        svh,
+        svn,
+        svd,
+        ssb,
+        ssm,
+        ssn,
+        H,
+        KVH,
+        GROUP,
+        Lq,
+        Lk,
+        D,
+        off,
+        window,
+        scale2,
+        scaling,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
+    ):
         # q, dO share q's strides (dO made contiguous like q); dk/dv are contiguous (B, KVH, Lk, D).
         pid_n = tl.program_id(0)
         bk = tl.program_id(1)
@@ -155,10 +266,16 @@ if TRITON_AVAILABLE:
         offs_m0 = tl.arange(0, BLOCK_M)
         d_ok = offs_d < D
         n_ok = offs_n < Lk
-        k = tl.load(K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
-                    mask=n_ok[:, None] & d_ok[None, :], other=0.0)
-        v = tl.load(V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
-                    mask=n_ok[:, None] & d_ok[None, :], other=0.0)
+        k = tl.load(
+            K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
+            mask=n_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        v = tl.load(
+            V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
+            mask=n_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         lo = 0
@@ -174,14 +291,23 @@ if TRITON_AVAILABLE:
             for start_m in range(lo, hi, BLOCK_M):
                 offs_m = start_m + offs_m0
                 m_ok = offs_m < Lq
-                qt = tl.load(Q + b * sqb + h * sqh + offs_m[None, :] * sqm + offs_d[:, None] * sqd,
-                             mask=m_ok[None, :] & d_ok[:, None], other=0.0)
-                do = tl.load(DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                             mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+                qt = tl.load(
+                    Q + b * sqb + h * sqh + offs_m[None, :] * sqm + offs_d[:, None] * sqd,
+                    mask=m_ok[None, :] & d_ok[:, None],
+                    other=0.0,
+                )
+                do = tl.load(
+                    DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                    mask=m_ok[:, None] & d_ok[None, :],
+                    other=0.0,
+                )
                 lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
                 delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
-                st = tl.load(S + b * ssb + offs_m[None, :] * ssm + offs_n[:, None] * ssn,
-                             mask=m_ok[None, :] & n_ok[:, None], other=0.0).to(tl.float32)
+                st = tl.load(
+                    S + b * ssb + offs_m[None, :] * ssm + offs_n[:, None] * ssn,
+                    mask=m_ok[None, :] & n_ok[:, None],
+                    other=0.0,
+                ).to(tl.float32)
                 qkt = tl.dot(k, qt) * scale2 + tau2 * st
                 valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 pt = tl.where(tl.trans(valid), tl.exp2(qkt - lse[None, :]), 0.0)
@@ -191,17 +317,60 @@ if TRITON_AVAILABLE:
                 dk += tl.dot(dst.to(qt.dtype), tl.trans(qt))
         dk = dk * scaling
         base = (b * KVH + kvh) * Lk * D
-        tl.store(DK + base + offs_n[:, None] * D + offs_d[None, :], dk.to(DK.dtype.element_ty),
-                 mask=n_ok[:, None] & d_ok[None, :])
-        tl.store(DV + base + offs_n[:, None] * D + offs_d[None, :], dv.to(DV.dtype.element_ty),
-                 mask=n_ok[:, None] & d_ok[None, :])
+        tl.store(
+            DK + base + offs_n[:, None] * D + offs_d[None, :],
+            dk.to(DK.dtype.element_ty),
+            mask=n_ok[:, None] & d_ok[None, :],
+        )
+        tl.store(
+            DV + base + offs_n[:, None] * D + offs_d[None, :],
+            dv.to(DV.dtype.element_ty),
+            mask=n_ok[:, None] & d_ok[None, :],
+        )
 
     @triton.jit
-    def _bwd_dq_kernel(Q, K, V, S, TAU, KPM, DO, LSE, DELTA, DQ,
-                       sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, ssb, ssm, ssn,
-                       H, GROUP, Lq, Lk, D, off, window, scale2, scaling,
-                       CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
-                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    def _bwd_dq_kernel(
+        Q,
+        K,
+        V,
+        S,
+        TAU,
+        KPM,
+        DO,
+        LSE,
+        DELTA,
+        DQ,
+        sqb,
+        sqh,
+        sqm,
+        sqd,
+        skb,
+        skh,
+        skn,
+        skd,
+        svb,
+        svh,
+        svn,
+        svd,
+        ssb,
+        ssm,
+        ssn,
+        H,
+        GROUP,
+        Lq,
+        Lk,
+        D,
+        off,
+        window,
+        scale2,
+        scaling,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
+    ):
         pid_m = tl.program_id(0)
         bh = tl.program_id(1)
         b = bh // H
@@ -213,10 +382,16 @@ if TRITON_AVAILABLE:
         offs_n0 = tl.arange(0, BLOCK_N)
         d_ok = offs_d < D
         m_ok = offs_m < Lq
-        q = tl.load(Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                    mask=m_ok[:, None] & d_ok[None, :], other=0.0)
-        do = tl.load(DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                     mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+        q = tl.load(
+            Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+            mask=m_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        do = tl.load(
+            DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+            mask=m_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
         lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
         delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
         tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
@@ -225,12 +400,21 @@ if TRITON_AVAILABLE:
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
-            k = tl.load(K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
-                        mask=n_ok[:, None] & d_ok[None, :], other=0.0)
-            vt = tl.load(V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
-                         mask=n_ok[None, :] & d_ok[:, None], other=0.0)
-            s = tl.load(S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn,
-                        mask=m_ok[:, None] & n_ok[None, :], other=0.0).to(tl.float32)
+            k = tl.load(
+                K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
+                mask=n_ok[:, None] & d_ok[None, :],
+                other=0.0,
+            )
+            vt = tl.load(
+                V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
+                mask=n_ok[None, :] & d_ok[:, None],
+                other=0.0,
+            )
+            s = tl.load(
+                S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn,
+                mask=m_ok[:, None] & n_ok[None, :],
+                other=0.0,
+            ).to(tl.float32)
             qk = tl.dot(q, tl.trans(k)) * scale2 + tau2 * s
             valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
@@ -238,15 +422,54 @@ if TRITON_AVAILABLE:
             ds = p * (dp - delta[:, None])
             dq += tl.dot(ds.to(k.dtype), k)
         dq = dq * scaling
-        tl.store(DQ + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :], dq.to(DQ.dtype.element_ty),
-                 mask=m_ok[:, None] & d_ok[None, :])
+        tl.store(
+            DQ + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :],
+            dq.to(DQ.dtype.element_ty),
+            mask=m_ok[:, None] & d_ok[None, :],
+        )
 
     @triton.jit
-    def _bwd_ds_kernel(Q, K, V, S, TAU, KPM, DO, LSE, DELTA, PART,
-                       sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, ssb, ssm, ssn,
-                       H, GROUP, Lq, Lk, D, off, window, scale2,
-                       CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
-                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    def _bwd_ds_kernel(
+        Q,
+        K,
+        V,
+        S,
+        TAU,
+        KPM,
+        DO,
+        LSE,
+        DELTA,
+        PART,
+        sqb,
+        sqh,
+        sqm,
+        sqd,
+        skb,
+        skh,
+        skn,
+        skd,
+        svb,
+        svh,
+        svn,
+        svd,
+        ssb,
+        ssm,
+        ssn,
+        H,
+        GROUP,
+        Lq,
+        Lk,
+        D,
+        off,
+        window,
+        scale2,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
+    ):
         # One program per (query block, key block, batch row): loops over ALL heads, writes dS over the S tile.
         pid_m = tl.program_id(0)
         pid_n = tl.program_id(1)
@@ -276,14 +499,26 @@ if TRITON_AVAILABLE:
             for h in range(0, H):
                 kvh = h // GROUP
                 tau = tl.load(TAU + h).to(tl.float32)
-                q = tl.load(Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                            mask=m_ok[:, None] & d_ok[None, :], other=0.0)
-                do = tl.load(DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                             mask=m_ok[:, None] & d_ok[None, :], other=0.0)
-                kt = tl.load(K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
-                             mask=n_ok[None, :] & d_ok[:, None], other=0.0)
-                vt = tl.load(V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
-                             mask=n_ok[None, :] & d_ok[:, None], other=0.0)
+                q = tl.load(
+                    Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                    mask=m_ok[:, None] & d_ok[None, :],
+                    other=0.0,
+                )
+                do = tl.load(
+                    DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                    mask=m_ok[:, None] & d_ok[None, :],
+                    other=0.0,
+                )
+                kt = tl.load(
+                    K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
+                    mask=n_ok[None, :] & d_ok[:, None],
+                    other=0.0,
+                )
+                vt = tl.load(
+                    V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
+                    mask=n_ok[None, :] & d_ok[:, None],
+                    other=0.0,
+                )
                 lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
                 delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
                 qk = tl.dot(q, kt) * scale2 + (tau * 1.4426950408889634) * s
@@ -324,7 +559,11 @@ def _common(q, k, v, tau, key_padding_mask, window):
     B, H, Lq, D = q.shape
     KVH, Lk = k.shape[1], k.shape[2]
     tau_h = tau.to(torch.float32).expand(H).contiguous() if tau.numel() == 1 else tau.to(torch.float32).contiguous()
-    kpm = key_padding_mask.to(torch.int8).contiguous() if key_padding_mask is not None else q.new_zeros(1, dtype=torch.int8)
+    kpm = (
+        key_padding_mask.to(torch.int8).contiguous()
+        if key_padding_mask is not None
+        else q.new_zeros(1, dtype=torch.int8)
+    )
     return B, H, KVH, Lq, Lk, D, tau_h, kpm
 
 
@@ -336,10 +575,32 @@ def _triton_forward(q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, window):
     meta, launch = _blocks(D, backward=False)
     grid = (triton.cdiv(Lq, meta["BLOCK_M"]), B * H)
     _fwd_kernel[grid](
-        q, k, v, s, tau_h, kpm, out, lse,
-        *q.stride(), *k.stride(), *v.stride(), *s.stride(), *out.stride(),
-        H, H // KVH, Lq, Lk, D, Lk - Lq, max(window, 1), scaling * LOG2E,
-        CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm_bool is not None, **meta, **launch,
+        q,
+        k,
+        v,
+        s,
+        tau_h,
+        kpm,
+        out,
+        lse,
+        *q.stride(),
+        *k.stride(),
+        *v.stride(),
+        *s.stride(),
+        *out.stride(),
+        H,
+        H // KVH,
+        Lq,
+        Lk,
+        D,
+        Lk - Lq,
+        max(window, 1),
+        scaling * LOG2E,
+        CAUSAL=is_causal,
+        HAS_WINDOW=window > 0,
+        HAS_KPM=kpm_bool is not None,
+        **meta,
+        **launch,
     )
     return out, lse
 
@@ -360,18 +621,82 @@ def _triton_backward(do, q, k, v, xq, xk, tau, kpm_bool, out, lse, scaling, is_c
     strides = (*q.stride(), *k.stride(), *v.stride(), *s.stride())
     w = max(window, 1)
     _bwd_dkdv_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
-        q, k, v, s, tau_h, kpm, do, lse, delta, dk, dv, *strides,
-        H, KVH, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
+        q,
+        k,
+        v,
+        s,
+        tau_h,
+        kpm,
+        do,
+        lse,
+        delta,
+        dk,
+        dv,
+        *strides,
+        H,
+        KVH,
+        H // KVH,
+        Lq,
+        Lk,
+        D,
+        Lk - Lq,
+        w,
+        scaling * LOG2E,
+        scaling,
+        **flags,
+        **meta,
+        **launch,
     )
     _bwd_dq_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
-        q, k, v, s, tau_h, kpm, do, lse, delta, dq, *strides,
-        H, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
+        q,
+        k,
+        v,
+        s,
+        tau_h,
+        kpm,
+        do,
+        lse,
+        delta,
+        dq,
+        *strides,
+        H,
+        H // KVH,
+        Lq,
+        Lk,
+        D,
+        Lk - Lq,
+        w,
+        scaling * LOG2E,
+        scaling,
+        **flags,
+        **meta,
+        **launch,
     )
     n_m, n_n = triton.cdiv(Lq, meta["BLOCK_M"]), triton.cdiv(Lk, meta["BLOCK_N"])
     part = torch.empty(B, n_m, n_n, H, dtype=torch.float32, device=q.device)
     _bwd_ds_kernel[(n_m, n_n, B)](
-        q, k, v, s, tau_h, kpm, do, lse, delta, part, *strides,
-        H, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, **flags, **meta, **launch,
+        q,
+        k,
+        v,
+        s,
+        tau_h,
+        kpm,
+        do,
+        lse,
+        delta,
+        part,
+        *strides,
+        H,
+        H // KVH,
+        Lq,
+        Lk,
+        D,
+        Lk - Lq,
+        w,
+        scaling * LOG2E,
+        **flags,
+        **meta,
+        **launch,
     )
     ds = s  # overwritten in place by the dS kernel
     dxq = torch.matmul(ds, xk)
