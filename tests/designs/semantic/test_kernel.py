@@ -80,7 +80,7 @@ def _run(case_inputs, *, is_causal, padding, window, seed):
         * row_ok
     )
 
-    ref = {n: t.clone().requires_grad_(True) for n, t in inputs.items()}
+    ref = {n: t.to(device).clone().requires_grad_(True) for n, t in inputs.items()}
     ref_out, _ = semantic_attention_naive(
         ref["query"],
         ref["key"].repeat_interleave(group, 1),
@@ -89,10 +89,10 @@ def _run(case_inputs, *, is_causal, padding, window, seed):
         ref["x_key"],
         ref["tau"],
         scaling=scaling,
-        attention_mask=valid,
+        attention_mask=valid.to(device),
         is_causal=is_causal,
     )
-    ref_out.backward(grad_out)
+    ref_out.backward(grad_out.to(device))
 
     ker = {
         n: t.to(device=device, dtype=torch.float32 if n == "tau" else dtype).requires_grad_(True)
@@ -107,9 +107,9 @@ def _run(case_inputs, *, is_causal, padding, window, seed):
     )
     out.backward(grad_out.to(device=device, dtype=dtype))
     assert out.dtype == dtype and ker["tau"].grad.dtype == torch.float32
-    results = {"out": (out.detach().double().cpu(), ref_out.detach() * row_ok)}
+    results = {"out": (out.detach().double().cpu(), ref_out.detach().cpu() * row_ok)}
     for n in NAMES:
-        results[n] = (ker[n].grad.double().cpu(), ref[n].grad)
+        results[n] = (ker[n].grad.double().cpu(), ref[n].grad.cpu())
     for name, (got, _) in results.items():
         assert torch.isfinite(got).all(), name
     return results
