@@ -148,17 +148,19 @@ def profile(s):
     B, H, KVH, Lq, Lk, D, tau_h, kpm = K._common(q, k, v, tau, None, w)
     S = K._similarity(x, x).contiguous()
     delta = (do.float() * out.float()).sum(-1).contiguous()
-    meta, launch = K._blocks(D, backward=True)
     flags = dict(CAUSAL=s["causal"], HAS_WINDOW=w > 0, HAS_KPM=False)
     strides = (*q.stride(), *k.stride(), *v.stride(), *S.stride())
     ww = max(w, 1)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    n_m, n_n = triton.cdiv(Lq, meta["BLOCK_M"]), triton.cdiv(Lk, meta["BLOCK_N"])
+    m_kv, l_kv = K._blocks(D, "dkdv")
+    m_q, l_q = K._blocks(D, "dq")
+    m_s, l_s = K._blocks(D, "ds")
+    n_m, n_n = triton.cdiv(Lq, m_s["BLOCK_M"]), triton.cdiv(Lk, m_s["BLOCK_N"])
     part = torch.empty(B, n_m, n_n, H, dtype=torch.float32, device="cuda")
     stages = {
         "S = x̂x̂ᵀ": lambda: K._similarity(x, x),
         "fwd attention tiles (incl. S)": lambda: K._triton_forward(q, k, v, x, x, tau, None, sc, s["causal"], w),
-        "bwd dk/dv": lambda: K._bwd_dkdv_kernel[(n_n, B * KVH)](
+        "bwd dk/dv": lambda: K._bwd_dkdv_kernel[(triton.cdiv(Lk, m_kv["BLOCK_N"]), B * KVH)](
             q,
             k,
             v,
@@ -182,10 +184,10 @@ def profile(s):
             sc * K.LOG2E,
             sc,
             **flags,
-            **meta,
-            **launch,
+            **m_kv,
+            **l_kv,
         ),  # fmt: skip
-        "bwd dq": lambda: K._bwd_dq_kernel[(n_m, B * H)](
+        "bwd dq": lambda: K._bwd_dq_kernel[(triton.cdiv(Lq, m_q["BLOCK_M"]), B * H)](
             q,
             k,
             v,
@@ -207,8 +209,8 @@ def profile(s):
             sc * K.LOG2E,
             sc,
             **flags,
-            **meta,
-            **launch,
+            **m_q,
+            **l_q,
         ),  # fmt: skip
         "bwd dS kernel": lambda: K._bwd_ds_kernel[(n_m, n_n, B)](
             q,
@@ -231,8 +233,8 @@ def profile(s):
             ww,
             sc * K.LOG2E,
             **flags,
-            **meta,
-            **launch,
+            **m_s,
+            **l_s,
         ),  # fmt: skip
         "bwd dx̂ matmuls": lambda: (torch.matmul(S, x), torch.matmul(S.transpose(-1, -2), x)),
     }
@@ -243,11 +245,12 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="", help="run the shapes whose name starts with this")
     ap.add_argument("--skip-flex-above", type=int, default=8192, help="FlexAttention only up to this L")
     args = ap.parse_args()
     gpu = torch.cuda.get_device_name().replace(" ", "_")
     rows = []
-    for s in shapes(args.quick):
+    for s in [s for s in shapes(args.quick) if s["name"].startswith(args.only)]:
         row = dict(s)
         for method, fn in METHODS.items():
             for phase, bwd in (("fwd", False), ("fwdbwd", True)):

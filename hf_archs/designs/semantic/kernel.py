@@ -23,7 +23,8 @@ Route (FLOP units = one all-heads QKᵀ; stock flash: fwd 2, bwd 5 with atomics-
 
 Limits: the three backward attention kernels each recompute P (a fused dq/dk/dv/dS kernel would save 2-4 units but
 needs cross-head or cross-program reductions); the S buffer is O(L²) (B·L²·2 bytes: 512 MiB at L = 16k); dS is
-rounded to the input dtype before the dx̂ matmuls; block sizes are fixed, not autotuned.
+rounded to the input dtype before the dx̂ matmuls; block sizes come from one sweep on an H100 (`_TUNED`), not
+autotuned per shape.
 
 Dispatch: CUDA bf16/fp16 run the Triton kernels; under TRITON_INTERPRET=1 CPU tensors (any float dtype) run the
 same Triton kernels in the interpreter (that is what CI tests); everything else (fp32 on CUDA, CPU without the
@@ -534,21 +535,24 @@ if TRITON_AVAILABLE:
                 tl.store(part + h, 0.0)
 
 
-def _blocks(D: int, backward: bool) -> dict:
+# (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class, from a sweep on an H100 (bf16, causal,
+# L = 8k for head_dim 128/256, MiniLM shapes for head_dim 32); head_dim 64 uses the head_dim-32 row (not swept).
+_TUNED = {
+    64: {"fwd": (64, 64, 4, 3), "dkdv": (32, 64, 4, 2), "dq": (64, 64, 4, 3), "ds": (64, 64, 4, 3)},
+    128: {"fwd": (128, 64, 8, 3), "dkdv": (32, 64, 4, 2), "dq": (128, 64, 8, 3), "ds": (128, 64, 8, 2)},
+    256: {"fwd": (64, 32, 4, 2), "dkdv": (64, 32, 8, 1), "dq": (32, 32, 4, 2), "ds": (32, 64, 8, 2)},
+}
+# Under the interpreter: small, deliberately rectangular tiles so CI exercises BLOCK_M != BLOCK_N in every kernel.
+_INTERPRETER = {"fwd": (32, 16), "dkdv": (16, 32), "dq": (32, 16), "ds": (16, 32)}
+
+
+def _blocks(D: int, kernel: str) -> tuple[dict, dict]:
     block_d = max(16, triton.next_power_of_2(D))
-    if not torch.cuda.is_available() or _interpreting():
-        return dict(BLOCK_M=16, BLOCK_N=16, BLOCK_D=block_d), {}
-    if not backward:
-        if block_d <= 64:
-            return dict(BLOCK_M=128, BLOCK_N=64, BLOCK_D=block_d), dict(num_warps=4, num_stages=3)
-        if block_d <= 128:
-            return dict(BLOCK_M=128, BLOCK_N=64, BLOCK_D=block_d), dict(num_warps=8, num_stages=3)
-        return dict(BLOCK_M=64, BLOCK_N=32, BLOCK_D=block_d), dict(num_warps=8, num_stages=2)
-    if block_d <= 64:
-        return dict(BLOCK_M=64, BLOCK_N=64, BLOCK_D=block_d), dict(num_warps=4, num_stages=2)
-    if block_d <= 128:
-        return dict(BLOCK_M=64, BLOCK_N=64, BLOCK_D=block_d), dict(num_warps=8, num_stages=2)
-    return dict(BLOCK_M=32, BLOCK_N=32, BLOCK_D=block_d), dict(num_warps=8, num_stages=1)
+    if _interpreting():
+        bm, bn = _INTERPRETER[kernel]
+        return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d), {}
+    bm, bn, warps, stages = _TUNED[min(c for c in _TUNED if c >= block_d)][kernel]
+    return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d), dict(num_warps=warps, num_stages=stages)
 
 
 def _similarity(x_query, x_key):
@@ -572,7 +576,7 @@ def _triton_forward(q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, window):
     s = _similarity(xq, xk).contiguous()
     out = torch.empty_like(q)
     lse = torch.empty(B, H, Lq, dtype=torch.float32, device=q.device)
-    meta, launch = _blocks(D, backward=False)
+    meta, launch = _blocks(D, "fwd")
     grid = (triton.cdiv(Lq, meta["BLOCK_M"]), B * H)
     _fwd_kernel[grid](
         q,
@@ -616,88 +620,26 @@ def _triton_backward(do, q, k, v, xq, xk, tau, kpm_bool, out, lse, scaling, is_c
     dq = torch.empty_like(q)
     dk = torch.empty_like(k)
     dv = torch.empty_like(v)
-    meta, launch = _blocks(D, backward=True)
     flags = dict(CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm_bool is not None)
     strides = (*q.stride(), *k.stride(), *v.stride(), *s.stride())
     w = max(window, 1)
+    meta, launch = _blocks(D, "dkdv")
     _bwd_dkdv_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
-        q,
-        k,
-        v,
-        s,
-        tau_h,
-        kpm,
-        do,
-        lse,
-        delta,
-        dk,
-        dv,
-        *strides,
-        H,
-        KVH,
-        H // KVH,
-        Lq,
-        Lk,
-        D,
-        Lk - Lq,
-        w,
-        scaling * LOG2E,
-        scaling,
-        **flags,
-        **meta,
-        **launch,
-    )
+        q, k, v, s, tau_h, kpm, do, lse, delta, dk, dv, *strides,
+        H, KVH, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
+    )  # fmt: skip
+    meta, launch = _blocks(D, "dq")
     _bwd_dq_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
-        q,
-        k,
-        v,
-        s,
-        tau_h,
-        kpm,
-        do,
-        lse,
-        delta,
-        dq,
-        *strides,
-        H,
-        H // KVH,
-        Lq,
-        Lk,
-        D,
-        Lk - Lq,
-        w,
-        scaling * LOG2E,
-        scaling,
-        **flags,
-        **meta,
-        **launch,
-    )
+        q, k, v, s, tau_h, kpm, do, lse, delta, dq, *strides,
+        H, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
+    )  # fmt: skip
+    meta, launch = _blocks(D, "ds")
     n_m, n_n = triton.cdiv(Lq, meta["BLOCK_M"]), triton.cdiv(Lk, meta["BLOCK_N"])
     part = torch.empty(B, n_m, n_n, H, dtype=torch.float32, device=q.device)
     _bwd_ds_kernel[(n_m, n_n, B)](
-        q,
-        k,
-        v,
-        s,
-        tau_h,
-        kpm,
-        do,
-        lse,
-        delta,
-        part,
-        *strides,
-        H,
-        H // KVH,
-        Lq,
-        Lk,
-        D,
-        Lk - Lq,
-        w,
-        scaling * LOG2E,
-        **flags,
-        **meta,
-        **launch,
-    )
+        q, k, v, s, tau_h, kpm, do, lse, delta, part, *strides,
+        H, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, **flags, **meta, **launch,
+    )  # fmt: skip
     ds = s  # overwritten in place by the dS kernel
     dxq = torch.matmul(ds, xk)
     dxk = torch.matmul(ds.transpose(-1, -2), xq)
