@@ -158,6 +158,27 @@ def test_kernel_matches_float64_reference_interpreter(case):
     _check_tight(_run(inputs, is_causal=is_causal, padding=padding, window=window, seed=seed))
 
 
+@pytest.mark.parametrize("case", [CPU_GRID[2], CPU_GRID[6], CPU_GRID[8]], ids=lambda c: "-".join(map(str, c)))
+def test_dense_fallback_matches_float64_reference(case, monkeypatch):
+    """The PyTorch path inside the op (CPU without the interpreter, fp32 on CUDA): same tolerance."""
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim, width = case
+    seed = zlib.crc32(repr(("dense", case)).encode())
+    inputs = _inputs(
+        seed,
+        batch=2,
+        heads=heads,
+        kv_heads=kv_heads,
+        q_len=q_len,
+        k_len=k_len,
+        head_dim=head_dim,
+        width=width,
+        dtype=torch.float32,
+        device="cuda" if CUDA else "cpu",
+    )
+    _check_tight(_run(inputs, is_causal=is_causal, padding=padding, window=window, seed=seed))
+
+
 def _fused(inputs, tau, **kwargs):
     return semantic_attention_fused(
         inputs["query"], inputs["key"], inputs["value"], inputs["x_query"], inputs["x_key"], tau, **kwargs
