@@ -22,7 +22,7 @@ Route (FLOP units = one all-heads QKᵀ; stock flash: fwd 2, bwd 5 with atomics-
   (nothing L×L is kept between forward and backward).
 
 Measured (H100, bf16, benchmarks/results/semantic_kernel_NVIDIA_H100_80GB_HBM3.txt): Llama-8B-like layer, causal,
-fwd+bwd 1.86x / 1.87x / 1.97x / 2.15x stock flash at L = 2k / 4k / 8k / 16k, 3.1-3.9x faster than the SDPA-bias
+fwd+bwd 1.86x / 1.87x / 1.97x / 2.15x stock flash at L = 2k / 4k / 8k / 16k, 3.2-4.8x faster than the SDPA-bias
 path, peak memory flash's + about one L×L buffer (1227 vs 1220 + 512 MiB at 16k). Small grids (Gemma-3-270m's one KV
 head at 2k, MiniLM) are 3-4.5x flash: the dk/dv kernel has B·KVH·L/BLOCK_N programs and launch overheads dominate.
 
