@@ -1,185 +1,309 @@
-"""Semantic attention's paths against stock flash attention, forward and forward + backward, in one process.
+"""Fused semantic-attention kernel vs stock flash SDPA, the SDPA-bias path and FlexAttention (CUDA only).
+
+Times (median of triton.testing.do_bench) of forward and forward+backward and peak-memory deltas
+(torch.cuda.max_memory_allocated), as ratios to stock flash SDPA measured in the same process. Also a crude stage
+profile of the kernel (S matmul, forward tiles, dq/dk/dv, dS kernel, dx̂ matmuls).
 
     python benchmarks/semantic_kernel.py [--out benchmarks/results] [--quick]
-
-Columns (ratios to stock SDPA with the flash backend, same shapes, same process): the SDPA path with the
-materialized (batch, heads, L, L) bias, FlexAttention with S = x̂x̂ᵀ as a learnable captured tensor (skipped past
---flex-max-length), and the fused Triton kernel (`hf_archs/designs/semantic/kernel.py`). Gradients for q, k, v, x
-and tau. Times are medians of `triton.testing.do_bench`; peak memory is the allocator's peak above the inputs.
-Shapes: Llama-8B-like layers, the real Gemma-3-270m layers (with and without its 512-token sliding window) and
-MiniLM. Prints a table; writes JSON, TXT and PNG named after the GPU. Needs a CUDA device.
 """
 
 import argparse
 import json
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import triton
+from torch.nn import functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from hf_archs.core.attention import causal_mask
+from hf_archs.core.attention import sdpa_attention
+from hf_archs.designs.semantic import kernel as K
 from hf_archs.designs.semantic.kernel import semantic_attention_fused
-from hf_archs.designs.semantic.naive import semantic_bias, unit_normalize
+from hf_archs.designs.semantic.naive import semantic_bias
 
 
-SHAPES = [
-    # name, batch, heads, kv_heads, head_dim, width, causal, window, lengths
-    ("llama-8b", 1, 32, 8, 128, 4096, True, None, (2048, 4096, 8192, 16384)),
-    ("gemma-3-270m full", 1, 4, 1, 256, 640, True, None, (2048, 8192, 32768)),
-    ("gemma-3-270m sliding", 1, 4, 1, 256, 640, True, 512, (2048, 8192, 32768)),
-    ("minilm", 32, 12, 12, 32, 384, False, None, (512,)),
-]
+DT = torch.bfloat16
+FLEX_TIME_LIMIT_S = 30.0
 
 
-def make_inputs(batch, heads, kv_heads, head_dim, width, length, dtype):
-    def r(*shape):
-        return torch.randn(*shape, device="cuda", dtype=dtype, requires_grad=True)
+def shapes(quick):
+    out = []
+    for L in (2048, 4096, 8192, 16384):
+        out.append(dict(name=f"llama8b L={L}", B=1, H=32, KVH=8, D=128, d=4096, L=L, causal=True, window=None))
+    for L in (2048, 8192, 32768):
+        for w in (None, 512):
+            out.append(dict(name=f"gemma270m L={L} w={w}", B=1, H=4, KVH=1, D=256, d=640, L=L, causal=True, window=w))
+    out.append(dict(name="minilm B=32 L=512", B=32, H=12, KVH=12, D=32, d=384, L=512, causal=False, window=None))
+    if quick:
+        out = [s for s in out if s["L"] <= 4096]
+    return out
 
-    x = torch.randn(batch, length, width, device="cuda", dtype=dtype, requires_grad=True)
-    tau = torch.full((heads,), 0.3, device="cuda", requires_grad=True)
-    return (
-        r(batch, heads, length, head_dim),
-        r(batch, kv_heads, length, head_dim),
-        r(batch, kv_heads, length, head_dim),
-        x,
-        tau,
+
+def make(s, grad):
+    B, H, KVH, D, d, L = s["B"], s["H"], s["KVH"], s["D"], s["d"], s["L"]
+    g = dict(device="cuda", dtype=DT, requires_grad=grad)
+    q = torch.randn(B, H, L, D, **g)
+    k = torch.randn(B, KVH, L, D, **g)
+    v = torch.randn(B, KVH, L, D, **g)
+    x = torch.randn(B, L, d, device="cuda", dtype=DT)
+    x = (x / x.norm(dim=-1, keepdim=True)).requires_grad_(grad)
+    tau = torch.randn(H, device="cuda", dtype=torch.float32, requires_grad=grad)
+    return q, k, v, x, tau
+
+
+def run_flash(s, q, k, v, x, tau):
+    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        return F.scaled_dot_product_attention(q, k, v, is_causal=s["causal"], enable_gqa=q.shape[1] != k.shape[1])
+
+
+def run_kernel(s, q, k, v, x, tau):
+    return semantic_attention_fused(
+        q, k, v, x, x, tau, scaling=q.shape[-1] ** -0.5, is_causal=s["causal"], sliding_window=s["window"]
     )
 
 
-def _mask(length, causal, window):
-    if not causal and window is None:
-        return None
-    mask = causal_mask(length, length, "cuda")
-    if window is not None:
-        positions = torch.arange(length, device="cuda")
-        mask &= positions[:, None] - positions[None, :] < window
-    return mask
+def run_sdpa_bias(s, q, k, v, x, tau):
+    # The model's `sdpa` path: the (batch, heads, L, L) bias tau_h·S folded into a float mask.
+    module = SimpleNamespace(is_causal=s["causal"], training=False, num_key_value_groups=q.shape[1] // k.shape[1])
+    mask = None
+    if s["window"]:
+        i = torch.arange(q.shape[2], device="cuda")
+        mask = (i[:, None] >= i[None, :]) & (i[:, None] - i[None, :] < s["window"])
+    out, _ = sdpa_attention(module, q, k, v, mask, scaling=q.shape[-1] ** -0.5, bias=semantic_bias(tau, x, x, q.dtype))
+    return out
 
 
-def flash(q, k, v, x, tau, causal, window):
-    group = q.shape[1] // k.shape[1]
-    k, v = k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
-    if window is not None:  # flash has no window in torch SDPA: a boolean mask falls back to the efficient kernel
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=_mask(q.shape[2], causal, window))
-    with sdpa_kernel(SDPBackend.FLASH_ATTENTION):
-        return torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal)
+_FLEX = {}
 
 
-def sdpa_bias(q, k, v, x, tau, causal, window):
-    group = q.shape[1] // k.shape[1]
-    x_hat = unit_normalize(x)
-    bias = semantic_bias(tau, x_hat, x_hat, q.dtype)
-    mask = _mask(q.shape[2], causal, window)
-    if mask is not None:
-        bias = bias.masked_fill(~mask, torch.finfo(q.dtype).min)
-    k, v = k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
-    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-
-
-def flex(q, k, v, x, tau, causal, window):
+def run_flex(s, q, k, v, x, tau):
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
-    x_hat = unit_normalize(x)
-    similarity = torch.matmul(x_hat, x_hat.transpose(-1, -2))  # (batch, L, L), learnable through x
+    if "fn" not in _FLEX:
+        _FLEX["fn"] = torch.compile(flex_attention)
+    S = torch.matmul(x, x.transpose(-1, -2))  # learnable captured bias: gradient flows into x via S
+    window = s["window"]
+    causal = s["causal"]
 
-    def score_mod(score, b, h, q_idx, kv_idx):
-        return score + tau[h] * similarity[b, q_idx, kv_idx]
+    def mask_mod(b, h, qi, ki):
+        ok = qi >= ki if causal else qi == qi
+        if window:
+            ok = ok & (qi - ki < window)
+        return ok
 
-    def allowed(b, h, q_idx, kv_idx):
-        keep = q_idx >= kv_idx if causal else q_idx >= 0
-        return keep & (q_idx - kv_idx < window) if window is not None else keep
+    key = (s["name"],)
+    if key not in _FLEX:
+        _FLEX[key] = create_block_mask(mask_mod, None, None, q.shape[2], k.shape[2], device="cuda")
 
-    block_mask = create_block_mask(allowed, None, None, q.shape[2], q.shape[2]) if causal else None
-    return flex_attention(q, k, v, score_mod=score_mod, block_mask=block_mask, enable_gqa=True)
+    def score_mod(score, b, h, qi, ki):
+        return score + tau[h] * S[b, qi, ki]
 
-
-def kernel(q, k, v, x, tau, causal, window):
-    x_hat = unit_normalize(x)
-    return semantic_attention_fused(
-        q, k, v, x_hat, x_hat, tau, scaling=q.shape[-1] ** -0.5, is_causal=causal, sliding_window=window
-    )
-
-
-PATHS = {"flash": flash, "sdpa_bias": sdpa_bias, "flex": flex, "kernel": kernel}
+    return _FLEX["fn"](q, k, v, score_mod=score_mod, block_mask=_FLEX[key], enable_gqa=q.shape[1] != k.shape[1])
 
 
-def measure(path, inputs, causal, window):
-    """(forward ms, forward+backward ms, peak MiB above the inputs), or None if it ran out of memory."""
-    function = PATHS[path]
-    if path == "flex":
-        function = torch.compile(flex)
-    try:
-        out = function(*inputs, causal, window)
-        grad = torch.randn_like(out)
-        with torch.no_grad():
-            forward = triton.testing.do_bench(lambda: function(*inputs, causal, window), warmup=25, rep=100)
+METHODS = {"flash": run_flash, "sdpa_bias": run_sdpa_bias, "flex": run_flex, "kernel": run_kernel}
 
-        def step():
+
+def measure(s, fn, backward):
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()
+    inputs = make(s, backward)
+    base = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    grad = None
+
+    def step():
+        out = fn(s, *inputs)
+        if backward:
+            nonlocal grad
+            if grad is None:
+                grad = torch.randn_like(out)
+            out.backward(grad)
             for t in inputs:
                 t.grad = None
-            function(*inputs, causal, window).backward(grad)
+        return out
 
-        both = triton.testing.do_bench(step, warmup=25, rep=100)
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        step()
-        torch.cuda.synchronize()
-        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
-        return forward, both, peak
-    except Exception as error:  # out of memory, or a compiler failure (FlexAttention recompiling per length)
-        print(f"{path}: {type(error).__name__}: {str(error)[:200]}", flush=True)
-        torch.cuda.empty_cache()
-        return None
+    t0 = time.time()
+    step()
+    torch.cuda.synchronize()
+    if time.time() - t0 > FLEX_TIME_LIMIT_S:
+        raise TimeoutError("first call > 30 s")
+    torch.cuda.reset_peak_memory_stats()
+    step()
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - base
+    ms = triton.testing.do_bench(step, warmup=5, rep=30, return_mode="median")
+    return ms, peak
+
+
+def profile(s):
+    """Each stage of the kernel timed alone (bf16, fwd+bwd pieces)."""
+    q, k, v, x, tau = make(s, False)
+    sc = q.shape[-1] ** -0.5
+    w = s["window"] or 0
+    out, lse = K._triton_forward(q, k, v, x, x, tau, None, sc, s["causal"], w)
+    do = torch.randn_like(out)
+    B, H, KVH, Lq, Lk, D, tau_h, kpm = K._common(q, k, v, tau, None, w)
+    S = K._similarity(x, x).contiguous()
+    delta = (do.float() * out.float()).sum(-1).contiguous()
+    flags = dict(CAUSAL=s["causal"], HAS_WINDOW=w > 0, HAS_KPM=False)
+    strides = (*q.stride(), *k.stride(), *v.stride(), *S.stride())
+    ww = max(w, 1)
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    m_kv, l_kv = K._blocks(D, "dkdv")
+    m_q, l_q = K._blocks(D, "dq")
+    m_s, l_s = K._blocks(D, "ds")
+    n_m, n_n = triton.cdiv(Lq, m_s["BLOCK_M"]), triton.cdiv(Lk, m_s["BLOCK_N"])
+    part = torch.empty(B, n_m, n_n, H, dtype=torch.float32, device="cuda")
+    stages = {
+        "S = x̂x̂ᵀ": lambda: K._similarity(x, x),
+        "fwd attention tiles (incl. S)": lambda: K._triton_forward(q, k, v, x, x, tau, None, sc, s["causal"], w),
+        "bwd dk/dv": lambda: K._bwd_dkdv_kernel[(triton.cdiv(Lk, m_kv["BLOCK_N"]), B * KVH)](
+            q,
+            k,
+            v,
+            S,
+            tau_h,
+            kpm,
+            do,
+            lse,
+            delta,
+            dk,
+            dv,
+            *strides,
+            H,
+            KVH,
+            H // KVH,
+            Lq,
+            Lk,
+            D,
+            0,
+            ww,
+            sc * K.LOG2E,
+            sc,
+            **flags,
+            **m_kv,
+            **l_kv,
+        ),  # fmt: skip
+        "bwd dq": lambda: K._bwd_dq_kernel[(triton.cdiv(Lq, m_q["BLOCK_M"]), B * H)](
+            q,
+            k,
+            v,
+            S,
+            tau_h,
+            kpm,
+            do,
+            lse,
+            delta,
+            dq,
+            *strides,
+            H,
+            H // KVH,
+            Lq,
+            Lk,
+            D,
+            0,
+            ww,
+            sc * K.LOG2E,
+            sc,
+            **flags,
+            **m_q,
+            **l_q,
+        ),  # fmt: skip
+        "bwd dS kernel": lambda: K._bwd_ds_kernel[(n_m, n_n, B)](
+            q,
+            k,
+            v,
+            S,
+            tau_h,
+            kpm,
+            do,
+            lse,
+            delta,
+            part,
+            *strides,
+            H,
+            H // KVH,
+            Lq,
+            Lk,
+            D,
+            0,
+            ww,
+            sc * K.LOG2E,
+            **flags,
+            **m_s,
+            **l_s,
+        ),  # fmt: skip
+        "bwd dx̂ matmuls": lambda: (torch.matmul(S, x), torch.matmul(S.transpose(-1, -2), x)),
+    }
+    return {name: triton.testing.do_bench(fn, warmup=5, rep=30, return_mode="median") for name, fn in stages.items()}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--flex-max-length", type=int, default=2048)
-    parser.add_argument("--bias-max-length", type=int, default=16384)
-    parser.add_argument("--quick", action="store_true", help="the smallest length of each shape only")
-    args = parser.parse_args()
-    gpu = torch.cuda.get_device_name()
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="", help="run the shapes whose name starts with this")
+    ap.add_argument("--skip-flex-above", type=int, default=8192, help="FlexAttention only up to this L")
+    args = ap.parse_args()
+    gpu = torch.cuda.get_device_name().replace(" ", "_")
     rows = []
-    for name, batch, heads, kv_heads, head_dim, width, causal, window, lengths in SHAPES:
-        for length in lengths[:1] if args.quick else lengths:
-            inputs = make_inputs(batch, heads, kv_heads, head_dim, width, length, torch.bfloat16)
-            row = {"shape": name, "length": length, "batch": batch, "heads": heads, "head_dim": head_dim}
-            for path in PATHS:
-                skip = (path == "flex" and length > args.flex_max_length) or (
-                    path == "sdpa_bias" and length > args.bias_max_length
-                )
-                row[path] = None if skip else measure(path, inputs, causal, window)
-            rows.append(row)
-            print(row, flush=True)
-            del inputs
-            torch.cuda.empty_cache()
+    for s in [s for s in shapes(args.quick) if s["name"].startswith(args.only)]:
+        row = dict(s)
+        for method, fn in METHODS.items():
+            for phase, bwd in (("fwd", False), ("fwdbwd", True)):
+                key = f"{method}_{phase}"
+                if method == "flex" and s["L"] > args.skip_flex_above:
+                    row[key] = "skipped (L too large for >30 s budget)"
+                    continue
+                try:
+                    ms, peak = measure(s, fn, bwd)
+                    row[key] = dict(ms=ms, peak_mib=peak / 2**20)
+                except (torch.OutOfMemoryError, TimeoutError, RuntimeError) as e:
+                    row[key] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:80]}"
+                    torch.cuda.empty_cache()
+        row["LxL_buffer_mib"] = s["B"] * s["L"] ** 2 * 2 / 2**20
+        try:
+            row["profile_ms"] = profile(s)
+        except Exception as e:  # noqa: BLE001
+            row["profile_ms"] = f"failed: {e}"
+        rows.append(row)
+        print(fmt_row(row), flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"semantic_kernel_{gpu}.json").write_text(json.dumps(rows, indent=1))
+    (out / f"semantic_kernel_{gpu}.txt").write_text("\n".join(fmt_row(r) for r in rows) + "\n")
+    plot(rows, out / f"semantic_kernel_{gpu}.png")
 
-    def ratio(row, path, index):
-        if row[path] is None or row["flash"] is None:
-            return "-"
-        return f"{row[path][index] / row['flash'][index]:.2f}x"
 
-    lines = [f"semantic attention vs stock flash SDPA, {gpu}, bf16; ratios to flash in the same process"]
-    header = f"{'shape':<22}{'L':>7}{'flash fwd+bwd':>15}{'flash MiB':>11}"
-    for path in ("sdpa_bias", "flex", "kernel"):
-        header += f"{path + ' fwd':>14}{path + ' f+b':>14}{path + ' mem':>14}"
-    lines.append(header)
-    for row in rows:
-        flash_row = row["flash"]
-        line = f"{row['shape']:<22}{row['length']:>7}"
-        line += f"{flash_row[1]:>13.2f}ms{flash_row[2]:>11.0f}" if flash_row else f"{'-':>15}{'-':>11}"
-        for path in ("sdpa_bias", "flex", "kernel"):
-            line += f"{ratio(row, path, 0):>14}{ratio(row, path, 1):>14}{ratio(row, path, 2):>14}"
-        lines.append(line)
-    table = "\n".join(lines)
-    print(table)
-    stem = "semantic_kernel_" + gpu.split()[-1].lower().replace(" ", "_")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{stem}.json").write_text(json.dumps({"gpu": gpu, "rows": rows}, indent=2) + "\n")
-    (args.out / f"{stem}.txt").write_text(table + "\n")
+def ratio(row, key):
+    a, f = row.get(key), row.get("flash_" + key.split("_", 1)[1])
+    if not isinstance(a, dict) or not isinstance(f, dict):
+        return "   n/a" if not isinstance(a, dict) else f"{a['ms']:.2f}ms"
+    return f"{a['ms'] / f['ms']:6.2f}x"
+
+
+def mem(row, key):
+    a = row.get(key)
+    return f"{a['peak_mib']:8.0f}MiB" if isinstance(a, dict) else "      n/a"
+
+
+def fmt_row(row):
+    parts = [f"{row['name']:<26}"]
+    for m in METHODS:
+        for ph in ("fwd", "fwdbwd"):
+            k = f"{m}_{ph}"
+            t = f"{row[k]['ms']:.2f}ms" if m == "flash" and isinstance(row[k], dict) else ratio(row, k)
+            parts.append(f"{k}={t} mem={mem(row, k).strip()}")
+    parts.append(f"LxL={row['LxL_buffer_mib']:.0f}MiB")
+    if isinstance(row.get("profile_ms"), dict):
+        parts.append("profile: " + ", ".join(f"{k} {v:.2f}ms" for k, v in row["profile_ms"].items()))
+    return " | ".join(parts)
+
+
+def plot(rows, path):
     try:
         import matplotlib
 
@@ -187,17 +311,20 @@ def main():
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
-    for path in ("sdpa_bias", "flex", "kernel"):
-        points = [(f"{r['shape']}\n{r['length']}", r[path][1] / r["flash"][1]) for r in rows if r[path] and r["flash"]]
-        axes[0].plot([p[0] for p in points], [p[1] for p in points], "o-", label=path)
-        points = [(f"{r['shape']}\n{r['length']}", r[path][2] / r["flash"][2]) for r in rows if r[path] and r["flash"]]
-        axes[1].plot([p[0] for p in points], [p[1] for p in points], "o-", label=path)
-    for axis, title in zip(axes, ("fwd+bwd time / flash", "peak memory / flash")):
-        axis.set_yscale("log"), axis.set_title(title), axis.legend(), axis.tick_params(axis="x", labelsize=6)
-    fig.suptitle(f"semantic attention paths vs flash ({gpu}, bf16)")
+    fig, ax = plt.subplots(figsize=(12, 5))
+    names = [r["name"] for r in rows]
+    for i, m in enumerate(["sdpa_bias", "flex", "kernel"]):
+        vals = []
+        for r in rows:
+            a, f = r.get(f"{m}_fwdbwd"), r.get("flash_fwdbwd")
+            vals.append(a["ms"] / f["ms"] if isinstance(a, dict) and isinstance(f, dict) else 0)
+        ax.bar([j + 0.27 * i for j in range(len(rows))], vals, width=0.27, label=m)
+    ax.set_yscale("log")
+    ax.set_xticks(range(len(rows)), names, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("fwd+bwd time / stock flash")
+    ax.legend()
     fig.tight_layout()
-    fig.savefig(args.out / f"{stem}.png", dpi=120)
+    fig.savefig(path, dpi=100)
 
 
 if __name__ == "__main__":

@@ -1,175 +1,291 @@
-"""The fused Triton kernel against the float64 reference, on fresh random inputs: outputs and every gradient.
+"""The fused semantic-attention kernel against the float64 naive reference: output and every gradient.
 
-On a machine without CUDA the kernels run under Triton's interpreter (tests/conftest.py sets TRITON_INTERPRET=1) in
-float32, on shapes that span several tiles; on CUDA the same grid runs in bf16 and fp16 at model-like head sizes.
+On CPU the Triton kernels run under TRITON_INTERPRET=1 (set in tests/conftest.py before triton is imported) in
+float32; tolerance there: max |kernel − ref| ≤ 1e-4 · (1 + max |ref|) for the output and every gradient.
+On CUDA (class marked gpu) bf16/fp16: ‖kernel − ref‖ / ‖ref‖ ≤ 1e-2 (bf16: 2e-2 for gradients) per tensor.
+Query rows whose keys are all masked give 0 in the kernel (flash's convention) but a uniform average in the naive
+reference: they are checked for finiteness, and their output gradient is zeroed so they add nothing to either side.
 """
+
+import os
+import zlib
 
 import pytest
 import torch
 
 from hf_archs.designs.semantic.kernel import TRITON_AVAILABLE, semantic_attention_fused
-from hf_archs.designs.semantic.naive import semantic_attention_naive, unit_normalize
+from hf_archs.designs.semantic.naive import semantic_attention_naive
 
 
-pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="needs Triton")
+pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="triton not installed")
+CUDA = torch.cuda.is_available()
+NAMES = ("query", "key", "value", "x_query", "x_key", "tau")
 
-NAMES = ["query", "key", "value", "x_query", "x_key", "tau"]
 
-
-def _case(seed, *, batch, heads, kv_heads, q_len, k_len, head_dim, width, padding, device="cpu", layout="bhld"):
-    g = torch.Generator(device=device).manual_seed(seed)
+def _inputs(seed, *, batch, heads, kv_heads, q_len, k_len, head_dim, width, dtype, device):
+    g = torch.Generator().manual_seed(seed)
 
     def r(*shape):
-        return torch.randn(*shape, generator=g, device=device, dtype=torch.float64)
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
 
-    def heads_first(heads, length):
-        # "blhd": as attention layers make them, (batch, L, heads, D) projections viewed as (batch, heads, L, D).
-        return (
-            r(batch, heads, length, head_dim)
-            if layout == "bhld"
-            else r(batch, length, heads, head_dim).transpose(1, 2)
-        )
-
-    inputs = dict(
-        query=heads_first(heads, q_len),
-        key=heads_first(kv_heads, k_len),
-        value=r(batch, kv_heads, k_len, head_dim),  # keys and values with different strides
-        x_query=unit_normalize(r(batch, q_len, width)),
-        x_key=unit_normalize(r(batch, k_len, width)),
-        tau=r(heads),
+    xq, xk = r(batch, q_len, width), r(batch, k_len, width)
+    return (
+        dict(
+            query=r(batch, heads, q_len, head_dim),
+            key=r(batch, kv_heads, k_len, head_dim),
+            value=r(batch, kv_heads, k_len, head_dim),
+            x_query=xq / xq.norm(dim=-1, keepdim=True),
+            x_key=xk / xk.norm(dim=-1, keepdim=True),
+            tau=2 * r(heads),
+        ),
+        dtype,
+        device,
     )
-    keep = None
-    if padding == "left":
-        keep = torch.ones(batch, k_len, dtype=torch.bool, device=device)
-        keep[0, : k_len // 3] = False
-    elif padding == "right":
-        keep = torch.ones(batch, k_len, dtype=torch.bool, device=device)
-        keep[-1, -(k_len // 4) :] = False
-    return inputs, keep
 
 
-def _reference_mask(keep, *, batch, q_len, k_len, is_causal, window, device):
-    query_positions = torch.arange(q_len, device=device)[:, None] + (k_len - q_len)
-    key_positions = torch.arange(k_len, device=device)[None, :]
-    allowed = torch.ones(q_len, k_len, dtype=torch.bool, device=device)
+def _valid(batch, q_len, k_len, padding, is_causal, window):
+    """(batch, 1, Lq, Lk) bool, True = attend, and the (batch, Lk) key padding mask handed to the kernel."""
+    kpm = None
+    if padding != "none":
+        kpm = torch.ones(batch, k_len, dtype=torch.bool)
+        if padding == "left":
+            kpm[0, : k_len // 3] = False
+        else:
+            kpm[-1, k_len - k_len // 3 :] = False
+    qpos = torch.arange(q_len)[:, None] + (k_len - q_len)
+    kpos = torch.arange(k_len)[None, :]
+    valid = torch.ones(q_len, k_len, dtype=torch.bool)
     if is_causal:
-        allowed &= key_positions <= query_positions
-    if window is not None:
-        allowed &= query_positions - key_positions < window
-    allowed = allowed.expand(batch, 1, q_len, k_len)
-    return allowed if keep is None else allowed & keep[:, None, None, :]
+        valid &= kpos <= qpos
+    if window:
+        valid &= qpos - kpos < window
+    valid = valid.expand(batch, 1, q_len, k_len)
+    if kpm is not None:
+        valid = valid & kpm[:, None, None, :]
+    return valid, kpm
 
 
-def _compare(inputs, keep, *, dtype, is_causal, window, scaling, generator_seed):
-    """Relative errors (output, each gradient) of the kernel in `dtype` against float64, on rows that see a key."""
-    reference_inputs = {n: t.detach().clone().requires_grad_() for n, t in inputs.items()}
-    kernel_inputs = {n: t.detach().to(dtype).clone().requires_grad_() for n, t in inputs.items()}
-    kernel_inputs["tau"] = inputs["tau"].float().clone().requires_grad_()  # a float32 parameter in models
-    batch, heads, q_len, _ = inputs["query"].shape
+def _run(case_inputs, *, is_causal, padding, window, seed):
+    inputs, dtype, device = case_inputs
+    batch, heads, q_len, head_dim = inputs["query"].shape
     k_len = inputs["key"].shape[2]
-    mask = _reference_mask(keep, batch=batch, q_len=q_len, k_len=k_len, is_causal=is_causal, window=window,
-                           device=inputs["query"].device)  # fmt: skip
     group = heads // inputs["key"].shape[1]
-    expected, _ = semantic_attention_naive(
-        reference_inputs["query"],
-        reference_inputs["key"].repeat_interleave(group, 1),
-        reference_inputs["value"].repeat_interleave(group, 1),
-        reference_inputs["x_query"],
-        reference_inputs["x_key"],
-        reference_inputs["tau"],
-        scaling=scaling,
-        attention_mask=mask,
+    scaling = head_dim**-0.5
+    valid, kpm = _valid(batch, q_len, k_len, padding, is_causal, window)
+    row_ok = valid.any(-1, keepdim=True)  # (batch, 1, Lq, 1)
+    grad_out = (
+        torch.randn(
+            batch, heads, q_len, head_dim, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64
+        )
+        * row_ok
     )
-    actual = semantic_attention_fused(
-        *(kernel_inputs[n] for n in NAMES), scaling=scaling, is_causal=is_causal, key_padding_mask=keep,
-        sliding_window=window,
-    )  # fmt: skip
-    # A query that may see no key (padding) outputs 0 in the kernel and the mean value in the reference: not compared.
-    sees = mask.any(-1, keepdim=True)  # (batch, 1, Lq, 1)
-    g = torch.Generator(device=expected.device).manual_seed(generator_seed)
-    grad_output = torch.randn(expected.shape, generator=g, device=expected.device, dtype=torch.float64) * sees
-    expected_grads = torch.autograd.grad(expected, [reference_inputs[n] for n in NAMES], grad_output)
-    actual_grads = torch.autograd.grad(actual, [kernel_inputs[n] for n in NAMES], grad_output.to(dtype))
-    assert torch.isfinite(actual).all() and all(torch.isfinite(a).all() for a in actual_grads)
 
-    def relative(a, b):
-        return ((a.double() - b).norm() / b.norm().clamp_min(1e-30)).item()
+    ref = {n: t.to(device).clone().requires_grad_(True) for n, t in inputs.items()}
+    ref_out, _ = semantic_attention_naive(
+        ref["query"],
+        ref["key"].repeat_interleave(group, 1),
+        ref["value"].repeat_interleave(group, 1),
+        ref["x_query"],
+        ref["x_key"],
+        ref["tau"],
+        scaling=scaling,
+        attention_mask=valid.to(device),
+        is_causal=is_causal,
+    )
+    ref_out.backward(grad_out.to(device))
 
-    errors = {"output": relative(actual * sees, expected * sees)}
-    errors.update({name: relative(a, e) for name, a, e in zip(NAMES, actual_grads, expected_grads)})
-    return errors
+    ker = {
+        n: t.to(device=device, dtype=torch.float32 if n == "tau" else dtype).requires_grad_(True)
+        for n, t in inputs.items()
+    }
+    out = semantic_attention_fused(
+        *(ker[n] for n in NAMES),
+        scaling=scaling,
+        is_causal=is_causal,
+        key_padding_mask=None if kpm is None else kpm.to(device),
+        sliding_window=window or None,
+    )
+    out.backward(grad_out.to(device=device, dtype=dtype))
+    assert out.dtype == dtype and ker["tau"].grad.dtype == torch.float32
+    results = {"out": (out.detach().double().cpu(), ref_out.detach().cpu() * row_ok)}
+    for n in NAMES:
+        results[n] = (ker[n].grad.double().cpu(), ref[n].grad.cpu())
+    for name, (got, _) in results.items():
+        assert torch.isfinite(got).all(), name
+    return results
 
 
-GRID = [
-    # (is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width, layout)
-    (True, None, None, 4, 2, 33, 33, 16, 24, "blhd"),
-    (True, "left", None, 4, 2, 33, 33, 16, 24, "bhld"),
-    (True, "right", None, 4, 4, 20, 20, 32, 40, "bhld"),
-    (False, None, None, 4, 1, 20, 20, 16, 24, "bhld"),
-    (False, "right", None, 2, 2, 33, 33, 16, 48, "bhld"),
-    (False, "left", None, 4, 2, 20, 20, 16, 24, "bhld"),
-    (True, "left", None, 4, 2, 7, 37, 16, 24, "bhld"),  # prefill after a cache: queries are the last 7 positions
-    (True, None, 9, 4, 1, 41, 41, 16, 24, "bhld"),  # a sliding window shorter than the sequence
-    (True, "left", 12, 4, 2, 9, 40, 16, 24, "bhld"),  # window + cache offset + padding
+def _check_tight(results):
+    for name, (got, want) in results.items():
+        bound = 1e-4 * (1 + want.abs().max().item())
+        err = (got - want).abs().max().item()
+        assert err <= bound, f"{name}: max error {err:.3g} > {bound:.3g}"
+
+
+# (is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim, width)
+CPU_GRID = [
+    (False, "none", None, 19, 19, 4, 2, 32, 48),
+    (True, "none", None, 19, 19, 4, 4, 32, 16),
+    (True, "left", None, 21, 21, 4, 2, 32, 64),
+    (True, "right", None, 17, 17, 2, 2, 64, 32),
+    (False, "left", None, 13, 22, 4, 2, 32, 48),
+    (True, "none", None, 7, 23, 4, 2, 32, 48),  # prefill with a cache: causal offset Lk - Lq
+    (True, "left", None, 9, 20, 4, 4, 64, 16),
+    (True, "none", 5, 22, 22, 4, 2, 32, 32),  # sliding window
+    (True, "right", 6, 11, 21, 4, 2, 32, 48),
+    (False, "none", 4, 18, 18, 2, 1, 32, 16),
 ]
 
 
-@pytest.mark.parametrize("is_causal,padding,window,heads,kv_heads,q_len,k_len,head_dim,width,layout", GRID)
-def test_kernel_matches_float64_reference_in_the_interpreter(
-    is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width, layout
-):
-    if torch.cuda.is_available():
-        pytest.skip("the interpreter grid runs on machines without CUDA (the CUDA grid is below)")
-    seed = hash((is_causal, padding, window, q_len, k_len, head_dim)) % 2**31
-    inputs, keep = _case(seed, batch=2, heads=heads, kv_heads=kv_heads, q_len=q_len, k_len=k_len,
-                         head_dim=head_dim, width=width, padding=padding, layout=layout)  # fmt: skip
-    errors = _compare(inputs, keep, dtype=torch.float32, is_causal=is_causal, window=window,
-                      scaling=head_dim**-0.5, generator_seed=seed + 1)  # fmt: skip
-    # float32 arithmetic throughout: relative errors of a few 1e-7 are expected.
-    assert max(errors.values()) < 1e-5, (seed, errors)
+@pytest.mark.skipif(CUDA, reason="interpreter grid runs where CUDA is absent; the gpu class covers CUDA")
+@pytest.mark.parametrize("case", CPU_GRID, ids=lambda c: "-".join(map(str, c)))
+def test_kernel_matches_float64_reference_interpreter(case):
+    is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim, width = case
+    assert os.environ.get("TRITON_INTERPRET") == "1"
+    seed = zlib.crc32(repr(case).encode())
+    inputs = _inputs(
+        seed,
+        batch=2,
+        heads=heads,
+        kv_heads=kv_heads,
+        q_len=q_len,
+        k_len=k_len,
+        head_dim=head_dim,
+        width=width,
+        dtype=torch.float32,
+        device="cpu",
+    )
+    _check_tight(_run(inputs, is_causal=is_causal, padding=padding, window=window, seed=seed))
 
 
-def test_tau_changes_the_kernel_output():
-    if torch.cuda.is_available():
-        pytest.skip("interpreter test")
-    inputs, _ = _case(3, batch=1, heads=2, kv_heads=2, q_len=16, k_len=16, head_dim=16, width=16, padding=None)
-    args = [inputs[n].float() for n in NAMES[:5]]
-    zero = semantic_attention_fused(*args, torch.zeros(2), scaling=0.25, is_causal=True)
-    one = semantic_attention_fused(*args, torch.ones(2), scaling=0.25, is_causal=True)
-    stock = torch.nn.functional.scaled_dot_product_attention(*args[:3], is_causal=True, scale=0.25)
-    torch.testing.assert_close(zero, stock, atol=1e-5, rtol=1e-5)
-    assert (one - zero).abs().max() > 1e-2
+@pytest.mark.parametrize("case", [CPU_GRID[2], CPU_GRID[6], CPU_GRID[8]], ids=lambda c: "-".join(map(str, c)))
+def test_dense_fallback_matches_float64_reference(case, monkeypatch):
+    """The PyTorch path inside the op (CPU without the interpreter, fp32 on CUDA): same tolerance."""
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim, width = case
+    seed = zlib.crc32(repr(("dense", case)).encode())
+    inputs = _inputs(
+        seed,
+        batch=2,
+        heads=heads,
+        kv_heads=kv_heads,
+        q_len=q_len,
+        k_len=k_len,
+        head_dim=head_dim,
+        width=width,
+        dtype=torch.float32,
+        device="cuda" if CUDA else "cpu",
+    )
+    _check_tight(_run(inputs, is_causal=is_causal, padding=padding, window=window, seed=seed))
 
 
-def test_bad_shapes_are_refused():
-    inputs, _ = _case(4, batch=1, heads=3, kv_heads=2, q_len=4, k_len=4, head_dim=16, width=8, padding=None)
-    with pytest.raises(ValueError, match="grouped"):
-        semantic_attention_fused(*(inputs[n].float() for n in NAMES), scaling=0.25, is_causal=False)
+def _fused(inputs, tau, **kwargs):
+    return semantic_attention_fused(
+        inputs["query"], inputs["key"], inputs["value"], inputs["x_query"], inputs["x_key"], tau, **kwargs
+    )
 
 
-CUDA_GRID = [
-    (True, "left", None, 4, 2, 13, 13, 16, 64, "blhd"),  # the tiny test models' shapes: one partial tile
-    (False, "right", None, 4, 4, 13, 13, 16, 64, "bhld"),
-    (True, "left", None, 32, 8, 1024, 1024, 128, 4096, "bhld"),
-    (True, None, None, 4, 1, 700, 700, 256, 640, "bhld"),
-    (True, "left", 512, 4, 1, 1100, 1100, 256, 640, "bhld"),
-    (False, "right", None, 12, 12, 512, 512, 32, 384, "bhld"),
-    (True, "left", None, 8, 2, 65, 1500, 64, 512, "bhld"),
+def test_tau_changes_output_and_scalar_tau():
+    device = "cuda" if CUDA else "cpu"
+    dtype = torch.bfloat16 if CUDA else torch.float32
+    inputs, _, _ = _inputs(
+        7, batch=1, heads=2, kv_heads=1, q_len=16, k_len=16, head_dim=32, width=16, dtype=dtype, device=device
+    )
+    inputs = {n: t.to(device=device, dtype=dtype) for n, t in inputs.items()}
+    kwargs = dict(scaling=32**-0.5, is_causal=True)
+    zero = _fused(inputs, torch.zeros(2, device=device), **kwargs)
+    some = _fused(inputs, torch.full((2,), 3.0, device=device), **kwargs)
+    assert (zero - some).abs().max() > 1e-2
+    # A scalar tau is broadcast over heads and its gradient comes back summed, in tau's dtype.
+    scalar = torch.full((1,), 3.0, device=device, requires_grad=True)
+    out = _fused(inputs, scalar, **kwargs)
+    torch.testing.assert_close(out, some)
+    out.float().square().sum().backward()
+    assert scalar.grad.shape == (1,) and scalar.grad.dtype == torch.float32 and scalar.grad.abs().item() > 0
+
+
+def test_fully_masked_rows_are_finite():
+    inputs, _, _ = _inputs(
+        3, batch=1, heads=2, kv_heads=2, q_len=16, k_len=16, head_dim=32, width=16, dtype=torch.float32, device="cpu"
+    )
+    device = "cuda" if CUDA else "cpu"
+    dtype = torch.bfloat16 if CUDA else torch.float32
+    ker = {
+        n: t.to(device=device, dtype=torch.float32 if n == "tau" else dtype).requires_grad_(True)
+        for n, t in inputs.items()
+    }
+    kpm = torch.ones(1, 16, dtype=torch.bool, device=device)
+    kpm[0, :5] = False  # left padding + causal: the first 5 queries see nothing
+    out = _fused(ker, ker["tau"], scaling=0.2, is_causal=True, key_padding_mask=kpm)
+    out.float().sum().backward()
+    assert torch.isfinite(out).all() and (out[0, :, :5] == 0).all()
+    for n in NAMES:
+        assert torch.isfinite(ker[n].grad).all(), n
+
+
+def test_torch_compile_fullgraph():
+    inputs, _, _ = _inputs(
+        5, batch=1, heads=4, kv_heads=2, q_len=16, k_len=16, head_dim=32, width=16, dtype=torch.float32, device="cpu"
+    )
+    device = "cuda" if CUDA else "cpu"
+    dtype = torch.bfloat16 if CUDA else torch.float32
+    ker = {
+        n: t.to(device=device, dtype=torch.float32 if n == "tau" else dtype).requires_grad_(True)
+        for n, t in inputs.items()
+    }
+
+    def f(q, k, v, xq, xk, tau):
+        return semantic_attention_fused(q, k, v, xq, xk, tau, scaling=0.2, is_causal=True).float().square().sum()
+
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager" if not CUDA else "inductor")
+    loss = compiled(*(ker[n] for n in NAMES))
+    loss.backward()
+    grads = [ker[n].grad.clone() for n in NAMES]
+    for n in NAMES:
+        ker[n].grad = None
+    f(*(ker[n] for n in NAMES)).backward()
+    for n, g in zip(NAMES, grads):
+        torch.testing.assert_close(g, ker[n].grad, msg=n)
+
+
+GPU_GRID = [
+    (c, p, w, lq, lk, h, kvh, hd)
+    for hd in (64, 128, 256)
+    for (c, p, w, lq, lk, h, kvh) in [
+        (True, "none", None, 2048, 2048, 8, 2),
+        (False, "none", None, 1000, 1000, 4, 4),
+        (True, "left", None, 777, 777, 4, 2),
+        (True, "right", None, 513, 513, 4, 1),
+        (True, "none", None, 300, 1200, 4, 2),
+        (True, "left", 256, 1100, 1100, 4, 2),
+        (False, "right", None, 640, 640, 4, 2),
+    ]
 ]
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("is_causal,padding,window,heads,kv_heads,q_len,k_len,head_dim,width,layout", CUDA_GRID)
-def test_kernel_matches_float64_reference_on_cuda(
-    dtype, is_causal, padding, window, heads, kv_heads, q_len, k_len, head_dim, width, layout
-):
-    seed = hash((is_causal, padding, window, q_len, head_dim, str(dtype))) % 2**31
-    inputs, keep = _case(seed, batch=2, heads=heads, kv_heads=kv_heads, q_len=q_len, k_len=k_len,
-                         head_dim=head_dim, width=width, padding=padding, device="cuda", layout=layout)  # fmt: skip
-    errors = _compare(inputs, keep, dtype=dtype, is_causal=is_causal, window=window, scaling=head_dim**-0.5,
-                      generator_seed=seed + 1)  # fmt: skip
-    print(dtype, is_causal, padding, window, heads, q_len, head_dim, {k: f"{v:.1e}" for k, v in errors.items()})
-    # Half-precision operands: relative errors between 1e-3 and 1e-2 are expected (bf16 has 8 mantissa bits).
-    assert max(errors.values()) < 2e-2, (seed, errors)
+@pytest.mark.skipif(not CUDA, reason="needs CUDA")
+class TestGPU:
+    @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+    @pytest.mark.parametrize("case", GPU_GRID, ids=lambda c: "-".join(map(str, c)))
+    def test_kernel_matches_float64_reference_gpu(self, case, dtype):
+        is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim = case
+        seed = zlib.crc32(repr((case, str(dtype))).encode())
+        inputs = _inputs(
+            seed,
+            batch=2,
+            heads=heads,
+            kv_heads=kv_heads,
+            q_len=q_len,
+            k_len=k_len,
+            head_dim=head_dim,
+            width=heads * head_dim,
+            dtype=dtype,
+            device="cuda",
+        )
+        results = _run(inputs, is_causal=is_causal, padding=padding, window=window, seed=seed)
+        for name, (got, want) in results.items():
+            rel = ((got - want).norm() / want.norm()).item()
+            bound = 1e-2 if name == "out" or dtype == torch.float16 else 2e-2
+            print(f"{name}: rel {rel:.2e}")
+            assert rel <= bound, f"{name}: relative error {rel:.3g} > {bound}"
