@@ -8,7 +8,7 @@ A logit term adds a per-head bias built from per-token features of the attention
 - `DesignAttention`: mixed before a stock attention class by a backbone adapter, which says how q, k, v are made
   from x; the rest (features, the KV cache, dispatch) is written once here.
 - `reference_attention` (eager: every intermediate materialized, attention weights returned) and `sdpa_attention`
-  (Transformers' SDPA path with the bias as its `position_bias`) compute any set of terms; a term may add fused
+  (torch SDPA with the bias folded into a float mask) compute any set of terms; a term may add fused
   kernels under keys of its own (`LogitTerm.kernels`).
 - Features of past tokens ride in the KV cache, appended to the key head dim (`update_cache_with_features`), so
   every cache operation (crop, beam reorder, static and sliding-window layers) keeps them aligned for free.
@@ -103,15 +103,31 @@ def reference_attention(module, query, key, value, attention_mask, *, scaling, d
 
 
 def sdpa_attention(module, query, key, value, attention_mask, *, scaling, dropout=0.0, bias=None):
-    """Transformers' SDPA path with the additive `bias` as its `position_bias` (folded into a float mask there):
-    O(heads · Lq · Lk) memory for the bias."""
-    query_length, key_length = query.shape[2], key.shape[2]
-    if bias is not None and attention_mask is None and getattr(module, "is_causal", False) and query_length > 1:
-        # Transformers aligns an implicit causal mask top-left; queries after a cache prefix need it bottom-right.
-        attention_mask = causal_mask(query_length, key_length, query.device)
-    return sdpa_attention_forward(
-        module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, position_bias=bias
+    """torch SDPA with the additive `bias` folded into a float mask: O(heads · Lq · Lk) memory for the bias.
+
+    K and V are repeated to the query heads (the bias already costs more than the copy), so every SDPA backend
+    takes the same inputs as the reference path.
+    """
+    if bias is None:
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling)
+    mask = additive_mask(
+        attention_mask,
+        is_causal=getattr(module, "is_causal", False),
+        query_length=query.shape[2],
+        key_length=key.shape[2],
+        dtype=query.dtype,
+        device=query.device,
     )
+    bias = bias.to(query.dtype)
+    output = F.scaled_dot_product_attention(
+        query,
+        repeat_kv(key, query.shape[1]),
+        repeat_kv(value, query.shape[1]),
+        attn_mask=bias if mask is None else bias + mask,
+        dropout_p=dropout if module.training else 0.0,
+        scale=scaling,
+    )
+    return output.transpose(1, 2).contiguous(), None
 
 
 def update_cache_with_features(cache, key_states, value_states, features, layer_idx):

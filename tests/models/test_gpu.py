@@ -68,3 +68,15 @@ def test_generate_with_cache_matches_recompute_on_cuda(case, converted):
     cached = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **kwargs)
     recomputed = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
     assert torch.equal(cached, recomputed)
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_float32_training_step_with_padding_on_cuda(case, converted, batches):
+    """A float32 training step through the SDPA path with padding: finite loss, gradients for the design."""
+    model = load(case, converted(case, active=True), attn_implementation="sdpa").train()
+    batch = on_cuda(batches)["left_padding"]
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    loss = model(**batch, labels=labels).loss
+    loss.backward()
+    names = design_parameter_names(model)
+    assert torch.isfinite(loss) and all(p.grad is not None for n, p in model.named_parameters() if n in names)
