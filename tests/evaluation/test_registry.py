@@ -50,3 +50,12 @@ def test_every_task_declares_objective_and_metric_directions():
     assert get_task("extrapolation").metric_names(ci) == ["loss@1x", "loss@2x"]
     assert get_task("retrieval").metric_directions(ci) == {"mrr": True, "recall@1": True, "recall@10": True}
     assert get_task("perplexity").metric_directions(ci) == {"loss": False, "perplexity": False}
+
+
+def test_every_design_declares_tasks_the_harness_has():
+    from hf_archs.evaluation.tasks import get_tasks
+    from hf_archs.registry import DESIGNS
+
+    for design in DESIGNS.values():
+        assert design.tasks, design.name
+        assert [task.name for task in get_tasks(design.tasks)] == list(design.tasks)
