@@ -71,6 +71,19 @@ def additive_mask(attention_mask, *, is_causal: bool, query_length: int, key_len
     return attention_mask.to(dtype)
 
 
+def _layer_mask(module, attention_mask, query, key, dtype):
+    """The additive mask of one attention layer (its causality from `module.is_causal`), or None."""
+    is_causal = getattr(module, "is_causal", False)
+    return additive_mask(
+        attention_mask,
+        is_causal=is_causal,
+        query_length=query.shape[-2],
+        key_length=key.shape[-2],
+        dtype=dtype,
+        device=query.device,
+    )
+
+
 def repeat_kv(states: torch.Tensor, num_heads: int) -> torch.Tensor:
     """(batch, kv_heads, L, D) -> (batch, heads, L, D) for grouped-query attention."""
     return states.repeat_interleave(num_heads // states.shape[1], dim=1)
@@ -85,14 +98,7 @@ def reference_attention(module, query, key, value, attention_mask, *, scaling, d
     logits = torch.matmul(query, repeat_kv(key, query.shape[1]).transpose(-1, -2)) * scaling
     if bias is not None:
         logits = logits + bias.to(logits.dtype)
-    mask = additive_mask(
-        attention_mask,
-        is_causal=getattr(module, "is_causal", False),
-        query_length=query.shape[-2],
-        key_length=key.shape[-2],
-        dtype=logits.dtype,
-        device=logits.device,
-    )
+    mask = _layer_mask(module, attention_mask, query, key, logits.dtype)
     if mask is not None:
         logits = logits + mask
     # Softmax in at least float32 (as stock eager does for half precision); float64 stays float64.
@@ -110,14 +116,7 @@ def sdpa_attention(module, query, key, value, attention_mask, *, scaling, dropou
     """
     if bias is None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling)
-    mask = additive_mask(
-        attention_mask,
-        is_causal=getattr(module, "is_causal", False),
-        query_length=query.shape[2],
-        key_length=key.shape[2],
-        dtype=query.dtype,
-        device=query.device,
-    )
+    mask = _layer_mask(module, attention_mask, query, key, query.dtype)
     bias = bias.to(query.dtype)
     output = F.scaled_dot_product_attention(
         query,

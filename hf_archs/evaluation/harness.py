@@ -66,7 +66,15 @@ def evaluate(
     task, budget = (get_task(task) if isinstance(task, str) else task), get_budget(budget)
     start = time.perf_counter()
     result = task.evaluate(model_path, budget, device=device, trust_remote_code=trust_remote_code)
-    record = EvalRecord(
+    record = _record(task, model_path, seed, budget, result, start)
+    if output is not None:
+        record.save(output)
+    return record
+
+
+def _record(task: Task, model_path, seed: int, budget: Budget, result, start: float, **extra) -> EvalRecord:
+    """The record of one evaluation `result` of `model_path` (extra: training details and role, in comparisons)."""
+    return EvalRecord(
         task=task.name,
         model_path=str(model_path),
         config_hash=config_hash(model_path),
@@ -78,10 +86,8 @@ def evaluate(
         cost={"eval_seconds": result.details.get("eval_seconds")},
         details=result.details,
         seconds=time.perf_counter() - start,
+        **extra,
     )
-    if output is not None:
-        record.save(output)
-    return record
 
 
 # --- compare a design with its stock model -------------------------------------------------------------------------
@@ -170,21 +176,7 @@ def _train_and_evaluate(
     if not _state().is_main_process:
         return None
     result = task.evaluate(eval_path, budget, device=device, trust_remote_code=trust_remote_code)
-    return EvalRecord(
-        task=task.name,
-        model_path=str(model_path),
-        config_hash=config_hash(model_path),
-        seed=seed,
-        budget=budget.to_dict(),
-        metrics=result.metrics,
-        items=result.items,
-        weights=result.weights,
-        cost={"eval_seconds": result.details.get("eval_seconds")},
-        training=training,
-        details=result.details,
-        role=role,
-        seconds=time.perf_counter() - start,
-    )
+    return _record(task, model_path, seed, budget, result, start, training=training, role=role)
 
 
 def _load_record(path: Path, budget: Budget) -> EvalRecord | None:

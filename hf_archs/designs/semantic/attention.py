@@ -9,17 +9,14 @@ import torch
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.utils import logging
 
-from ...core.attention import causal_mask, sdpa_attention, term_biases
+from ...core.attention import sdpa_attention, term_biases
+from .kernel import TRITON_AVAILABLE, _valid_dense, semantic_attention_fused  # imports without Triton too
 
 
 logger = logging.get_logger(__name__)
 
 FUSED_KERNEL_KEY = "semantic_triton"
 
-try:  # Triton is optional: a checkpoint must load (with trust_remote_code too) where it is absent.
-    from .kernel import TRITON_AVAILABLE, semantic_attention_fused
-except ImportError:
-    TRITON_AVAILABLE, semantic_attention_fused = False, None
 
 # Transformers builds masks per key from its global mask table (an unknown key silently gets no mask). Only the
 # mask function is registered: stock models still refuse the key, since no global *attention* function has it.
@@ -32,15 +29,7 @@ def key_padding_from_mask(mask, *, is_causal: bool, sliding_window: int | None) 
     mask = mask[:, 0]
     query_length, key_length = mask.shape[-2:]
     keep = mask.any(dim=1)
-    structure = torch.ones(query_length, key_length, dtype=torch.bool, device=mask.device)
-    if is_causal:
-        structure = causal_mask(query_length, key_length, mask.device)
-    if sliding_window is not None:
-        offset = key_length - query_length
-        query_positions = torch.arange(query_length, device=mask.device)[:, None] + offset
-        structure = structure & (
-            query_positions - torch.arange(key_length, device=mask.device)[None, :] < sliding_window
-        )
+    structure = _valid_dense(1, query_length, key_length, None, is_causal, sliding_window or 0, mask.device)[0, 0]
     rebuilt = keep[:, None, :] & structure
     real_queries = keep[:, key_length - query_length :]
     return keep if torch.equal(rebuilt[real_queries], mask[real_queries]) else None

@@ -190,3 +190,18 @@ def test_features_ride_in_the_kv_cache(width):
         layer_idx=0,
     )
     torch.testing.assert_close(cropped[:, :6], torch.cat(semantics, dim=1)[:, :6])
+
+
+def test_key_padding_is_read_from_masks_the_kernel_can_express():
+    from hf_archs.designs.semantic.attention import key_padding_from_mask
+
+    keep = torch.ones(2, 6, dtype=torch.bool)
+    keep[0, :2] = False  # left padding
+    causal = causal_mask(6, 6, "cpu")
+    mask = (keep[:, None, None, :] & causal).clone()
+    assert torch.equal(key_padding_from_mask(mask, is_causal=True, sliding_window=None), keep)
+    windowed = mask & (torch.arange(6)[:, None] - torch.arange(6)[None, :] < 3)
+    assert torch.equal(key_padding_from_mask(windowed, is_causal=True, sliding_window=3), keep)
+    packed = mask.clone()
+    packed[1, 0, 4, :3] = False  # a second sequence starting at position 3: not padding ∧ causal
+    assert key_padding_from_mask(packed, is_causal=True, sliding_window=None) is None
