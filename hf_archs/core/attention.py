@@ -47,6 +47,21 @@ class LogitTerm(nn.Module):
     def init_design_weights(self, config) -> None:
         raise NotImplementedError
 
+    def coefficients(self) -> torch.Tensor:
+        """The term's parameters as a fused kernel takes them (e.g. a per-head weight), as a new tensor."""
+        raise NotImplementedError(f"{type(self).__name__} has no fused kernel inputs.")
+
+    def forward(self, step: str, *args):
+        """Run one step of the term — "features", "bias" or "coefficients" — as a call of this module.
+
+        Every read of a term's parameters happens inside a call: FSDP gathers a module's sharded parameters only
+        while the module is called, and PEFT's FSDP wrap policy makes a trainable term (a `modules_to_save` copy) an
+        FSDP unit of its own, so a parameter read from outside a call is this rank's shard.
+        """
+        if step not in ("features", "bias", "coefficients"):
+            raise ValueError(f"Unknown logit-term step {step!r}.")
+        return getattr(self, step)(*args)
+
 
 def causal_mask(query_length: int, key_length: int, device) -> torch.Tensor:
     """Boolean (Lq, Lk) mask, True = may attend. Queries are the last Lq of the Lk positions (KV-cache decoding)."""
@@ -180,7 +195,7 @@ class DesignAttention:
         query, key, value = self.project_qkv(hidden_states, position_embeddings)  # (batch, heads, L, D)
 
         terms = self.logit_terms()
-        query_features = torch.cat([term.features(hidden_states) for term in terms], dim=-1) if terms else None
+        query_features = torch.cat([term("features", hidden_states) for term in terms], dim=-1) if terms else None
         key_features = query_features
         if past_key_values is not None:
             cache = getattr(past_key_values, "self_attention_cache", past_key_values)
@@ -217,7 +232,7 @@ def term_biases(terms, query_features, key_features, dtype):
     total, start = None, 0
     for term in terms:
         end = start + term.num_features
-        bias = term.bias(query_features[..., start:end], key_features[..., start:end], dtype)
+        bias = term("bias", query_features[..., start:end], key_features[..., start:end], dtype)
         total = bias if total is None else total + bias
         start = end
     return total

@@ -67,7 +67,7 @@ def semantic_fused_attention(
         value,
         query_features,
         key_features,
-        term.weight,
+        term("coefficients"),
         scaling=scaling,
         is_causal=is_causal,
         key_padding_mask=key_padding,

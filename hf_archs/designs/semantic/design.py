@@ -65,6 +65,10 @@ class SemanticTerm(LogitTerm):
     def init_design_weights(self, config):
         init.constant_(self.weight, config.semantic_tau_init)
 
+    def coefficients(self):
+        # A copy: under FSDP the gathered parameter's storage is freed when the call ends.
+        return self.weight.clone()
+
     def extra_repr(self) -> str:
         return f"heads={self.weight.numel()}"
 
