@@ -1,9 +1,12 @@
 """DDP scaling of the LoRA fine-tune: training tokens/s on 1 and N GPUs for a stock Llama and a design of it.
 
     python -m hf_archs.evaluation.scaling build --tokenizer DIR --out MODELS --design NAME   # random Llama + design
+    python -m hf_archs.evaluation.scaling build --config CONFIG.json --tokenizer DIR --out MODELS --design NAME
     python -m hf_archs.evaluation.scaling train --model MODELS/stock --tag stock_1 --out RESULTS
     accelerate launch --multi_gpu --num_processes 2 -m hf_archs.evaluation.scaling train --model ... --tag stock_2
 
+`build --config` takes a stock config.json (e.g. `benchmarks/configs/gemma-3-270m.json`) instead of the default
+Llama shape; weights are random either way (tokens/s depends on the shapes, not on the weight values).
 `train` runs `finetune_lora` (causal LM on concatenated WordNet text chunks of `--seq-len` tokens, global batch
 `--batch-size` split over the processes) and writes `<tag>.json` with tokens/s (from Trainer's training time,
 warm-up included) and the peak CUDA memory of the main process.
@@ -18,15 +21,29 @@ import sys
 from pathlib import Path
 
 
-def build(tokenizer_dir: str, out: str, hidden: int, layers: int, design: str) -> None:
+def build(tokenizer_dir: str, out: str, hidden: int, layers: int, design: str, config_file: str | None = None) -> None:
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    from ..backbones import backbone_for
     from ..conversion import convert
     from ..registry import zoo_model
 
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    config = LlamaConfig(
+    config = AutoConfig.from_pretrained(config_file) if config_file else _llama_config(tokenizer, hidden, layers)
+    torch.manual_seed(0)
+    stock = Path(out) / "stock"
+    AutoModelForCausalLM.from_config(config).save_pretrained(stock)
+    tokenizer.save_pretrained(stock)
+    # The design's active setting: its term switched on, as after training.
+    active = zoo_model(design, backbone_for(config).name).active_setting
+    convert(design, str(stock), Path(out) / design, design_settings=active, force=True)
+
+
+def _llama_config(tokenizer, hidden: int, layers: int):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden,
         intermediate_size=hidden * 8 // 3 // 64 * 64,
@@ -38,13 +55,6 @@ def build(tokenizer_dir: str, out: str, hidden: int, layers: int, design: str) -
         bos_token_id=tokenizer.cls_token_id,
         eos_token_id=tokenizer.sep_token_id,
     )
-    torch.manual_seed(0)
-    stock = Path(out) / "stock"
-    LlamaForCausalLM(config).save_pretrained(stock)
-    tokenizer.save_pretrained(stock)
-    # The design's active setting: its term switched on, as after training.
-    active = zoo_model(design, "llama").active_setting
-    convert(design, str(stock), Path(out) / design, design_settings=active, force=True)
 
 
 def train(model: str, tag: str, out: str, steps: int, batch_size: int, seq_len: int) -> None:
@@ -106,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--out", required=True)
     b.add_argument("--hidden", type=int, default=768)
     b.add_argument("--layers", type=int, default=12)
-    b.add_argument("--design", required=True, help="a design with a Llama model type (`hf-archs list`)")
+    b.add_argument("--design", required=True, help="a design with a model type on the config's backbone")
+    b.add_argument("--config", help="a stock decoder config.json to build instead of the default Llama shape")
     t = commands.add_parser("train")
     t.add_argument("--model", required=True)
     t.add_argument("--tag", required=True)
@@ -117,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.command == "build":
-        build(args.tokenizer, args.out, args.hidden, args.layers, args.design)
+        build(args.tokenizer, args.out, args.hidden, args.layers, args.design, args.config)
     else:
         train(args.model, args.tag, args.out, args.steps, args.batch_size, args.seq_len)
     return 0
