@@ -57,7 +57,7 @@ def _llama_config(tokenizer, hidden: int, layers: int):
     )
 
 
-def train(model: str, tag: str, out: str, steps: int, batch_size: int, seq_len: int) -> None:
+def train(model: str, tag: str, out: str, steps: int, batch_size: int, seq_len: int, work: str | None = None) -> None:
     import torch
     from transformers import AutoTokenizer
 
@@ -69,7 +69,7 @@ def train(model: str, tag: str, out: str, steps: int, batch_size: int, seq_len: 
     state = process_state()
     tokenizer = AutoTokenizer.from_pretrained(model)
     texts = chunked_texts(wordnet_texts("train"), tokenizer, seq_len, steps * batch_size)
-    work = Path(out) / "work" / tag
+    work = Path(work or Path(out) / "work") / tag  # adapters and merged models
     report = finetune_lora(
         model,
         "causal_lm",
@@ -125,12 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--steps", type=int, default=40)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--seq-len", type=int, default=512)
+    t.add_argument("--work", help="where the run's adapter and merged model go (default: OUT/work)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     if args.command == "build":
         build(args.tokenizer, args.out, args.hidden, args.layers, args.design, args.config)
     else:
-        train(args.model, args.tag, args.out, args.steps, args.batch_size, args.seq_len)
+        train(args.model, args.tag, args.out, args.steps, args.batch_size, args.seq_len, args.work)
     return 0
 
 

@@ -28,3 +28,30 @@ def process_state():
     from accelerate import PartialState
 
     return PartialState(cpu=distributed_on_cpu())
+
+
+def gathered_trainable_state(wrapped_model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The trainable parameters of an FSDP-wrapped model, whole (not sharded), on the CPU, by unwrapped name.
+
+    Every process must call it (gathering is collective). Used instead of the FSDP state dict to save a PEFT
+    adapter: PEFT finds its `modules_to_save` copies by module names that keep FSDP's nested-wrapper prefixes, which
+    the FSDP state dict drops, so saving through it fails for any design parameter trained with the adapter.
+    """
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    with FullyShardedDataParallel.summon_full_params(wrapped_model, writeback=False):
+        return {
+            name.replace("_fsdp_wrapped_module.", ""): param.detach().cpu().clone()
+            for name, param in wrapped_model.named_parameters()
+            if param.requires_grad
+        }
+
+
+def load_trainable_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Copy `state` (e.g. from `gathered_trainable_state`) into the trainable parameters of an unwrapped copy of the
+    model; every trainable parameter must be covered, and nothing else."""
+    trainable = {name for name, param in model.named_parameters() if param.requires_grad}
+    missing, unexpected = sorted(trainable - state.keys()), sorted(state.keys() - trainable)
+    if missing or unexpected:
+        raise RuntimeError(f"Trainable state does not match the model: missing {missing}, unexpected {unexpected}.")
+    model.load_state_dict(state, strict=False)

@@ -283,13 +283,17 @@ def finetune_lora(
     # 2-3. LoRA on PEFT's default targets, plus the design's own new parameters.
     target_modules = default_lora_target_modules(model)
     set_seed(seed)  # LoRA's random init must not depend on what ran before
-    model = apply_lora(
-        model,
-        r=lora_r,
-        alpha=lora_alpha,
-        task_type=_PEFT_TASK_TYPES[task],
-        train_design_parameters=train_design_parameters,
-    )
+
+    def new_lora_model(base):
+        return apply_lora(
+            base,
+            r=lora_r,
+            alpha=lora_alpha,
+            task_type=_PEFT_TASK_TYPES[task],
+            train_design_parameters=train_design_parameters,
+        )
+
+    model = new_lora_model(model)
     design_modules = list(model.peft_config["default"].modules_to_save or [])
     trainable, total = count_parameters(model)
 
@@ -309,21 +313,29 @@ def finetune_lora(
     with contextlib.suppress(OSError):  # Trainer creates its output folder even when it saves nothing
         Path(args.output_dir).rmdir()
 
-    # 5. Held-out metrics after training.
-    after = setup.evaluate(model)
+    # 5. Held-out metrics after training. Under FSDP the parameters outside the wrapped layers stay sharded unless
+    # the call goes through the FSDP root (which gathers them), so evaluate the wrapped model.
+    after = setup.evaluate(trainer.model_wrapped if trainer.is_fsdp_enabled else model)
 
     loss_curve = [[entry["step"], entry["loss"]] for entry in trainer.state.log_history if "loss" in entry]
 
     # 6. Save the adapter, reload it onto a fresh base model, check it reproduces `after`, then merge.
     if trainer.is_fsdp_enabled:
-        # FSDP shards the parameters: every process takes part in gathering the full state dict, the main process
-        # writes it (needs `fsdp_state_dict_type: FULL_STATE_DICT`). Untested here: accelerate runs FSDP on
-        # accelerators only, never on CPU processes.
-        trainer.save_model(str(adapter_dir))
-    elif is_main:
-        model.save_pretrained(adapter_dir)
-    trainer.accelerator.wait_for_everyone()  # the other processes reload what the main process wrote
-    del trainer, model  # free the trained copy before loading a second one
+        # FSDP shards the parameters: every process takes part in gathering the trained ones; the main process puts
+        # them into an unsharded copy of the LoRA model and saves that (see `gathered_trainable_state` for why not
+        # the FSDP state dict). Checked on 2 GPUs; accelerate runs FSDP on accelerators only, never on CPU.
+        trained_state = distributed.gathered_trainable_state(trainer.model_wrapped)
+        del trainer, model
+        if is_main:
+            copy = new_lora_model(load_base_model(model_path, task, trust_remote_code))
+            distributed.load_trainable_state(copy, trained_state)
+            copy.save_pretrained(adapter_dir)
+            del copy
+    else:
+        if is_main:
+            model.save_pretrained(adapter_dir)
+        del trainer, model  # free the trained copy before loading a second one
+    distributed.process_state().wait_for_everyone()  # the other processes reload what the main process wrote
     reloaded_model = PeftModel.from_pretrained(load_base_model(model_path, task, trust_remote_code), adapter_dir)
     reloaded_model.to(args.device)
     reloaded = setup.evaluate(reloaded_model)

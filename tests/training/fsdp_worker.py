@@ -12,6 +12,7 @@ from peft.utils.other import fsdp_auto_wrap_policy
 from torch.distributed.fsdp import FullyShardedDataParallel, ShardingStrategy
 from transformers import AutoModel
 
+from hf_archs.training.distributed import gathered_trainable_state, load_trainable_state
 from hf_archs.training.lora import default_lora_target_modules, design_modules_to_save
 
 
@@ -76,6 +77,11 @@ def main() -> None:
     with FullyShardedDataParallel.summon_full_params(sharded):
         trained = design_parameters(model)
     expected = design_parameters(reference)
+    # What fine-tuning saves under FSDP: the gathered trainable state, put into an unsharded copy of the LoRA model.
+    copy = lora_model(args.model)
+    load_trainable_state(copy, gathered_trainable_state(sharded))
+    with torch.no_grad():
+        copied = copy(**batch).last_hidden_state
     rows = batch["attention_mask"].bool()
     result = {
         "rank": dist.get_rank(),
@@ -83,6 +89,7 @@ def main() -> None:
         "after": (after - reference_after)[rows].abs().max().item(),
         "step_change": (reference_after - reference_before)[rows].abs().max().item(),
         "design_parameters": max((trained[name] - expected[name]).abs().max().item() for name in expected),
+        "unsharded_copy": (copied - after)[rows].abs().max().item(),
         "design_step": max((expected[name] - initial[name]).abs().max().item() for name in expected),
     }
     Path(args.out, f"rank_{result['rank']}.json").write_text(json.dumps(result))

@@ -1,5 +1,6 @@
 """FSDP (FULL_SHARD, use_orig_params, PEFT's wrap policy) on 2 CPU processes: a LoRA step of every design model type
-matches the same step without FSDP, design parameters included."""
+matches the same step without FSDP, design parameters included, and the trained state gathered for saving
+reproduces the sharded model."""
 
 import json
 import os
@@ -39,3 +40,4 @@ def test_fsdp_lora_step_matches_single_process(case, tmp_path):
         assert figures["design_parameters"] < 1e-6, figures
         assert figures["before"] < 1e-5, figures
         assert figures["after"] < 1e-5, figures
+        assert figures["unsharded_copy"] < 1e-6, figures  # what fine-tuning saves as the adapter
