@@ -247,7 +247,7 @@ def test_save_and_reload_give_identical_outputs(case, converted, tmp_path, batch
     model = load(case, converted(case, active=True))
     with torch.no_grad():  # make tau distinct per head so a load that resets it cannot pass
         for parameter in design_parameters(model).values():
-            parameter.copy_(torch.linspace(-1, 1, parameter.numel()))
+            parameter.copy_(torch.linspace(-1, 1, parameter.numel()).view_as(parameter))
     model.save_pretrained(tmp_path)
     assert max(compare_models(model, load(case, tmp_path), batches).values()) == 0.0
 
