@@ -55,8 +55,8 @@ def normalized_positions(attention_mask: torch.Tensor | None, input_shape: torch
 class ContinuousPositionEncoding(PositionEncoding):
     """pe(u) = W2 · GELU(W1 · u + b1) + b2 (+ R[p] in the exact variant), in place of the learned position table.
 
-    The first layer (a scalar input) runs in float32 whatever the model dtype: bfloat16 cannot tell neighbouring
-    positions of a long sequence apart.
+    The first layer (a scalar input) runs in float32 at least whatever the model dtype: bfloat16 cannot tell
+    neighbouring positions of a long sequence apart.
     """
 
     def __init__(self, config):
@@ -82,18 +82,24 @@ class ContinuousPositionEncoding(PositionEncoding):
         return torch.arange(input_shape[-1], dtype=torch.float32, device=device)[None]
 
     def coordinates(self, position_ids: torch.Tensor) -> torch.Tensor:
-        """The MLP's input u in float32: p / scale for raw positions, the positions themselves when normalized."""
-        positions = position_ids.to(torch.float32)
+        """The MLP's input u: p / scale for raw positions, the positions themselves when normalized; in float32 at
+        least (float64 for a float64 module)."""
+        positions = position_ids.to(self.first_layer_dtype)
         return positions if self.normalize else positions / self.scale
+
+    @property
+    def first_layer_dtype(self) -> torch.dtype:
+        return torch.promote_types(self.w1.dtype, torch.float32)
 
     def encode(self, u: torch.Tensor) -> torch.Tensor:
         """(..., L) coordinates -> (..., L, hidden) MLP encodings."""
-        hidden = F.gelu(u.unsqueeze(-1) * self.w1.float() + self.b1.float())
+        dtype = self.first_layer_dtype
+        hidden = F.gelu(u.unsqueeze(-1).to(dtype) * self.w1.to(dtype) + self.b1.to(dtype))
         return F.linear(hidden.to(self.w2.dtype), self.w2, self.b2)
 
     def residual_at(self, position_ids: torch.Tensor) -> torch.Tensor:
         """R at (..., L) positions, linear between neighbouring rows (exact at integer positions)."""
-        positions = position_ids.to(torch.float32)
+        positions = position_ids.to(self.first_layer_dtype)
         if not torch.compiler.is_compiling() and ((positions < 0) | (positions > len(self.residual) - 1)).any():
             raise ValueError(
                 f"The residual table covers positions 0..{len(self.residual) - 1}; got positions up to "
