@@ -138,17 +138,18 @@ class DesignPreTrainedModel:
         self._build_position_encoding()
 
     def _build_position_encoding(self):
-        """A position design's module replaces the backbone's position embedding; the pre-hook feeds it positions."""
-        encodings = [design.position_encoding for design in self.config.designs if design.position_encoding]
-        if not encodings:
-            return
+        """A position design's module replaces the backbone's position embedding; the pre-hook feeds it positions
+        and makes float positions safe for the backbone (installed on every design base model)."""
         backbone = self.config.backbone
+        encodings = [design.position_encoding for design in self.config.designs if design.position_encoding]
         if len(encodings) > 1:
             raise ValueError(f"{type(self).__name__}: at most one design may replace the position embedding.")
-        if backbone.position_embedding is None:
-            raise ValueError(f"The {backbone.name} backbone has no learned position embedding to replace.")
-        encoding = encodings[0](self.config)
-        replace_position_embedding(self, backbone.position_embedding, encoding)
+        encoding = None
+        if encodings:
+            if backbone.position_embedding is None:
+                raise ValueError(f"The {backbone.name} backbone has no learned position embedding to replace.")
+            encoding = encodings[0](self.config)
+            replace_position_embedding(self, backbone.position_embedding, encoding)
         install_position_hook(self, encoding, backbone.prepare_position_inputs)
 
     def _init_weights(self, module):

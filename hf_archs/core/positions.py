@@ -12,7 +12,8 @@ before. Two things reach positions the stock code does not provide:
   (BERT gathers token type ids with them), which `Backbone.prepare_position_inputs` makes safe.
 
 Both happen in a forward pre-hook of the design base model (`install_position_hook`), so the stock forward and its
-signature stay untouched (Trainer and `generate()` read that signature).
+signature stay untouched (Trainer and `generate()` read that signature). Every design model gets the hook, so float
+position ids work on every zoo model type (decoders: `float_positions_are_coordinates`).
 """
 
 import inspect
@@ -49,10 +50,9 @@ def replace_position_embedding(base_model: nn.Module, path: str, encoding: Posit
     base_model.set_submodule(path, encoding)
 
 
-def _bound_arguments(forward, args: tuple, kwargs: dict) -> dict:
+def _bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
     """The keyword arguments of a call `forward(*args, **kwargs)`, positional ones named (heads call base models
     with `input_ids` positionally)."""
-    signature = inspect.signature(forward)
     bound = signature.bind(*args, **kwargs)
     arguments = dict(bound.arguments)
     for name, parameter in signature.parameters.items():
@@ -61,12 +61,32 @@ def _bound_arguments(forward, args: tuple, kwargs: dict) -> dict:
     return arguments
 
 
+def float_positions_are_coordinates(arguments: dict) -> None:
+    """`prepare_position_inputs` of decoders whose base model builds its mask with `create_causal_mask`.
+
+    Without an attention mask and a cache (training), `create_causal_mask` reads position steps other than 1 as the
+    starts of packed sequences, so fractional positions (0, 0.5, 1, ...) would cut every token off from the others.
+    Float `position_ids` are coordinates, never sequence boundaries: they get an all-ones mask, which is the
+    function of a call without padding. Integer position ids keep the stock packed-sequence reading.
+    """
+    position_ids = arguments.get("position_ids")
+    if position_ids is None or not position_ids.is_floating_point():
+        return
+    if arguments.get("attention_mask") is not None or arguments.get("past_key_values") is not None:
+        return
+    reference = arguments.get("input_ids")
+    shape = reference.shape if reference is not None else arguments["inputs_embeds"].shape[:-1]
+    arguments["attention_mask"] = torch.ones(shape, dtype=torch.long, device=position_ids.device)
+
+
 def install_position_hook(base_model: nn.Module, encoding: PositionEncoding | None, prepare_position_inputs) -> None:
     """Register the forward pre-hook that fills `position_ids` from `encoding.position_ids` (when the caller gives
     none) and lets the backbone adapt its inputs to float positions (`prepare_position_inputs(arguments)`)."""
 
+    signature = inspect.signature(base_model.forward)
+
     def hook(module, args, kwargs):
-        arguments = _bound_arguments(module.forward, args, kwargs)
+        arguments = _bound_arguments(signature, args, kwargs)
         if arguments.get("position_ids") is None and encoding is not None:
             reference = arguments.get("input_ids")
             if reference is None:
@@ -78,4 +98,9 @@ def install_position_hook(base_model: nn.Module, encoding: PositionEncoding | No
     base_model.register_forward_pre_hook(hook, with_kwargs=True)
 
 
-__all__ = ["PositionEncoding", "install_position_hook", "replace_position_embedding"]
+__all__ = [
+    "PositionEncoding",
+    "float_positions_are_coordinates",
+    "install_position_hook",
+    "replace_position_embedding",
+]

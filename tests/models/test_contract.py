@@ -159,6 +159,41 @@ def test_generate_with_cache_matches_recompute(case, converted):
     )
 
 
+@pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder))
+def test_float_position_ids_end_to_end(case, stock_dirs, converted):
+    """RoPE positions are continuous: float `position_ids` work in training (no mask, no cache), in a forward with a
+    cache and in generation, and integer-valued float positions give the stock model.
+
+    Bug: without a mask and a cache, Transformers read the non-unit steps of fractional positions as packed
+    sequences (each token its own sequence), so a training forward differed from the same call with a mask, and
+    generate(use_cache=False), which drops an all-ones mask, differed from cached generation."""
+    stock = load(case, stock_dirs[case.variant.name])
+    model = load(case, converted(case))
+    input_ids = torch.randint(3, VOCAB, (2, 9), generator=torch.Generator().manual_seed(3))
+    positions = torch.arange(9)[None].expand(2, -1)
+    ones = torch.ones_like(input_ids)
+    with torch.no_grad():
+        expected = stock(input_ids=input_ids, position_ids=positions, use_cache=False).logits
+        for use_cache in (False, True):
+            actual = model(input_ids=input_ids, position_ids=positions.float(), use_cache=use_cache).logits
+            torch.testing.assert_close(actual, expected, atol=IDENTITY_ATOL, rtol=0, msg=f"use_cache={use_cache}")
+        fractional = positions * 0.5 + torch.tensor([[0.0], [0.25]])
+        no_mask = model(input_ids=input_ids, position_ids=fractional, use_cache=False).logits
+        with_mask = model(input_ids=input_ids, position_ids=fractional, attention_mask=ones, use_cache=False).logits
+        torch.testing.assert_close(no_mask, with_mask, atol=1e-6, rtol=0)
+        assert (no_mask - expected).abs().max() > 1e-3  # fractional positions are really used
+        row = model(input_ids=input_ids[1:], position_ids=fractional[1:], use_cache=False).logits
+        torch.testing.assert_close(row, no_mask[1:], atol=1e-5, rtol=1e-5)
+
+    model.generation_config.eos_token_id = None
+    kwargs = dict(max_new_tokens=6, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
+    cached = model.generate(input_ids=input_ids, position_ids=fractional, use_cache=True, **kwargs)
+    recomputed = model.generate(input_ids=input_ids, position_ids=fractional, use_cache=False, **kwargs)
+    assert torch.equal(cached.sequences, recomputed.sequences)
+    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
+        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+
+
 # 6. training machinery -----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", case_params())
 def test_gradient_checkpointing_gives_the_same_gradients(case, converted):
