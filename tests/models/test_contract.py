@@ -134,6 +134,16 @@ def test_stock_kernels_that_would_drop_the_term_are_refused(case, converted, imp
 
 
 # 5. generate() with KV cache == full recompute ----------------------------------------------------------------------
+def assert_cached_generation_matches_recompute(model, inputs: dict, kwargs: dict):
+    """Greedy generation with a KV cache gives the sequences and logits of a full recompute; returns the latter."""
+    cached = model.generate(**inputs, use_cache=True, **kwargs)
+    recomputed = model.generate(**inputs, use_cache=False, **kwargs)
+    assert torch.equal(cached.sequences, recomputed.sequences)
+    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
+        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+    return recomputed
+
+
 @pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder))
 def test_generate_with_cache_matches_recompute(case, converted):
     model = load(case, converted(case, active=True))
@@ -141,11 +151,9 @@ def test_generate_with_cache_matches_recompute(case, converted):
     attention_mask = torch.ones_like(input_ids)
     attention_mask[0, :3] = 0  # left padding
     kwargs = dict(max_new_tokens=8, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
-    cached = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **kwargs)
-    recomputed = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
-    assert torch.equal(cached.sequences, recomputed.sequences)
-    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
-        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+    recomputed = assert_cached_generation_matches_recompute(
+        model, dict(input_ids=input_ids, attention_mask=attention_mask), kwargs
+    )
 
     # x̂ rides in the key cache, so other cache layouts and beam reordering need no code of their own.
     static = model.generate(
@@ -187,11 +195,7 @@ def test_float_position_ids_end_to_end(case, stock_dirs, converted):
 
     model.generation_config.eos_token_id = None
     kwargs = dict(max_new_tokens=6, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
-    cached = model.generate(input_ids=input_ids, position_ids=fractional, use_cache=True, **kwargs)
-    recomputed = model.generate(input_ids=input_ids, position_ids=fractional, use_cache=False, **kwargs)
-    assert torch.equal(cached.sequences, recomputed.sequences)
-    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
-        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+    assert_cached_generation_matches_recompute(model, dict(input_ids=input_ids, position_ids=fractional), kwargs)
 
 
 # 6. training machinery -----------------------------------------------------------------------------------------------
