@@ -32,10 +32,13 @@ class PositionEncoding(nn.Module):
     # Marks modules holding a design's new parameters (weight init, conversion, LoRA `modules_to_save`).
     hf_archs_design_module = True
 
-    def position_ids(self, attention_mask: torch.Tensor | None, input_shape: torch.Size) -> torch.Tensor | None:
+    def position_ids(
+        self, attention_mask: torch.Tensor | None, input_shape: torch.Size, device
+    ) -> torch.Tensor | None:
         """Positions for a call without `position_ids`, or None to keep the backbone's default (stock positions).
 
-        attention_mask: (batch, L) with 1 for tokens and 0 for padding, or None; input_shape: (batch, L).
+        attention_mask: (batch, L) with 1 for tokens and 0 for padding, or None; input_shape: (batch, L); device: the
+        inputs' device (not the module's: a copied model's hook may still hold the original module).
         """
         return None
 
@@ -91,7 +94,9 @@ def install_position_hook(base_model: nn.Module, encoding: PositionEncoding | No
             reference = arguments.get("input_ids")
             if reference is None:
                 reference = arguments["inputs_embeds"][..., 0]
-            arguments["position_ids"] = encoding.position_ids(arguments.get("attention_mask"), reference.shape)
+            arguments["position_ids"] = encoding.position_ids(
+                arguments.get("attention_mask"), reference.shape, reference.device
+            )
         prepare_position_inputs(arguments)
         return (), arguments
 

@@ -74,8 +74,7 @@ class ContinuousPositionEncoding(PositionEncoding):
         else:
             self.residual = None
 
-    def position_ids(self, attention_mask, input_shape):
-        device = self.w1.device
+    def position_ids(self, attention_mask, input_shape, device):
         if self.normalize:
             return normalized_positions(attention_mask, input_shape, device)
         # Float positions 0..L-1 (the stock ones), not limited to the stock table's length.
