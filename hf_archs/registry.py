@@ -11,11 +11,13 @@ from transformers import AutoConfig
 
 from .backbones import BACKBONES, Backbone
 from .core.design import Design
+from .designs.continuous import CONTINUOUS
+from .designs.continuous import modeling_continuous as continuous
 from .designs.semantic import SEMANTIC
 from .designs.semantic import modeling_semantic as semantic
 
 
-DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC,)}
+DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC, CONTINUOUS)}
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,13 @@ ZOO: tuple[ZooModel, ...] = (
         semantic.SemanticBertForMaskedLM,
         semantic.SemanticBertForSequenceClassification,
         semantic.SemanticBertForTokenClassification,
+    ),
+    ZooModel.of(
+        continuous.ContinuousBertConfig,
+        continuous.ContinuousBertModel,
+        continuous.ContinuousBertForMaskedLM,
+        continuous.ContinuousBertForSequenceClassification,
+        continuous.ContinuousBertForTokenClassification,
     ),
 )
 

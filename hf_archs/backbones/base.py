@@ -42,6 +42,10 @@ class Backbone:
     validate_config: checks a design config of this backbone must pass (raise ValueError).
     absent_in_source: weights that checkpoints of a source model type do not have and that must be zero (Qwen2's
         o_proj bias on Llama); any other weight missing from a source is an error.
+    position_embedding: path (in the base model) of the stock learned position embedding that a position design
+        replaces (`Design.position_encoding`), or None when the family has none (RoPE).
+    prepare_position_inputs: adapts the base model's forward keyword arguments (a dict, changed in place) to
+        position ids given or computed by a position design, e.g. float ones (`hf_archs.core.positions`).
     """
 
     name: str
@@ -55,6 +59,8 @@ class Backbone:
     validate_config: Callable[[PreTrainedConfig], None] = lambda config: None
     # Weights a source checkpoint may lack because its family has none (name suffixes); conversion zeroes them.
     absent_in_source: Callable[[PreTrainedConfig], tuple[str, ...]] = lambda source: ()
+    position_embedding: str | None = None
+    prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
 
     @property
     def stock_base_class(self) -> type:

@@ -1,6 +1,7 @@
 """BERT-family encoders (learned absolute positions, post-LN, GELU), including sentence-transformers models such as
 all-MiniLM-L6-v2."""
 
+import torch
 from transformers import PreTrainedConfig
 from transformers.models.bert import modeling_bert as stock
 
@@ -32,6 +33,17 @@ def _bert_family_kwargs(source: PreTrainedConfig) -> dict:
     return kwargs
 
 
+def _prepare_position_inputs(arguments: dict) -> None:
+    """Stock `BertEmbeddings` gathers default token type ids with the position ids as an index, which float
+    positions cannot be; those defaults are all zeros, so zeros are passed instead (the same function)."""
+    position_ids = arguments.get("position_ids")
+    if position_ids is None or not position_ids.is_floating_point() or arguments.get("token_type_ids") is not None:
+        return
+    reference = arguments.get("input_ids")
+    shape = reference.shape if reference is not None else arguments["inputs_embeds"].shape[:-1]
+    arguments["token_type_ids"] = torch.zeros(shape, dtype=torch.long, device=position_ids.device)
+
+
 def _validate(config):
     if config.is_decoder or config.add_cross_attention:
         raise ValueError(f"{config.model_type} is an encoder: is_decoder and add_cross_attention must be False.")
@@ -54,4 +66,6 @@ BERT = Backbone(
     default_auto_class="AutoModel",
     source_config_kwargs=_bert_family_kwargs,
     validate_config=_validate,
+    position_embedding="embeddings.position_embeddings",
+    prepare_position_inputs=_prepare_position_inputs,
 )

@@ -4,6 +4,7 @@ layers interleaved with full layers (5:1), one KV head on the small models."""
 from transformers.models.gemma3 import modeling_gemma3 as stock
 
 from ..core.attention import DesignAttention
+from ..core.positions import float_positions_are_coordinates
 from .base import Backbone, UnsupportedSourceError
 
 
@@ -51,4 +52,5 @@ GEMMA3 = Backbone(
     default_auto_class="AutoModelForCausalLM",
     source_config_kwargs=_gemma3_kwargs,
     validate_config=_validate,
+    prepare_position_inputs=float_positions_are_coordinates,
 )

@@ -5,6 +5,7 @@ from transformers import PreTrainedConfig
 from transformers.models.llama import modeling_llama as stock
 
 from ..core.attention import DesignAttention
+from ..core.positions import float_positions_are_coordinates
 from .base import Backbone, UnsupportedSourceError
 
 
@@ -53,4 +54,5 @@ LLAMA = Backbone(
     default_auto_class="AutoModelForCausalLM",
     source_config_kwargs=_llama_family_kwargs,
     absent_in_source=lambda source: ("self_attn.o_proj.bias",) if source.model_type == "qwen2" else (),
+    prepare_position_inputs=float_positions_are_coordinates,
 )

@@ -25,7 +25,7 @@ from transformers import AutoConfig, AutoTokenizer
 
 from ..backbones import backbone_for
 from ..checkpoints import copy_auxiliary_files
-from ..core.model import design_parameter_names
+from ..core.model import design_state_names
 from ..registry import zoo_model
 from .model_card import write_model_card
 from .verify import SAMPLE_TEXTS, compare_models, sample_batches
@@ -57,6 +57,8 @@ class ConversionReport:
     max_abs_diff: dict[str, float] = field(default_factory=dict)
     # The same for sentence-transformers embeddings, when the source is a sentence-transformers folder.
     sentence_embedding_max_abs_diff: float | None = None
+    # What a design's `ConversionPlan.initialize` measured (e.g. the error of a fit), by name.
+    initialization: dict = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -114,8 +116,8 @@ def _load_tokenizer(path: Path):
 
 def _new_parameter_names(model, missing_keys, absent_in_source: tuple[str, ...]) -> list[str]:
     """Weights the source lacks must be the design's own, or ones its family does not have (zeroed here)."""
-    design_parameters = design_parameter_names(model)
-    absent = [key for key in missing_keys if key not in design_parameters]
+    design_state = design_state_names(model)
+    absent = [key for key in missing_keys if key not in design_state]
     unexplained = [key for key in absent if not key.endswith(absent_in_source)]
     if unexplained:
         raise ConversionError(f"The source checkpoint lacks weights the design needs: {unexplained[:5]}")
@@ -200,10 +202,12 @@ def convert(
         steps.set_postfix_str("copying weights")
         with _without_load_report():
             model, loading_info = design_class.from_pretrained(source_dir, config=config, output_loading_info=True)
-        if loading_info["unexpected_keys"] or loading_info["mismatched_keys"]:
+        replaced = tuple(suffix for part in entry.designs for suffix in part.conversion.replaces)
+        unexpected = [key for key in loading_info["unexpected_keys"] if not (replaced and key.endswith(replaced))]
+        if unexpected or loading_info["mismatched_keys"]:
             raise ConversionError(
                 f"Source weights that do not fit {design_class.__name__}: "
-                f"{sorted(loading_info['unexpected_keys'])[:5]} {list(loading_info['mismatched_keys'])[:5]}"
+                f"{sorted(unexpected)[:5]} {list(loading_info['mismatched_keys'])[:5]}"
             )
         report = ConversionReport(
             design=design,

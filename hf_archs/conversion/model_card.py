@@ -18,6 +18,14 @@ def render_model_card(entry, report, license: str = "other") -> str:
     diffs = "\n".join(f"| {name} | {value:.2e} |" for name, value in report.max_abs_diff.items())
     if report.sentence_embedding_max_abs_diff is not None:
         diffs += f"\n| sentence embeddings | {report.sentence_embedding_max_abs_diff:.2e} |"
+    for name, values in report.initialization.items():  # what a conversion plan measured, e.g. a fit's error
+        rows = "\n".join(
+            f"| {key} | {value:.4g} |" if isinstance(value, float) else f"| {key} | {value} |"
+            for key, value in values.items()
+        )
+        diffs += (
+            f"\n\n{name} (measured by the design's conversion plan):\n\n| quantity | value |\n| --- | --- |\n{rows}"
+        )
     loader = report.auto_class
     if report.identity:
         identity = "This is the identity setting: the model computes the source model's function."

@@ -46,6 +46,9 @@ class ConversionPlan:
 
     initialize: str | None = None
     atol: float = 1e-5
+    # Stock weights (name suffixes) the design replaces rather than copies (e.g. a position table an MLP is fitted
+    # to): the converter does not refuse them as unexpected; `initialize` reads them from the source folder.
+    replaces: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Design:
     logit_term: the `LogitTerm` module class a layer gets (attention designs), or None.
     layers: which layers get the design, from the config (default: all).
     tasks: names of the evaluation tasks that judge this design.
+    position_encoding: the `PositionEncoding` module class (`hf_archs.core.positions`) that replaces the backbone's
+        position embedding at construction (position designs), or None.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
     """
 
@@ -74,6 +79,7 @@ class Design:
     logit_term: type | None = None
     layers: Callable[[object], list[int]] | None = None
     tasks: tuple[str, ...] = ()
+    position_encoding: type | None = None
 
     @property
     def key_prefix(self) -> str:

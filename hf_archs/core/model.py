@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from .design import check_design_keys
+from .positions import install_position_hook, replace_position_embedding
 
 
 # Set by `hf_archs` on import: writes the self-contained code files and `auto_map` next to saved weights so that
@@ -42,6 +43,16 @@ def design_parameter_names(model: nn.Module) -> set[str]:
         for name, module in model.named_modules()
         if is_design_module(module)
         for param_name, _ in module.named_parameters()
+    }
+
+
+def design_state_names(model: nn.Module) -> set[str]:
+    """Full names of the parameters and buffers of a design's marked modules (e.g. a frozen table a design adds)."""
+    return design_parameter_names(model) | {
+        f"{name}.{buffer_name}" if name else buffer_name
+        for name, module in model.named_modules()
+        if is_design_module(module)
+        for buffer_name, _ in module.named_buffers()
     }
 
 
@@ -124,6 +135,22 @@ class DesignPreTrainedModel:
                 continue
             for layer_idx in design.layer_indices(self.config):
                 layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
+        self._build_position_encoding()
+
+    def _build_position_encoding(self):
+        """A position design's module replaces the backbone's position embedding; the pre-hook feeds it positions
+        and makes float positions safe for the backbone (installed on every design base model)."""
+        backbone = self.config.backbone
+        encodings = [design.position_encoding for design in self.config.designs if design.position_encoding]
+        if len(encodings) > 1:
+            raise ValueError(f"{type(self).__name__}: at most one design may replace the position embedding.")
+        encoding = None
+        if encodings:
+            if backbone.position_embedding is None:
+                raise ValueError(f"The {backbone.name} backbone has no learned position embedding to replace.")
+            encoding = encodings[0](self.config)
+            replace_position_embedding(self, backbone.position_embedding, encoding)
+        install_position_hook(self, encoding, backbone.prepare_position_inputs)
 
     def _init_weights(self, module):
         super()._init_weights(module)

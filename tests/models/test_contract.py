@@ -134,6 +134,16 @@ def test_stock_kernels_that_would_drop_the_term_are_refused(case, converted, imp
 
 
 # 5. generate() with KV cache == full recompute ----------------------------------------------------------------------
+def assert_cached_generation_matches_recompute(model, inputs: dict, kwargs: dict):
+    """Greedy generation with a KV cache gives the sequences and logits of a full recompute; returns the latter."""
+    cached = model.generate(**inputs, use_cache=True, **kwargs)
+    recomputed = model.generate(**inputs, use_cache=False, **kwargs)
+    assert torch.equal(cached.sequences, recomputed.sequences)
+    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
+        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+    return recomputed
+
+
 @pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder))
 def test_generate_with_cache_matches_recompute(case, converted):
     model = load(case, converted(case, active=True))
@@ -141,11 +151,9 @@ def test_generate_with_cache_matches_recompute(case, converted):
     attention_mask = torch.ones_like(input_ids)
     attention_mask[0, :3] = 0  # left padding
     kwargs = dict(max_new_tokens=8, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
-    cached = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **kwargs)
-    recomputed = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
-    assert torch.equal(cached.sequences, recomputed.sequences)
-    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
-        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+    recomputed = assert_cached_generation_matches_recompute(
+        model, dict(input_ids=input_ids, attention_mask=attention_mask), kwargs
+    )
 
     # x̂ rides in the key cache, so other cache layouts and beam reordering need no code of their own.
     static = model.generate(
@@ -157,6 +165,37 @@ def test_generate_with_cache_matches_recompute(case, converted):
         model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **beams),
         model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **beams),
     )
+
+
+@pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder))
+def test_float_position_ids_end_to_end(case, stock_dirs, converted):
+    """RoPE positions are continuous: float `position_ids` work in training (no mask, no cache), in a forward with a
+    cache and in generation, and integer-valued float positions give the stock model.
+
+    Bug: without a mask and a cache, Transformers read the non-unit steps of fractional positions as packed
+    sequences (each token its own sequence), so a training forward differed from the same call with a mask, and
+    generate(use_cache=False), which drops an all-ones mask, differed from cached generation."""
+    stock = load(case, stock_dirs[case.variant.name])
+    model = load(case, converted(case))
+    input_ids = torch.randint(3, VOCAB, (2, 9), generator=torch.Generator().manual_seed(3))
+    positions = torch.arange(9)[None].expand(2, -1)
+    ones = torch.ones_like(input_ids)
+    with torch.no_grad():
+        expected = stock(input_ids=input_ids, position_ids=positions, use_cache=False).logits
+        for use_cache in (False, True):
+            actual = model(input_ids=input_ids, position_ids=positions.float(), use_cache=use_cache).logits
+            torch.testing.assert_close(actual, expected, atol=IDENTITY_ATOL, rtol=0, msg=f"use_cache={use_cache}")
+        fractional = positions * 0.5 + torch.tensor([[0.0], [0.25]])
+        no_mask = model(input_ids=input_ids, position_ids=fractional, use_cache=False).logits
+        with_mask = model(input_ids=input_ids, position_ids=fractional, attention_mask=ones, use_cache=False).logits
+        torch.testing.assert_close(no_mask, with_mask, atol=1e-6, rtol=0)
+        assert (no_mask - expected).abs().max() > 1e-3  # fractional positions are really used
+        row = model(input_ids=input_ids[1:], position_ids=fractional[1:], use_cache=False).logits
+        torch.testing.assert_close(row, no_mask[1:], atol=1e-5, rtol=1e-5)
+
+    model.generation_config.eos_token_id = None
+    kwargs = dict(max_new_tokens=6, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
+    assert_cached_generation_matches_recompute(model, dict(input_ids=input_ids, position_ids=fractional), kwargs)
 
 
 # 6. training machinery -----------------------------------------------------------------------------------------------
@@ -247,7 +286,7 @@ def test_save_and_reload_give_identical_outputs(case, converted, tmp_path, batch
     model = load(case, converted(case, active=True))
     with torch.no_grad():  # make tau distinct per head so a load that resets it cannot pass
         for parameter in design_parameters(model).values():
-            parameter.copy_(torch.linspace(-1, 1, parameter.numel()))
+            parameter.copy_(torch.linspace(-1, 1, parameter.numel()).view_as(parameter))
     model.save_pretrained(tmp_path)
     assert max(compare_models(model, load(case, tmp_path), batches).values()) == 0.0
 

@@ -1,0 +1,111 @@
+"""Position-encoding designs: a design module that replaces a backbone's position embedding at construction.
+
+A design declares `Design.position_encoding`, a `PositionEncoding` subclass. When the design base model is built,
+the module found at the backbone's `Backbone.position_embedding` path (BERT: `embeddings.position_embeddings`, the
+learned table) is replaced by the design's module, which the stock embeddings then call with the position ids as
+before. Two things reach positions the stock code does not provide:
+
+- positions computed per row from the attention mask (e.g. normalized to [0, 1] over a row's tokens, so that padding
+  on either side does not shift them): `PositionEncoding.position_ids` is asked for them when the caller passes no
+  `position_ids`;
+- float (fractional) `position_ids`: the stock forward of some families uses position ids as an index elsewhere
+  (BERT gathers token type ids with them), which `Backbone.prepare_position_inputs` makes safe.
+
+Both happen in a forward pre-hook of the design base model (`install_position_hook`), so the stock forward and its
+signature stay untouched (Trainer and `generate()` read that signature). Every design model gets the hook, so float
+position ids work on every zoo model type (decoders: `float_positions_are_coordinates`).
+"""
+
+import inspect
+
+import torch
+from torch import nn
+
+
+class PositionEncoding(nn.Module):
+    """A design's position embedding: `forward(position_ids) -> (batch or 1, L, hidden)` added to the token embeddings.
+
+    `position_ids` may be integer or float, shaped (L,), (1, L) or (batch, L). Subclasses define `forward` and
+    `init_design_weights`; `position_ids` may return per-row positions computed from the attention mask.
+    """
+
+    # Marks modules holding a design's new parameters (weight init, conversion, LoRA `modules_to_save`).
+    hf_archs_design_module = True
+
+    def position_ids(
+        self, attention_mask: torch.Tensor | None, input_shape: torch.Size, device
+    ) -> torch.Tensor | None:
+        """Positions for a call without `position_ids`, or None to keep the backbone's default (stock positions).
+
+        attention_mask: (batch, L) with 1 for tokens and 0 for padding, or None; input_shape: (batch, L); device: the
+        inputs' device (not the module's: a copied model's hook may still hold the original module).
+        """
+        return None
+
+    def init_design_weights(self, config) -> None:
+        raise NotImplementedError
+
+
+def replace_position_embedding(base_model: nn.Module, path: str, encoding: PositionEncoding) -> None:
+    """Put `encoding` where the stock position embedding of `base_model` lives (`path`, e.g.
+    "embeddings.position_embeddings")."""
+    base_model.get_submodule(path)  # a clear error if the backbone has no module there
+    base_model.set_submodule(path, encoding)
+
+
+def _bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
+    """The keyword arguments of a call `forward(*args, **kwargs)`, positional ones named (heads call base models
+    with `input_ids` positionally)."""
+    bound = signature.bind(*args, **kwargs)
+    arguments = dict(bound.arguments)
+    for name, parameter in signature.parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
+            arguments.update(arguments.pop(name))
+    return arguments
+
+
+def float_positions_are_coordinates(arguments: dict) -> None:
+    """`prepare_position_inputs` of decoders whose base model builds its mask with `create_causal_mask`.
+
+    Without an attention mask and a cache (training), `create_causal_mask` reads position steps other than 1 as the
+    starts of packed sequences, so fractional positions (0, 0.5, 1, ...) would cut every token off from the others.
+    Float `position_ids` are coordinates, never sequence boundaries: they get an all-ones mask, which is the
+    function of a call without padding. Integer position ids keep the stock packed-sequence reading.
+    """
+    position_ids = arguments.get("position_ids")
+    if position_ids is None or not position_ids.is_floating_point():
+        return
+    if arguments.get("attention_mask") is not None or arguments.get("past_key_values") is not None:
+        return
+    reference = arguments.get("input_ids")
+    shape = reference.shape if reference is not None else arguments["inputs_embeds"].shape[:-1]
+    arguments["attention_mask"] = torch.ones(shape, dtype=torch.long, device=position_ids.device)
+
+
+def install_position_hook(base_model: nn.Module, encoding: PositionEncoding | None, prepare_position_inputs) -> None:
+    """Register the forward pre-hook that fills `position_ids` from `encoding.position_ids` (when the caller gives
+    none) and lets the backbone adapt its inputs to float positions (`prepare_position_inputs(arguments)`)."""
+
+    signature = inspect.signature(base_model.forward)
+
+    def hook(module, args, kwargs):
+        arguments = _bound_arguments(signature, args, kwargs)
+        if arguments.get("position_ids") is None and encoding is not None:
+            reference = arguments.get("input_ids")
+            if reference is None:
+                reference = arguments["inputs_embeds"][..., 0]
+            arguments["position_ids"] = encoding.position_ids(
+                arguments.get("attention_mask"), reference.shape, reference.device
+            )
+        prepare_position_inputs(arguments)
+        return (), arguments
+
+    base_model.register_forward_pre_hook(hook, with_kwargs=True)
+
+
+__all__ = [
+    "PositionEncoding",
+    "float_positions_are_coordinates",
+    "install_position_hook",
+    "replace_position_embedding",
+]
