@@ -11,11 +11,13 @@ from transformers import AutoConfig
 
 from .backbones import BACKBONES, Backbone
 from .core.design import Design
+from .designs.resonant import RESONANT
+from .designs.resonant import modeling_resonant as resonant
 from .designs.semantic import SEMANTIC
 from .designs.semantic import modeling_semantic as semantic
 
 
-DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC,)}
+DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC, RESONANT)}
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,25 @@ ZOO: tuple[ZooModel, ...] = (
         semantic.SemanticBertForMaskedLM,
         semantic.SemanticBertForSequenceClassification,
         semantic.SemanticBertForTokenClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantLlamaConfig,
+        resonant.ResonantLlamaModel,
+        resonant.ResonantLlamaForCausalLM,
+        resonant.ResonantLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantGemma3TextConfig,
+        resonant.ResonantGemma3TextModel,
+        resonant.ResonantGemma3ForCausalLM,
+        resonant.ResonantGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantBertConfig,
+        resonant.ResonantBertModel,
+        resonant.ResonantBertForMaskedLM,
+        resonant.ResonantBertForSequenceClassification,
+        resonant.ResonantBertForTokenClassification,
     ),
 )
 

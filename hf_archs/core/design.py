@@ -23,15 +23,21 @@ class Capabilities:
         stock ones, error reported) or "trained" (a short training run, fidelity reported).
     cached_generation: left-to-right decoding with a KV cache computes the same function as a full forward.
     kernels: extra `attn_implementation` keys (fused kernels) the design provides besides "eager" and "sdpa".
+    identity_gradient: which design parameters get a gradient at the identity setting. "all": every one of them;
+        "gate_first": only the gate whose zero value is the identity (a weight multiplying the design's term), since
+        the term's inner parameters are multiplied by it; they get gradient once one step moves the gate off zero.
     """
 
     conversion: str = "exact"
     cached_generation: bool = True
     kernels: tuple[str, ...] = ()
+    identity_gradient: str = "all"
 
     def __post_init__(self):
         if self.conversion not in ("exact", "fitted", "trained"):
             raise ValueError(f"conversion must be exact, fitted or trained, got {self.conversion!r}")
+        if self.identity_gradient not in ("all", "gate_first"):
+            raise ValueError(f"identity_gradient must be all or gate_first, got {self.identity_gradient!r}")
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,15 @@ class DesignFields:
         """Check the design's own fields against the rest of the config; raise ValueError naming the field."""
 
 
+def check_layer_indices(field_name: str, layers: list[int] | None, num_hidden_layers: int) -> None:
+    """Refuse a design's layer-selection field (None = every layer) unless it holds distinct indices of layers."""
+    if layers is None:
+        return
+    bad = [i for i in layers if not 0 <= i < num_hidden_layers]
+    if bad or len(set(layers)) != len(layers):
+        raise ValueError(f"{field_name}={layers} must be distinct layer indices in [0, {num_hidden_layers}).")
+
+
 def check_design_keys(config, designs: tuple[Design, ...]) -> None:
     """Refuse config attributes that carry the prefix of one of `designs` but are none of its fields.
 
@@ -127,4 +142,5 @@ __all__ = [
     "DesignFields",
     "UnknownDesignKeyError",
     "check_design_keys",
+    "check_layer_indices",
 ]
