@@ -11,13 +11,13 @@ from transformers import AutoConfig
 
 from .backbones import BACKBONES, Backbone
 from .core.design import Design
-from .designs.resonant import RESONANT
+from .designs.resonant import RESONANT, RESONANT_PURE
 from .designs.resonant import modeling_resonant as resonant
 from .designs.semantic import SEMANTIC
 from .designs.semantic import modeling_semantic as semantic
 
 
-DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC, RESONANT)}
+DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC, RESONANT, RESONANT_PURE)}
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,25 @@ ZOO: tuple[ZooModel, ...] = (
         resonant.ResonantBertForMaskedLM,
         resonant.ResonantBertForSequenceClassification,
         resonant.ResonantBertForTokenClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantPureLlamaConfig,
+        resonant.ResonantPureLlamaModel,
+        resonant.ResonantPureLlamaForCausalLM,
+        resonant.ResonantPureLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantPureGemma3TextConfig,
+        resonant.ResonantPureGemma3TextModel,
+        resonant.ResonantPureGemma3ForCausalLM,
+        resonant.ResonantPureGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantPureBertConfig,
+        resonant.ResonantPureBertModel,
+        resonant.ResonantPureBertForMaskedLM,
+        resonant.ResonantPureBertForSequenceClassification,
+        resonant.ResonantPureBertForTokenClassification,
     ),
 )
 

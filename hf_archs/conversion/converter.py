@@ -58,6 +58,8 @@ class ConversionReport:
     # The same for sentence-transformers embeddings, when the source is a sentence-transformers folder.
     sentence_embedding_max_abs_diff: float | None = None
     seconds: float = 0.0
+    # What the plan's initializer measured (a fit's error, a transfer's loss before and after, its budget).
+    initialization: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -194,7 +196,10 @@ def convert(
         settings = {**entry.identity_setting, **design_settings}
         config = backbone.design_config(entry.config_class, source_config, **settings)
         config.architectures = [design_class.__name__]
-        identity = all(getattr(config, key) == value for key, value in entry.identity_setting.items())
+        # A "trained" design has no identity setting: its conversion is a short training, only reported.
+        identity = all(getattr(config, key) == value for key, value in entry.identity_setting.items()) and all(
+            part.capabilities.conversion != "trained" for part in entry.designs
+        )
         steps.update()
 
         steps.set_postfix_str("copying weights")

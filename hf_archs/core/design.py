@@ -26,12 +26,16 @@ class Capabilities:
     identity_gradient: which design parameters get a gradient at the identity setting. "all": every one of them;
         "gate_first": only the gate whose zero value is the identity (a weight multiplying the design's term), since
         the term's inner parameters are multiplied by it; they get gradient once one step moves the gate off zero.
+    discrete_choices: the forward makes discrete per-token choices (e.g. a top-k), so half-precision rounding of its
+        inputs can flip a few of them and move those tokens' outputs by more than rounding; checks of half precision
+        then bound the typical (median) error, and the worst one only by finiteness.
     """
 
     conversion: str = "exact"
     cached_generation: bool = True
     kernels: tuple[str, ...] = ()
     identity_gradient: str = "all"
+    discrete_choices: bool = False
 
     def __post_init__(self):
         if self.conversion not in ("exact", "fitted", "trained"):
@@ -67,6 +71,8 @@ class Design:
     layers: which layers get the design, from the config (default: all).
     tasks: names of the evaluation tasks that judge this design.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
+    field_prefix: the prefix of the config fields when the design shares another design's fields (a variant such
+        as a "pure" form of a "hybrid" design); None means `name + "_"`.
     """
 
     name: str
@@ -80,10 +86,11 @@ class Design:
     logit_term: type | None = None
     layers: Callable[[object], list[int]] | None = None
     tasks: tuple[str, ...] = ()
+    field_prefix: str | None = None
 
     @property
     def key_prefix(self) -> str:
-        return f"{self.name}_"
+        return self.field_prefix or f"{self.name}_"
 
     @property
     def field_names(self) -> tuple[str, ...]:

@@ -18,6 +18,10 @@ Hybrid (this package's model types):
 with lambda learned per head; lambda = 0 is exactly the stock model, so conversion copies the weights and sets
 lambda = 0.
 
+Pure (the `resonant_pure_*` model types): logits_h(i, j) = lambda_h · Res_h(i, j) / temperature (+ mask), Res in place
+of q·k. No setting is the stock model; conversion fits the resonance projections and lambda to the stock attention maps
+(attention transfer, `transfer.py`) and reports the KL before and after.
+
 Gradients: top-k has none, so the active-set indicator m uses a straight-through estimator,
 m = topk_indicator(l) + sigmoid(l) − stop_gradient(sigmoid(l)): exact 0/1 values forward, sigmoid'(l) backward.
 
@@ -30,10 +34,11 @@ except |q · q'|. The model computes |q · q'| one slot at a time (memory O(head
 The room:
 - `design.py`: the declaration (config fields, identity and active settings, capabilities, the logit term);
 - `naive.py`: the slot states, the float64-checkable reference score and its two fast forms;
+- `transfer.py`: the pure variant's conversion (attention transfer); conversion code, never loaded with a checkpoint;
 - `configuration_resonant.py`, `modeling_resonant.py`: the model types on the Llama, Gemma 3 and BERT backbones.
 """
 
-from .design import RESONANT
+from .design import RESONANT, RESONANT_PURE
 
 
-__all__ = ["RESONANT"]
+__all__ = ["RESONANT", "RESONANT_PURE"]

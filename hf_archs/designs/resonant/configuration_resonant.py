@@ -7,7 +7,7 @@ from ...backbones.bert import BERT
 from ...backbones.gemma3 import GEMMA3
 from ...backbones.llama import LLAMA
 from ...core.model import DesignConfig
-from .design import RESONANT, ResonantFields
+from .design import RESONANT, RESONANT_PURE, ResonantFields
 
 
 @strict
@@ -50,4 +50,38 @@ class ResonantBertConfig(DesignConfig, BertConfig, ResonantFields):
     backbone = BERT
 
 
-__all__ = ["ResonantBertConfig", "ResonantGemma3TextConfig", "ResonantLlamaConfig"]
+@strict
+class ResonantPureLlamaConfig(DesignConfig, LlamaConfig, ResonantFields):
+    r"""A [`LlamaConfig`] plus the resonant fields; the resonance score replaces q·k."""
+
+    model_type = "resonant_pure_llama"
+    designs = (RESONANT_PURE,)
+    backbone = LLAMA
+
+
+@strict
+class ResonantPureGemma3TextConfig(DesignConfig, Gemma3TextConfig, ResonantFields):
+    r"""A [`Gemma3TextConfig`] plus the resonant fields; the resonance score replaces q·k."""
+
+    model_type = "resonant_pure_gemma3_text"
+    designs = (RESONANT_PURE,)
+    backbone = GEMMA3
+
+
+@strict
+class ResonantPureBertConfig(DesignConfig, BertConfig, ResonantFields):
+    r"""A [`BertConfig`] plus the resonant fields; the resonance score replaces q·k."""
+
+    model_type = "resonant_pure_bert"
+    designs = (RESONANT_PURE,)
+    backbone = BERT
+
+
+__all__ = [
+    "ResonantBertConfig",
+    "ResonantGemma3TextConfig",
+    "ResonantLlamaConfig",
+    "ResonantPureBertConfig",
+    "ResonantPureGemma3TextConfig",
+    "ResonantPureLlamaConfig",
+]

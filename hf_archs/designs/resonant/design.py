@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from transformers import initialization as init
 
 from ...core.attention import LogitTerm
-from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
+from ...core.design import Capabilities, ConversionPlan, Design, DesignFields, check_layer_indices
 from .naive import CHANNELS_PER_SLOT, resonance_abs_chunked, resonance_inner_product, slot_states
 
 
@@ -26,6 +27,7 @@ class ResonantFields(DesignFields):
     resonant_quaternion: "abs" (the definition, |q·q'|, summed slot by slot) or "squared" ((q·q')², three matmuls).
     resonant_layers: indices of the layers that get the term; None means every layer.
     resonant_eps: floor of |q| when normalizing the quaternions.
+    resonant_transfer_steps: the budget of the pure variant's conversion (full-batch attention-transfer steps).
     """
 
     resonant_lambda_init: float = 0.0
@@ -38,6 +40,7 @@ class ResonantFields(DesignFields):
     resonant_quaternion: str = "abs"
     resonant_layers: list[int] | None = None
     resonant_eps: float = 1e-6
+    resonant_transfer_steps: int = 100
 
     def validate_design_fields(self):
         if not 1 <= self.resonant_top_k <= self.resonant_num_slots:
@@ -49,8 +52,8 @@ class ResonantFields(DesignFields):
             raise ValueError(f"resonant_weight_jaccard/quaternion/phase = {weights} must be ≥ 0 and sum to 1.")
         if self.resonant_quaternion not in QUATERNION_FORMS:
             raise ValueError(f"resonant_quaternion={self.resonant_quaternion!r} must be one of {QUATERNION_FORMS}.")
-        if not (self.resonant_temperature > 0 and self.resonant_eps > 0):
-            raise ValueError("resonant_temperature and resonant_eps must be > 0.")
+        if not (self.resonant_temperature > 0 and self.resonant_eps > 0 and self.resonant_transfer_steps >= 0):
+            raise ValueError("resonant_temperature and resonant_eps must be > 0, resonant_transfer_steps ≥ 0.")
         if not abs(self.resonant_lambda_init) < float("inf"):
             raise ValueError("resonant_lambda_init must be finite.")
         check_layer_indices("resonant_layers", self.resonant_layers, self.num_hidden_layers)
@@ -83,7 +86,11 @@ class ResonantTerm(LogitTerm):
         self.weight = nn.Parameter(torch.full((self.num_heads,), float(config.resonant_lambda_init)))
 
     def features(self, hidden_states):
-        return self.projection(hidden_states)
+        # In at least float32: the active set (top-k of the slot logits) is discontinuous, so half-precision rounding
+        # of the logits would flip slots and move Res by whole Jaccard steps.
+        dtype = torch.promote_types(hidden_states.dtype, torch.float32)
+        weight, bias = self.projection.weight.to(dtype), self.projection.bias.to(dtype)
+        return F.linear(hidden_states.to(dtype), weight, bias)
 
     def resonance(self, query_features, key_features):
         """Res (batch, heads, Lq, Lk) in at least float32."""
@@ -122,6 +129,10 @@ MATH = (
 )
 
 
+def _resonant_layers(config) -> list[int]:
+    return list(range(config.num_hidden_layers)) if config.resonant_layers is None else sorted(config.resonant_layers)
+
+
 RESONANT = Design(
     name="resonant",
     summary="attention logits + lambda_h * Res(i, j) / T: sparse slot states with quaternion and phase agreement",
@@ -129,10 +140,43 @@ RESONANT = Design(
     fields=ResonantFields,
     identity={"resonant_lambda_init": 0.0},
     active={"resonant_lambda_init": 1.0},
-    capabilities=Capabilities(conversion="exact", cached_generation=True, identity_gradient="gate_first"),
-    logit_term=ResonantTerm,
-    layers=lambda config: (
-        list(range(config.num_hidden_layers)) if config.resonant_layers is None else sorted(config.resonant_layers)
+    capabilities=Capabilities(
+        conversion="exact", cached_generation=True, identity_gradient="gate_first", discrete_choices=True
     ),
+    logit_term=ResonantTerm,
+    layers=_resonant_layers,
+    tasks=("retrieval", "mlm", "perplexity"),
+)
+
+
+class ResonantPureTerm(ResonantTerm):
+    """lambda_h · Res_h(i, j) / temperature in place of q·k: lambda, one per head, learns how sharp the maps are."""
+
+    replaces_query_key = True
+
+
+# No setting of the pure variant is the stock model; conversion starts here and trains (attention transfer).
+PURE_START = {"resonant_lambda_init": 5.0}
+
+PURE_MATH = (
+    "logits_h(i, j) = lambda_h · Res_h(i, j) / temperature (+ mask): the resonance score replaces q·k (q and k are "
+    "still computed, for the KV cache, and get no gradient). Res, its neural form and its gradients are those of the "
+    "hybrid design. No setting is the stock model: conversion fits every layer's resonance projection and lambda to "
+    "the stock layer's attention maps (attention transfer, KL(stock ‖ resonant) on the stock layer inputs, "
+    "`resonant_transfer_steps` Adam steps) and reports the KL before and after; LoRA training follows."
+)
+
+RESONANT_PURE = Design(
+    name="resonant_pure",
+    field_prefix="resonant_",
+    summary="attention logits = lambda_h * Res(i, j) / T in place of q·k; converted by attention transfer",
+    math=PURE_MATH,
+    fields=ResonantFields,
+    identity=PURE_START,
+    active=PURE_START,
+    capabilities=Capabilities(conversion="trained", cached_generation=True, discrete_choices=True),
+    conversion=ConversionPlan(initialize="hf_archs.designs.resonant.transfer:attention_transfer"),
+    logit_term=ResonantPureTerm,
+    layers=_resonant_layers,
     tasks=("retrieval", "mlm", "perplexity"),
 )

@@ -1,4 +1,5 @@
-"""The resonant model types: stock Llama, Gemma 3 and BERT classes whose attention layers carry `ResonantTerm`.
+"""The resonant model types: stock Llama, Gemma 3 and BERT classes whose attention layers carry `ResonantTerm` (hybrid)
+or `ResonantPureTerm` (pure: the score replaces q·k).
 
 Each class is its stock counterpart built as a design model (`hf_archs.core.model`); weight names stay stock.
 """
@@ -9,7 +10,14 @@ from transformers.models.gemma3 import modeling_gemma3 as gemma3
 from transformers.models.llama import modeling_llama as llama
 
 from ...core.model import DesignPreTrainedModel
-from .configuration_resonant import ResonantBertConfig, ResonantGemma3TextConfig, ResonantLlamaConfig
+from .configuration_resonant import (
+    ResonantBertConfig,
+    ResonantGemma3TextConfig,
+    ResonantLlamaConfig,
+    ResonantPureBertConfig,
+    ResonantPureGemma3TextConfig,
+    ResonantPureLlamaConfig,
+)
 
 
 class ResonantLlamaPreTrainedModel(DesignPreTrainedModel, llama.LlamaPreTrainedModel):
@@ -69,6 +77,65 @@ class ResonantBertForTokenClassification(ResonantBertPreTrainedModel, bert.BertF
     pass
 
 
+class ResonantPureLlamaPreTrainedModel(DesignPreTrainedModel, llama.LlamaPreTrainedModel):
+    config_class = ResonantPureLlamaConfig
+    design_base_model_name = "ResonantPureLlamaModel"
+
+
+class ResonantPureLlamaModel(ResonantPureLlamaPreTrainedModel, llama.LlamaModel):
+    pass
+
+
+class ResonantPureLlamaForCausalLM(ResonantPureLlamaPreTrainedModel, llama.LlamaForCausalLM, GenerationMixin):
+    pass
+
+
+class ResonantPureLlamaForSequenceClassification(
+    ResonantPureLlamaPreTrainedModel, llama.LlamaForSequenceClassification
+):
+    pass
+
+
+class ResonantPureGemma3PreTrainedModel(DesignPreTrainedModel, gemma3.Gemma3PreTrainedModel):
+    config_class = ResonantPureGemma3TextConfig
+    design_base_model_name = "ResonantPureGemma3TextModel"
+
+
+class ResonantPureGemma3TextModel(ResonantPureGemma3PreTrainedModel, gemma3.Gemma3TextModel):
+    pass
+
+
+class ResonantPureGemma3ForCausalLM(ResonantPureGemma3PreTrainedModel, gemma3.Gemma3ForCausalLM, GenerationMixin):
+    pass
+
+
+class ResonantPureGemma3TextForSequenceClassification(
+    ResonantPureGemma3PreTrainedModel, gemma3.Gemma3TextForSequenceClassification
+):
+    pass
+
+
+class ResonantPureBertPreTrainedModel(DesignPreTrainedModel, bert.BertPreTrainedModel):
+    config_class = ResonantPureBertConfig
+    design_base_model_name = "ResonantPureBertModel"
+
+
+class ResonantPureBertModel(ResonantPureBertPreTrainedModel, bert.BertModel):
+    pass
+
+
+class ResonantPureBertForMaskedLM(ResonantPureBertPreTrainedModel, bert.BertForMaskedLM):
+    pass
+
+
+class ResonantPureBertForSequenceClassification(ResonantPureBertPreTrainedModel, bert.BertForSequenceClassification):
+    pass
+
+
+class ResonantPureBertForTokenClassification(ResonantPureBertPreTrainedModel, bert.BertForTokenClassification):
+    pass
+
+
 __all__ = [
     "ResonantBertForMaskedLM",
     "ResonantBertForSequenceClassification",
@@ -83,4 +150,17 @@ __all__ = [
     "ResonantLlamaForSequenceClassification",
     "ResonantLlamaModel",
     "ResonantLlamaPreTrainedModel",
+    "ResonantPureBertForMaskedLM",
+    "ResonantPureBertForSequenceClassification",
+    "ResonantPureBertForTokenClassification",
+    "ResonantPureBertModel",
+    "ResonantPureBertPreTrainedModel",
+    "ResonantPureGemma3ForCausalLM",
+    "ResonantPureGemma3PreTrainedModel",
+    "ResonantPureGemma3TextForSequenceClassification",
+    "ResonantPureGemma3TextModel",
+    "ResonantPureLlamaForCausalLM",
+    "ResonantPureLlamaForSequenceClassification",
+    "ResonantPureLlamaModel",
+    "ResonantPureLlamaPreTrainedModel",
 ]
