@@ -4,7 +4,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 from transformers import initialization as init
 
 from ...core.attention import LogitTerm
@@ -86,11 +85,9 @@ class ResonantTerm(LogitTerm):
         self.weight = nn.Parameter(torch.full((self.num_heads,), float(config.resonant_lambda_init)))
 
     def features(self, hidden_states):
-        # In at least float32: the active set (top-k of the slot logits) is discontinuous, so half-precision rounding
-        # of the logits would flip slots and move Res by whole Jaccard steps.
-        dtype = torch.promote_types(hidden_states.dtype, torch.float32)
-        weight, bias = self.projection.weight.to(dtype), self.projection.bias.to(dtype)
-        return F.linear(hidden_states.to(dtype), weight, bias)
+        # In the model's dtype, as they are stored in the KV cache: cached decoding then makes the same slot choices
+        # (top-k of the slot logits) as a full forward, in half precision too.
+        return self.projection(hidden_states)
 
     def resonance(self, query_features, key_features):
         """Res (batch, heads, Lq, Lk) in at least float32."""
