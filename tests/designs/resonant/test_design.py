@@ -93,3 +93,32 @@ def test_minilm_converts_exactly(minilm_dir, tmp_path):
     assert max(report.max_abs_diff.values()) <= IDENTITY_ATOL, report.max_abs_diff
     assert report.sentence_embedding_max_abs_diff <= IDENTITY_ATOL
     assert len(report.new_parameters) == 6 * 3  # lambda and the projection (weight, bias) per layer
+
+
+def test_squared_form_generates_the_same_with_and_without_cache(tmp_path):
+    """The squared variant through a whole decoder: cached greedy decoding with left padding equals recompute."""
+    entry = next(e for e in RESONANT_ENTRIES if e.backbone.name == "llama")
+    variant = next(v for v in STOCK_VARIANTS if v.backbone == "llama")
+    config = entry.backbone.design_config(
+        entry.config_class, variant.config, resonant_lambda_init=1.0, resonant_quaternion="squared"
+    )
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config).eval()
+    input_ids = torch.randint(3, 100, (2, 7), generator=torch.Generator().manual_seed(1))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, :3] = 0
+    kwargs = dict(max_new_tokens=6, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
+    cached = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **kwargs)
+    recomputed = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
+    assert torch.equal(cached.sequences, recomputed.sequences)
+    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
+        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_real_gemma_converts_exactly(gemma3_dir, tmp_path):
+    """The real google/gemma-3-270m at lambda = 0 (real text through its tokenizer, left and right padding)."""
+    report = quiet(convert, "resonant", str(gemma3_dir), tmp_path / "gemma-resonant", progress=False)
+    assert report.model_type == "resonant_gemma3_text" and report.identity
+    assert set(report.max_abs_diff) == {"right_padding", "left_padding"}
+    assert max(report.max_abs_diff.values()) <= IDENTITY_ATOL, report.max_abs_diff
