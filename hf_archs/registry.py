@@ -13,11 +13,13 @@ from .backbones import BACKBONES, Backbone
 from .core.design import Design
 from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
+from .designs.resonant import RESONANT, RESONANT_PURE
+from .designs.resonant import modeling_resonant as resonant
 from .designs.semantic import SEMANTIC
 from .designs.semantic import modeling_semantic as semantic
 
 
-DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC, CONTINUOUS)}
+DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE)}
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,44 @@ ZOO: tuple[ZooModel, ...] = (
         continuous.ContinuousBertForMaskedLM,
         continuous.ContinuousBertForSequenceClassification,
         continuous.ContinuousBertForTokenClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantLlamaConfig,
+        resonant.ResonantLlamaModel,
+        resonant.ResonantLlamaForCausalLM,
+        resonant.ResonantLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantGemma3TextConfig,
+        resonant.ResonantGemma3TextModel,
+        resonant.ResonantGemma3ForCausalLM,
+        resonant.ResonantGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantBertConfig,
+        resonant.ResonantBertModel,
+        resonant.ResonantBertForMaskedLM,
+        resonant.ResonantBertForSequenceClassification,
+        resonant.ResonantBertForTokenClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantPureLlamaConfig,
+        resonant.ResonantPureLlamaModel,
+        resonant.ResonantPureLlamaForCausalLM,
+        resonant.ResonantPureLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantPureGemma3TextConfig,
+        resonant.ResonantPureGemma3TextModel,
+        resonant.ResonantPureGemma3ForCausalLM,
+        resonant.ResonantPureGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        resonant.ResonantPureBertConfig,
+        resonant.ResonantPureBertModel,
+        resonant.ResonantPureBertForMaskedLM,
+        resonant.ResonantPureBertForSequenceClassification,
+        resonant.ResonantPureBertForTokenClassification,
     ),
 )
 

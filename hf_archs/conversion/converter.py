@@ -57,7 +57,7 @@ class ConversionReport:
     max_abs_diff: dict[str, float] = field(default_factory=dict)
     # The same for sentence-transformers embeddings, when the source is a sentence-transformers folder.
     sentence_embedding_max_abs_diff: float | None = None
-    # What a design's `ConversionPlan.initialize` measured (e.g. the error of a fit), by name.
+    # What `ConversionPlan.initialize` measured (a fit's error, a transfer's loss before and after), by name.
     initialization: dict = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -196,7 +196,10 @@ def convert(
         settings = {**entry.identity_setting, **design_settings}
         config = backbone.design_config(entry.config_class, source_config, **settings)
         config.architectures = [design_class.__name__]
-        identity = all(getattr(config, key) == value for key, value in entry.identity_setting.items())
+        # A "trained" design has no identity setting: its conversion is a short training, only reported.
+        identity = all(getattr(config, key) == value for key, value in entry.identity_setting.items()) and all(
+            part.capabilities.conversion != "trained" for part in entry.designs
+        )
         steps.update()
 
         steps.set_postfix_str("copying weights")

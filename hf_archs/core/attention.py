@@ -35,6 +35,8 @@ class LogitTerm(nn.Module):
     hf_archs_design_module = True
     kernels: dict[str, Callable] = {}
     num_features: int
+    # True for a term that replaces q·k: the layer's logits are then the terms' biases alone (plus the mask).
+    replaces_query_key: bool = False
 
     def features(self, hidden_states: torch.Tensor) -> torch.Tensor:
         """(batch, L, hidden) attention input -> (batch, L, feature_size) per-token features."""
@@ -238,13 +240,23 @@ def term_biases(terms, query_features, key_features, dtype):
     return total
 
 
+def query_for_terms(query: torch.Tensor, terms) -> torch.Tensor:
+    """The query the attention paths use: zeros when a term replaces q·k, so that q·k = 0 exactly and the logits are
+    the terms' biases (every path, SDPA included, then computes softmax(bias + mask) with no code of its own)."""
+    if any(term.replaces_query_key for term in terms):
+        return torch.zeros_like(query)
+    return query
+
+
 def _reference_with_terms(module, query, key, value, attention_mask, *, scaling, dropout, terms, **kwargs):
     bias = term_biases(terms, kwargs["query_features"], kwargs["key_features"], query.dtype)
+    query = query_for_terms(query, terms)
     return reference_attention(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, bias=bias)
 
 
 def _sdpa_with_terms(module, query, key, value, attention_mask, *, scaling, dropout, terms, **kwargs):
     bias = term_biases(terms, kwargs["query_features"], kwargs["key_features"], query.dtype)
+    query = query_for_terms(query, terms)
     return sdpa_attention(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, bias=bias)
 
 

@@ -23,15 +23,25 @@ class Capabilities:
         stock ones, error reported) or "trained" (a short training run, fidelity reported).
     cached_generation: left-to-right decoding with a KV cache computes the same function as a full forward.
     kernels: extra `attn_implementation` keys (fused kernels) the design provides besides "eager" and "sdpa".
+    identity_gradient: which design parameters get a gradient at the identity setting. "all": every one of them;
+        "gate_first": only the gate whose zero value is the identity (a weight multiplying the design's term), since
+        the term's inner parameters are multiplied by it; they get gradient once one step moves the gate off zero.
+    discrete_choices: the forward makes discrete per-token choices (e.g. a top-k), so half-precision rounding of its
+        inputs can flip a few of them and move those tokens' outputs by more than rounding; checks of half precision
+        then bound the typical (median) error, and the worst one only by finiteness.
     """
 
     conversion: str = "exact"
     cached_generation: bool = True
     kernels: tuple[str, ...] = ()
+    identity_gradient: str = "all"
+    discrete_choices: bool = False
 
     def __post_init__(self):
         if self.conversion not in ("exact", "fitted", "trained"):
             raise ValueError(f"conversion must be exact, fitted or trained, got {self.conversion!r}")
+        if self.identity_gradient not in ("all", "gate_first"):
+            raise ValueError(f"identity_gradient must be all or gate_first, got {self.identity_gradient!r}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,8 @@ class Design:
     position_encoding: the `PositionEncoding` module class (`hf_archs.core.positions`) that replaces the backbone's
         position embedding at construction (position designs), or None.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
+    field_prefix: the prefix of the config fields when the design shares another design's fields (a variant such
+        as a "pure" form of a "hybrid" design); None means `name + "_"`.
     """
 
     name: str
@@ -80,10 +92,11 @@ class Design:
     layers: Callable[[object], list[int]] | None = None
     tasks: tuple[str, ...] = ()
     position_encoding: type | None = None
+    field_prefix: str | None = None
 
     @property
     def key_prefix(self) -> str:
-        return f"{self.name}_"
+        return self.field_prefix or f"{self.name}_"
 
     @property
     def field_names(self) -> tuple[str, ...]:
@@ -111,6 +124,15 @@ class DesignFields:
         """Check the design's own fields against the rest of the config; raise ValueError naming the field."""
 
 
+def check_layer_indices(field_name: str, layers: list[int] | None, num_hidden_layers: int) -> None:
+    """Refuse a design's layer-selection field (None = every layer) unless it holds distinct indices of layers."""
+    if layers is None:
+        return
+    bad = [i for i in layers if not 0 <= i < num_hidden_layers]
+    if bad or len(set(layers)) != len(layers):
+        raise ValueError(f"{field_name}={layers} must be distinct layer indices in [0, {num_hidden_layers}).")
+
+
 def check_design_keys(config, designs: tuple[Design, ...]) -> None:
     """Refuse config attributes that carry the prefix of one of `designs` but are none of its fields.
 
@@ -133,4 +155,5 @@ __all__ = [
     "DesignFields",
     "UnknownDesignKeyError",
     "check_design_keys",
+    "check_layer_indices",
 ]
