@@ -156,6 +156,7 @@ def convert(
     design_settings: dict | None = None,
     verify: bool = True,
     progress: bool = True,
+    seed: int = 0,
 ) -> ConversionReport:
     """Convert the stock checkpoint `source` (local folder, Hub id or .gguf file) into `design`, saved at
     `output_dir`.
@@ -164,7 +165,8 @@ def convert(
     (fields of the design, e.g. `{"semantic_tau_init": 0.1}`; unknown keys are refused) says otherwise. The result
     is written to a temporary folder, checked against the source on padded batches (at the identity setting it must
     match within the design's declared fidelity), and only then renamed to `output_dir`: a failed conversion leaves
-    nothing behind and never touches an existing folder.
+    nothing behind and never touches an existing folder. New parameters that the identity setting leaves random are
+    drawn under `seed` (the caller's random state is left as it was), so a conversion is reproducible.
     """
     start = time.perf_counter()
     output_dir = Path(output_dir)
@@ -203,7 +205,8 @@ def convert(
         steps.update()
 
         steps.set_postfix_str("copying weights")
-        with _without_load_report():
+        with _without_load_report(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
             model, loading_info = design_class.from_pretrained(source_dir, config=config, output_loading_info=True)
         replaced = tuple(suffix for part in entry.designs for suffix in part.conversion.replaces)
         unexpected = [key for key in loading_info["unexpected_keys"] if not (replaced and key.endswith(replaced))]
@@ -229,7 +232,9 @@ def convert(
         )
         for part in entry.designs:
             if part.conversion.initialize:
-                _run_plan_initializer(part.conversion.initialize, model, source_dir, report)
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    _run_plan_initializer(part.conversion.initialize, model, source_dir, report)
         steps.update()
 
         output_dir.parent.mkdir(parents=True, exist_ok=True)

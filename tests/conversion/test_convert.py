@@ -241,3 +241,24 @@ def test_a_conversion_plan_step_runs_and_is_verified(stock_dirs, tmp_path, monke
     report = quiet(convert, "semantic", str(stock_dirs["base"]), tmp_path / "out", progress=False)
     assert report.design_settings["initialized_by"] == "test plan" and report.fidelity_atol == 1.0
     assert 1e-5 < max(report.max_abs_diff.values()) <= 1.0
+
+
+def test_conversion_is_reproducible_and_leaves_the_callers_random_state(stock_dirs, tmp_path):
+    """Bug: new parameters left random by the identity setting (e.g. resonant attention's projections) were drawn
+    from the caller's random state, so two conversions of one checkpoint differed (and so did the tests using them)."""
+    from safetensors.torch import load_file
+
+    from hf_archs.testing import CASES
+
+    for case in {case.entry.design: case for case in CASES}.values():  # one model type per design
+        folders = []
+        for attempt in range(2):
+            torch.manual_seed(attempt)  # a different caller state each time
+            before = torch.random.get_rng_state()
+            out = tmp_path / f"{case.id}_{attempt}"
+            quiet(convert, case.entry.design, str(stock_dirs[case.variant.name]), out, progress=False, verify=False)
+            assert torch.equal(torch.random.get_rng_state(), before)
+            folders.append(load_file(out / "model.safetensors"))
+        assert folders[0].keys() == folders[1].keys()
+        for name, tensor in folders[0].items():
+            assert torch.equal(tensor, folders[1][name]), f"{case.id}: {name} differs between two conversions"

@@ -120,7 +120,7 @@ def attention_transfer(model, source_dir, report) -> None:
     model.to(dtype)
     for parameter in model.parameters():
         parameter.grad = None
-    report.initialization = {
+    report.initialization["attention_transfer"] = {
         "method": "attention transfer (KL from the stock attention maps, per layer, teacher-forced)",
         "data": "WordNet definitions" if tokenizer is not None else "random token ids",
         "steps": config.resonant_transfer_steps,

@@ -55,7 +55,7 @@ def test_conversion_trains_and_reports(tmp_path):
         progress=False,
     )
     assert report.model_type == "resonant_pure_llama" and not report.identity
-    init = report.initialization
+    init = report.initialization["attention_transfer"]
     assert init["steps"] == 30 and init["data"] == "random token ids"
     for split in ("train", "held_out"):
         assert init["kl_per_layer_after"][split] < 0.5 * init["kl_per_layer_before"][split], init
@@ -73,7 +73,7 @@ def test_minilm_attention_transfer_lowers_the_kl(minilm_dir, tmp_path):
         design_settings={"resonant_transfer_steps": 20},
         progress=False,
     )
-    init = report.initialization
+    init = report.initialization["attention_transfer"]
     assert init["data"] == "WordNet definitions"
     assert init["kl_per_layer_after"]["held_out"] < init["kl_per_layer_before"]["held_out"], init
 
