@@ -6,6 +6,8 @@
 from .backbones import UnsupportedSourceError
 from .conversion import ConversionError, ConversionReport, convert
 from .core.design import UnknownDesignKeyError
+from .designs.oscillating.configuration_oscillating import *  # noqa: F403
+from .designs.oscillating.modeling_oscillating import *  # noqa: F403
 from .designs.semantic.configuration_semantic import *  # noqa: F403  (the model types' public classes)
 from .designs.semantic.modeling_semantic import *  # noqa: F403
 from .registry import DESIGNS, ZOO, UnknownDesignError, register_all, zoo_model

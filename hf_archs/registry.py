@@ -11,11 +11,13 @@ from transformers import AutoConfig
 
 from .backbones import BACKBONES, Backbone
 from .core.design import Design
+from .designs.oscillating import OSCILLATING
+from .designs.oscillating import modeling_oscillating as oscillating
 from .designs.semantic import SEMANTIC
 from .designs.semantic import modeling_semantic as semantic
 
 
-DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC,)}
+DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC, OSCILLATING)}
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class ZooModel:
 
     @property
     def identity_setting(self) -> dict:
-        return {k: v for design in self.designs for k, v in design.identity.items()}
+        return {k: v for design in self.designs for k, v in design.identity_for(self.backbone.name).items()}
 
     @property
     def active_setting(self) -> dict:
@@ -97,6 +99,25 @@ ZOO: tuple[ZooModel, ...] = (
         semantic.SemanticBertForMaskedLM,
         semantic.SemanticBertForSequenceClassification,
         semantic.SemanticBertForTokenClassification,
+    ),
+    ZooModel.of(
+        oscillating.OscillatingLlamaConfig,
+        oscillating.OscillatingLlamaModel,
+        oscillating.OscillatingLlamaForCausalLM,
+        oscillating.OscillatingLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        oscillating.OscillatingGemma3TextConfig,
+        oscillating.OscillatingGemma3TextModel,
+        oscillating.OscillatingGemma3ForCausalLM,
+        oscillating.OscillatingGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        oscillating.OscillatingBertConfig,
+        oscillating.OscillatingBertModel,
+        oscillating.OscillatingBertForMaskedLM,
+        oscillating.OscillatingBertForSequenceClassification,
+        oscillating.OscillatingBertForTokenClassification,
     ),
 )
 

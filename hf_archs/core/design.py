@@ -23,11 +23,14 @@ class Capabilities:
         stock ones, error reported) or "trained" (a short training run, fidelity reported).
     cached_generation: left-to-right decoding with a KV cache computes the same function as a full forward.
     kernels: extra `attn_implementation` keys (fused kernels) the design provides besides "eager" and "sdpa".
+    new_parameters: the design adds trainable parameters of its own (False for designs that only change structure,
+        e.g. per-layer masks): checks that such parameters exist, train and are saved apply only when True.
     """
 
     conversion: str = "exact"
     cached_generation: bool = True
     kernels: tuple[str, ...] = ()
+    new_parameters: bool = True
 
     def __post_init__(self):
         if self.conversion not in ("exact", "fitted", "trained"):
@@ -60,6 +63,10 @@ class Design:
     logit_term: the `LogitTerm` module class a layer gets (attention designs), or None.
     layers: which layers get the design, from the config (default: all).
     tasks: names of the evaluation tasks that judge this design.
+    layer_masks: config -> {layer index: `core.masks.MaskPattern`}: layers that build their own attention mask
+        (per-layer masks); the other layers keep their backbone's mask.
+    identity_by_backbone: backbone name -> identity setting where it differs per backbone (e.g. "every layer causal"
+        on a decoder, "every layer bidirectional" on an encoder); merged over `identity` by `identity_for`.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
     """
 
@@ -74,6 +81,12 @@ class Design:
     logit_term: type | None = None
     layers: Callable[[object], list[int]] | None = None
     tasks: tuple[str, ...] = ()
+    layer_masks: Callable[[object], dict] | None = None
+    identity_by_backbone: dict[str, dict] | None = None
+
+    def identity_for(self, backbone: str) -> dict:
+        """The identity setting on `backbone` (the settings that make the model its stock model)."""
+        return {**self.identity, **(self.identity_by_backbone or {}).get(backbone, {})}
 
     @property
     def key_prefix(self) -> str:
