@@ -23,8 +23,8 @@ class OscillatingFields(DesignFields):
 
     oscillating_layer_attention_patterns: the cycle of patterns; layer l uses entry l mod its length. Each entry is
         "bidirectional", "forward" or "backward". A list as long as the model gives each layer its own.
-    oscillating_layer_overrides: {layer index: pattern} taking precedence over the cycle (keys may be ints or, after a
-        JSON round trip, strings).
+    oscillating_layer_overrides: {layer index: pattern} taking precedence over the cycle (int or str keys; stored as
+        strings, as JSON keeps them).
     """
 
     oscillating_layer_attention_patterns: list[str] = field(default_factory=lambda: list(DEFAULT_CYCLE))
@@ -46,6 +46,9 @@ class OscillatingFields(DesignFields):
                 raise ValueError(
                     f"oscillating_layer_overrides key {key!r} is not a layer index in [0, {self.num_hidden_layers})."
                 )
+        if overrides:
+            # Stored with string keys, as JSON keeps them: int and str keys mixed would not even serialize.
+            self.oscillating_layer_overrides = {str(key): name for key, name in overrides.items()}
 
 
 def layer_patterns(config) -> list[str]:
