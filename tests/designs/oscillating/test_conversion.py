@@ -97,3 +97,10 @@ def test_real_gemma_converts_exactly_and_into_encoders(gemma3_dir, tmp_path):
             ValueError, match=r"cannot decode left to right with a KV cache: layers 0 \(bidirectional\)"
         ):
             model.generate(**encoded, max_new_tokens=2)
+
+
+def test_list_shows_the_identity_setting_of_each_backbone(capsys):
+    assert cli.main(["list", "--fields"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("oscillating:"))
+    assert "on llama: oscillating_layer_attention_patterns=['forward']" in line
+    assert "on bert: oscillating_layer_attention_patterns=['bidirectional']" in line
