@@ -140,7 +140,7 @@ class DesignPreTrainedModel:
             self.register_forward_pre_hook(pass_padding_mask_to_layers, with_kwargs=True)
 
     def layers_that_cannot_decode(self) -> list[str]:
-        """ "index (pattern)" of the attention layers whose mask is not causal: with any of them the model cannot
+        """The attention layers whose mask is not causal, as "index (pattern)": with any of them the model cannot
         decode left to right with a KV cache (a new token would change the states of the tokens before it)."""
         return [
             f"{module.layer_idx} ({module.mask_pattern.name})"
