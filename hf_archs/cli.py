@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{entry.design:10s} {entry.backbone.name:7s} {entry.model_type:22s} {entry.summary}")
             if args.fields:
                 for design in registry.DESIGNS.values():
-                    identity = ", ".join(f"{k}={v}" for k, v in design.identity.items())
+                    parts = [", ".join(f"{k}={v}" for k, v in design.identity.items())]
+                    for backbone, setting in (design.identity_by_backbone or {}).items():
+                        parts.append(f"on {backbone}: " + ", ".join(f"{k}={v}" for k, v in setting.items()))
+                    identity = "; ".join(part for part in parts if part)
                     print(f"\n{design.name}: fields {list(design.field_names)}; identity setting {identity}")
         elif args.command == "convert":
             from .conversion import convert

@@ -13,13 +13,17 @@ from .backbones import BACKBONES, Backbone
 from .core.design import Design
 from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
+from .designs.oscillating import OSCILLATING
+from .designs.oscillating import modeling_oscillating as oscillating
 from .designs.resonant import RESONANT, RESONANT_PURE
 from .designs.resonant import modeling_resonant as resonant
 from .designs.semantic import SEMANTIC
 from .designs.semantic import modeling_semantic as semantic
 
 
-DESIGNS: dict[str, Design] = {design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE)}
+DESIGNS: dict[str, Design] = {
+    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING)
+}
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ class ZooModel:
 
     @property
     def identity_setting(self) -> dict:
-        return {k: v for design in self.designs for k, v in design.identity.items()}
+        return {k: v for design in self.designs for k, v in design.identity_for(self.backbone.name).items()}
 
     @property
     def active_setting(self) -> dict:
@@ -146,6 +150,25 @@ ZOO: tuple[ZooModel, ...] = (
         resonant.ResonantPureBertForMaskedLM,
         resonant.ResonantPureBertForSequenceClassification,
         resonant.ResonantPureBertForTokenClassification,
+    ),
+    ZooModel.of(
+        oscillating.OscillatingLlamaConfig,
+        oscillating.OscillatingLlamaModel,
+        oscillating.OscillatingLlamaForCausalLM,
+        oscillating.OscillatingLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        oscillating.OscillatingGemma3TextConfig,
+        oscillating.OscillatingGemma3TextModel,
+        oscillating.OscillatingGemma3ForCausalLM,
+        oscillating.OscillatingGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        oscillating.OscillatingBertConfig,
+        oscillating.OscillatingBertModel,
+        oscillating.OscillatingBertForMaskedLM,
+        oscillating.OscillatingBertForSequenceClassification,
+        oscillating.OscillatingBertForTokenClassification,
     ),
 )
 

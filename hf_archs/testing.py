@@ -109,6 +109,16 @@ class Case:
     def is_decoder(self) -> bool:
         return self.entry.is_decoder
 
+    @property
+    def decodes_with_cache(self) -> bool:
+        """A decoder whose designs keep left-to-right KV-cache decoding (capability `cached_generation`)."""
+        return self.is_decoder and all(design.capabilities.cached_generation for design in self.entry.designs)
+
+    @property
+    def adds_parameters(self) -> bool:
+        """Some design of the model type adds parameters of its own (capability `new_parameters`)."""
+        return any(design.capabilities.new_parameters for design in self.entry.designs)
+
 
 CASES = [
     Case(entry, variant) for entry in ZOO for variant in STOCK_VARIANTS if variant.backbone == entry.backbone.name

@@ -21,6 +21,8 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+from .masks import layer_attention_mask
+
 
 class LogitTerm(nn.Module):
     """A design's additive term on one layer's attention logits.
@@ -208,6 +210,8 @@ class DesignAttention:
             else:
                 key, value = cache.update(key, value, self.layer_idx)
 
+        # A layer with its own mask pattern (`core/masks.py`) swaps the backbone's mask for its own.
+        attention_mask = layer_attention_mask(self, attention_mask, kwargs, query, key)
         attention = design_attention_function(self.config._attn_implementation, terms)
         attn_output, attn_weights = attention(
             self,

@@ -29,6 +29,8 @@ class Capabilities:
     discrete_choices: the forward makes discrete per-token choices (e.g. a top-k), so half-precision rounding of its
         inputs can flip a few of them and move those tokens' outputs by more than rounding; checks of half precision
         then bound the typical (median) error, and the worst one only by finiteness.
+    new_parameters: the design adds trainable parameters of its own (False for designs that only change structure,
+        e.g. per-layer masks): checks that such parameters exist, train and are saved apply only when True.
     """
 
     conversion: str = "exact"
@@ -36,6 +38,7 @@ class Capabilities:
     kernels: tuple[str, ...] = ()
     identity_gradient: str = "all"
     discrete_choices: bool = False
+    new_parameters: bool = True
 
     def __post_init__(self):
         if self.conversion not in ("exact", "fitted", "trained"):
@@ -75,6 +78,10 @@ class Design:
     tasks: names of the evaluation tasks that judge this design.
     position_encoding: the `PositionEncoding` module class (`hf_archs.core.positions`) that replaces the backbone's
         position embedding at construction (position designs), or None.
+    layer_masks: config -> {layer index: `core.masks.MaskPattern`}: layers that build their own attention mask
+        (per-layer masks); the other layers keep their backbone's mask.
+    identity_by_backbone: backbone name -> identity setting where it differs per backbone (e.g. "every layer causal"
+        on a decoder, "every layer bidirectional" on an encoder); merged over `identity` by `identity_for`.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
     field_prefix: the prefix of the config fields when the design shares another design's fields (a variant such
         as a "pure" form of a "hybrid" design); None means `name + "_"`.
@@ -93,6 +100,12 @@ class Design:
     tasks: tuple[str, ...] = ()
     position_encoding: type | None = None
     field_prefix: str | None = None
+    layer_masks: Callable[[object], dict] | None = None
+    identity_by_backbone: dict[str, dict] | None = None
+
+    def identity_for(self, backbone: str) -> dict:
+        """The identity setting on `backbone` (the settings that make the model its stock model)."""
+        return {**self.identity, **(self.identity_by_backbone or {}).get(backbone, {})}
 
     @property
     def key_prefix(self) -> str:

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from .design import check_design_keys
+from .masks import pass_padding_mask_to_layers, set_mask_pattern
 from .positions import install_position_hook, replace_position_embedding
 
 
@@ -136,6 +137,7 @@ class DesignPreTrainedModel:
             for layer_idx in design.layer_indices(self.config):
                 layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
         self._build_position_encoding()
+        self._build_layer_masks(layers)
 
     def _build_position_encoding(self):
         """A position design's module replaces the backbone's position embedding; the pre-hook feeds it positions
@@ -151,6 +153,42 @@ class DesignPreTrainedModel:
             encoding = encodings[0](self.config)
             replace_position_embedding(self, backbone.position_embedding, encoding)
         install_position_hook(self, encoding, backbone.prepare_position_inputs)
+
+    def _build_layer_masks(self, layers):
+        """Per-layer mask patterns (`core/masks.py`): set on their layers, which then need the batch's 2D padding
+        mask, passed on by a pre-hook of this base model."""
+        patterns = {}
+        for design in self.config.designs:
+            if design.layer_masks is not None:
+                patterns.update(design.layer_masks(self.config))
+        for layer_idx, pattern in patterns.items():
+            set_mask_pattern(layers[layer_idx], pattern)
+        if patterns:
+            self.register_forward_pre_hook(pass_padding_mask_to_layers, with_kwargs=True)
+
+    def layers_that_cannot_decode(self) -> list[str]:
+        """The attention layers whose mask is not causal, as "index (pattern)": with any of them the model cannot
+        decode left to right with a KV cache (a new token would change the states of the tokens before it)."""
+        return [
+            f"{module.layer_idx} ({module.mask_pattern.name})"
+            for module in self.modules()
+            if getattr(module, "mask_pattern", None) is not None and not module.mask_pattern.is_causal
+        ]
+
+    def generate(self, *args, **kwargs):
+        """`GenerationMixin.generate`, refused with a KV cache when some layer is not causal (`use_cache=False`
+        recomputes the whole sequence at every step, each layer with its own pattern)."""
+        generation_config = kwargs.get("generation_config") or getattr(self, "generation_config", None)
+        use_cache = kwargs.get("use_cache", getattr(generation_config, "use_cache", True))
+        blocking = self.layers_that_cannot_decode()
+        if blocking and use_cache is not False:
+            raise ValueError(
+                f"{type(self).__name__} cannot decode left to right with a KV cache: layers {', '.join(blocking)} are "
+                "not causal, so every new token would change the states of the tokens before it. Use it as an "
+                "encoder (embeddings, masked LM), or call generate(..., use_cache=False) to recompute the whole "
+                "sequence at every step."
+            )
+        return super().generate(*args, **kwargs)
 
     def _init_weights(self, module):
         super()._init_weights(module)

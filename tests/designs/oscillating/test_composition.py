@@ -1,0 +1,69 @@
+"""Per-layer masks compose with a logit-term design: semantic + oscillating on Llama, where the semantic design's
+fused-kernel key (its SDPA fallback off CUDA) must receive each layer's own mask too."""
+
+import torch
+from huggingface_hub.dataclasses import strict
+from transformers import LlamaConfig
+from transformers.models.llama import modeling_llama as llama
+
+import hf_archs  # noqa: F401
+from hf_archs.backbones.llama import LLAMA
+from hf_archs.core.model import DesignConfig, DesignPreTrainedModel
+from hf_archs.designs.oscillating.design import OSCILLATING, OscillatingFields
+from hf_archs.designs.semantic.attention import FUSED_KERNEL_KEY
+from hf_archs.designs.semantic.design import SEMANTIC, SemanticFields
+from tests.designs.oscillating.test_attention import EXPECTED_SIGHT, _first_layer_sees, padded_batch
+
+
+@strict
+class SemanticOscillatingLlamaConfig(DesignConfig, LlamaConfig, SemanticFields, OscillatingFields):
+    model_type = "test_semantic_oscillating_llama"
+    designs = (SEMANTIC, OSCILLATING)
+    backbone = LLAMA
+
+
+class SemanticOscillatingLlamaPreTrainedModel(DesignPreTrainedModel, llama.LlamaPreTrainedModel):
+    config_class = SemanticOscillatingLlamaConfig
+    design_base_model_name = "SemanticOscillatingLlamaModel"
+
+
+class SemanticOscillatingLlamaModel(SemanticOscillatingLlamaPreTrainedModel, llama.LlamaModel):
+    pass
+
+
+def composed_model(implementation: str, **settings):
+    config = SemanticOscillatingLlamaConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=128,
+        pad_token_id=0,
+        semantic_tau_init=0.5,
+        **settings,
+    )
+    torch.manual_seed(0)
+    return SemanticOscillatingLlamaModel._from_config(config, attn_implementation=implementation).eval()
+
+
+def test_every_accepted_path_of_the_composition_agrees_with_eager():
+    reference = composed_model("eager")
+    accepted = SemanticOscillatingLlamaModel.accepted_attn_implementations(reference.config)
+    assert set(accepted) == {"eager", "sdpa", FUSED_KERNEL_KEY}
+    for implementation in ("sdpa", FUSED_KERNEL_KEY):
+        candidate = composed_model(implementation)
+        for side in ("left", "right"):
+            input_ids, attention_mask = padded_batch(side)
+            valid = attention_mask.bool()
+            with torch.no_grad():
+                expected = reference(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                actual = candidate(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            torch.testing.assert_close(actual[valid], expected[valid], atol=1e-5, rtol=1e-5, msg=implementation)
+
+
+def test_the_fused_kernel_key_applies_each_layers_pattern():
+    for pattern, sight in EXPECTED_SIGHT.items():
+        model = composed_model(FUSED_KERNEL_KEY, oscillating_layer_overrides={0: pattern})
+        for mask_kind in ("none", "ones", "padded"):
+            assert _first_layer_sees(model, mask_kind) == sight, (pattern, mask_kind)
