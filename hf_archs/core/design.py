@@ -28,7 +28,7 @@ class Capabilities:
         the term's inner parameters are multiplied by it; they get gradient once one step moves the gate off zero.
     discrete_choices: the forward makes discrete per-token choices (e.g. a top-k), so half-precision rounding of its
         inputs can flip a few of them and move those tokens' outputs by more than rounding; checks of half precision
-        then bound the typical (median) error, and the worst one only by finiteness.
+        then bound the 90th percentile of the error, and the worst one only by finiteness.
     new_parameters: the design adds trainable parameters of its own (False for designs that only change structure,
         e.g. per-layer masks): checks that such parameters exist, train and are saved apply only when True.
     """

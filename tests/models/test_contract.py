@@ -387,7 +387,7 @@ def test_bfloat16_forward_and_backward(case, converted, batches):
     assert torch.isfinite(actual).all()
     error = (actual - expected).abs()
     if any(design.capabilities.discrete_choices for design in case.entry.designs):
-        error = error.median()  # a flipped choice moves a few tokens by more than rounding
+        error = error.quantile(0.9)  # a flipped choice moves a few tokens by more than rounding
     assert error.max() <= 0.05 * expected.abs().max()
     model.train()
     model(**training_batch(case)).loss.backward()
