@@ -115,6 +115,16 @@ class Case:
         return self.is_decoder and all(design.capabilities.cached_generation for design in self.entry.designs)
 
     @property
+    def has_identity(self) -> bool:
+        """Some setting of the design computes the stock model (not so for a design converted by training)."""
+        return all(design.capabilities.conversion != "trained" for design in self.entry.designs)
+
+    @property
+    def keeps_query_key(self) -> bool:
+        """The logits keep q·k (a term may replace it, and with it the rotary positions that enter through it)."""
+        return not any(getattr(design.logit_term, "replaces_query_key", False) for design in self.entry.designs)
+
+    @property
     def adds_parameters(self) -> bool:
         """Some design of the model type adds parameters of its own (capability `new_parameters`)."""
         return any(design.capabilities.new_parameters for design in self.entry.designs)

@@ -310,8 +310,12 @@ def finetune_lora(
     train_start = time.perf_counter()
     train_output = trainer.train()
     train_seconds = time.perf_counter() - train_start
-    with contextlib.suppress(OSError):  # Trainer creates its output folder even when it saves nothing
-        Path(args.output_dir).rmdir()
+    # Trainer creates its output folder even when it saves nothing. Bug: a process removing it while another was
+    # still finishing `train()` (which lists checkpoints there) crashed that one; remove it once all are done.
+    distributed.process_state().wait_for_everyone()
+    if is_main:
+        with contextlib.suppress(OSError):
+            Path(args.output_dir).rmdir()
 
     # 5. Held-out metrics after training. Under FSDP the parameters outside the wrapped layers stay sharded unless
     # the call goes through the FSDP root (which gathers them), so evaluate the wrapped model.
