@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+from .inputs import TOKEN_POSITIONS_KWARG
 from .masks import layer_attention_mask
 
 
@@ -39,9 +40,16 @@ class LogitTerm(nn.Module):
     num_features: int
     # True for a term that replaces q·k: the layer's logits are then the terms' biases alone (plus the mask).
     replaces_query_key: bool = False
+    # True for a term whose features read the tokens' positions: `features(hidden_states, positions)`.
+    uses_positions: bool = False
 
-    def features(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """(batch, L, hidden) attention input -> (batch, L, feature_size) per-token features."""
+    def features(self, hidden_states: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, L, hidden) attention input -> (batch, L, feature_size) per-token features.
+
+        positions: (batch or 1, L) float positions of the tokens, given to terms with `uses_positions` (the caller's
+        `position_ids`, else 0, 1, ... after the cached tokens). A term that puts them among its features gets the
+        cached tokens' positions back from the KV cache as key features, so relative distances stay right.
+        """
         raise NotImplementedError
 
     def bias(self, query_features: torch.Tensor, key_features: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -199,7 +207,10 @@ class DesignAttention:
         query, key, value = self.project_qkv(hidden_states, position_embeddings)  # (batch, heads, L, D)
 
         terms = self.logit_terms()
-        query_features = torch.cat([term("features", hidden_states) for term in terms], dim=-1) if terms else None
+        positions = kwargs.pop(TOKEN_POSITIONS_KWARG, None)
+        query_features = (
+            torch.cat([term_features(term, hidden_states, positions) for term in terms], -1) if terms else None
+        )
         key_features = query_features
         if past_key_values is not None:
             cache = getattr(past_key_values, "self_attention_cache", past_key_values)
@@ -231,6 +242,15 @@ class DesignAttention:
 
     def attention_dropout_p(self) -> float:
         return getattr(self, "attention_dropout", 0.0)
+
+
+def term_features(term: LogitTerm, hidden_states: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+    """A term's per-token features, with the tokens' positions for a term that reads them."""
+    if not term.uses_positions:
+        return term("features", hidden_states)
+    if positions is None:
+        raise ValueError(f"{type(term).__name__} reads token positions, but its layer was called without them.")
+    return term("features", hidden_states, positions.to(hidden_states.device))
 
 
 def term_biases(terms, query_features, key_features, dtype):

@@ -7,7 +7,7 @@ padding mask of the batch:
     allowed(b, i, j) = padding(b, j) ∧ pattern(i, j) ∧ (|i - j| < W on a sliding-window layer of width W)
 
 - The 2D padding mask reaches every layer as the keyword `PADDING_MASK_KWARG`, put into the base model's forward
-  keywords by `pass_padding_mask_to_layers` (a forward pre-hook), which the stock forward hands on to its layers.
+  keywords by its input pre-hook (`core/inputs.py`), which the stock forward hands on to its layers.
 - A pattern equal to the backbone's own (causal on a decoder, full on an encoder) keeps the stock mask untouched, so
   KV caches, static caches and packed sequences work as in the stock model.
 - Every other layer gets an explicit boolean mask even without padding: SDPA given no mask would fall back to the
@@ -15,17 +15,12 @@ padding mask of the batch:
 - A non-causal layer cannot extend a KV cache (a new token would change the earlier tokens' states): it refuses.
 """
 
-import functools
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-
-# The keyword that carries the batch's 2D padding mask (batch, keys), 1 = real token, from the base model's forward to
-# its attention layers.
-PADDING_MASK_KWARG = "hf_archs_padding_mask"
+from .inputs import PADDING_MASK_KWARG
 
 
 @dataclass(frozen=True)
@@ -138,21 +133,3 @@ def layer_attention_mask(layer, stock_mask, padding_kwargs: dict, query: torch.T
         sliding_window=getattr(layer, "sliding_window", None),
         device=query.device,
     )
-
-
-def pass_padding_mask_to_layers(base_model, args, kwargs):
-    """Forward pre-hook of a base model: its 2D `attention_mask` (or None) also travels to the layers as
-    `PADDING_MASK_KWARG` (stock forwards hand their extra keywords on to every layer). A mask that is not 2D (a custom
-    4D mask, Gemma 3's prepared mask mapping) travels too: layers that build their own mask then refuse it."""
-    mask = kwargs.get("attention_mask")
-    if mask is None and "attention_mask" not in kwargs:
-        position = _attention_mask_position(type(base_model))
-        mask = args[position] if position is not None and len(args) > position else None
-    kwargs[PADDING_MASK_KWARG] = mask
-    return args, kwargs
-
-
-@functools.cache
-def _attention_mask_position(model_class) -> int | None:
-    names = [name for name in inspect.signature(model_class.forward).parameters if name != "self"]
-    return names.index("attention_mask") if "attention_mask" in names else None

@@ -22,8 +22,9 @@ from contextlib import contextmanager
 from torch import nn
 
 from .design import check_design_keys
-from .masks import pass_padding_mask_to_layers, set_mask_pattern
-from .positions import install_position_hook, replace_position_embedding
+from .inputs import install_input_hook
+from .masks import set_mask_pattern
+from .positions import replace_position_embedding
 
 
 # Set by `hf_archs` on import: writes the self-contained code files and `auto_map` next to saved weights so that
@@ -136,12 +137,19 @@ class DesignPreTrainedModel:
                 continue
             for layer_idx in design.layer_indices(self.config):
                 layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
-        self._build_position_encoding()
-        self._build_layer_masks(layers)
+        encoding = self._build_position_encoding()
+        has_patterns = self._build_layer_masks(layers)
+        install_input_hook(
+            self,
+            position_encoding=encoding,
+            prepare_position_inputs=self.config.backbone.prepare_position_inputs,
+            pass_padding_mask=has_patterns,
+            pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),
+        )
 
     def _build_position_encoding(self):
-        """A position design's module replaces the backbone's position embedding; the pre-hook feeds it positions
-        and makes float positions safe for the backbone (installed on every design base model)."""
+        """A position design's module replaces the backbone's position embedding (returned, or None); the input
+        pre-hook feeds it positions and makes float positions safe for the backbone (on every design base model)."""
         backbone = self.config.backbone
         encodings = [design.position_encoding for design in self.config.designs if design.position_encoding]
         if len(encodings) > 1:
@@ -152,19 +160,18 @@ class DesignPreTrainedModel:
                 raise ValueError(f"The {backbone.name} backbone has no learned position embedding to replace.")
             encoding = encodings[0](self.config)
             replace_position_embedding(self, backbone.position_embedding, encoding)
-        install_position_hook(self, encoding, backbone.prepare_position_inputs)
+        return encoding
 
-    def _build_layer_masks(self, layers):
+    def _build_layer_masks(self, layers) -> bool:
         """Per-layer mask patterns (`core/masks.py`): set on their layers, which then need the batch's 2D padding
-        mask, passed on by a pre-hook of this base model."""
+        mask, passed on by the input pre-hook of this base model. Returns whether any layer has a pattern."""
         patterns = {}
         for design in self.config.designs:
             if design.layer_masks is not None:
                 patterns.update(design.layer_masks(self.config))
         for layer_idx, pattern in patterns.items():
             set_mask_pattern(layers[layer_idx], pattern)
-        if patterns:
-            self.register_forward_pre_hook(pass_padding_mask_to_layers, with_kwargs=True)
+        return bool(patterns)
 
     def layers_that_cannot_decode(self) -> list[str]:
         """The attention layers whose mask is not causal, as "index (pattern)": with any of them the model cannot

@@ -11,12 +11,10 @@ before. Two things reach positions the stock code does not provide:
 - float (fractional) `position_ids`: the stock forward of some families uses position ids as an index elsewhere
   (BERT gathers token type ids with them), which `Backbone.prepare_position_inputs` makes safe.
 
-Both happen in a forward pre-hook of the design base model (`install_position_hook`), so the stock forward and its
+Both happen in the forward pre-hook of the design base model (`core/inputs.py`), so the stock forward and its
 signature stay untouched (Trainer and `generate()` read that signature). Every design model gets the hook, so float
 position ids work on every zoo model type (decoders: `float_positions_are_coordinates`).
 """
-
-import inspect
 
 import torch
 from torch import nn
@@ -53,17 +51,6 @@ def replace_position_embedding(base_model: nn.Module, path: str, encoding: Posit
     base_model.set_submodule(path, encoding)
 
 
-def _bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
-    """The keyword arguments of a call `forward(*args, **kwargs)`, positional ones named (heads call base models
-    with `input_ids` positionally)."""
-    bound = signature.bind(*args, **kwargs)
-    arguments = dict(bound.arguments)
-    for name, parameter in signature.parameters.items():
-        if parameter.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
-            arguments.update(arguments.pop(name))
-    return arguments
-
-
 def float_positions_are_coordinates(arguments: dict) -> None:
     """`prepare_position_inputs` of decoders whose base model builds its mask with `create_causal_mask`.
 
@@ -82,30 +69,8 @@ def float_positions_are_coordinates(arguments: dict) -> None:
     arguments["attention_mask"] = torch.ones(shape, dtype=torch.long, device=position_ids.device)
 
 
-def install_position_hook(base_model: nn.Module, encoding: PositionEncoding | None, prepare_position_inputs) -> None:
-    """Register the forward pre-hook that fills `position_ids` from `encoding.position_ids` (when the caller gives
-    none) and lets the backbone adapt its inputs to float positions (`prepare_position_inputs(arguments)`)."""
-
-    signature = inspect.signature(base_model.forward)
-
-    def hook(module, args, kwargs):
-        arguments = _bound_arguments(signature, args, kwargs)
-        if arguments.get("position_ids") is None and encoding is not None:
-            reference = arguments.get("input_ids")
-            if reference is None:
-                reference = arguments["inputs_embeds"][..., 0]
-            arguments["position_ids"] = encoding.position_ids(
-                arguments.get("attention_mask"), reference.shape, reference.device
-            )
-        prepare_position_inputs(arguments)
-        return (), arguments
-
-    base_model.register_forward_pre_hook(hook, with_kwargs=True)
-
-
 __all__ = [
     "PositionEncoding",
     "float_positions_are_coordinates",
-    "install_position_hook",
     "replace_position_embedding",
 ]

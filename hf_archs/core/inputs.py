@@ -1,0 +1,96 @@
+"""What the layers and the embeddings of a design model need from its inputs: one forward pre-hook of the base model.
+
+The stock forward and its signature stay untouched (Trainer and `generate()` read that signature); the hook only
+rewrites the call's keyword arguments before the stock forward runs:
+
+1. positions for a position design (`core/positions.py`): `position_ids` computed per row from the attention mask
+   when the caller gives none, and the backbone's adaptation of its inputs to float positions;
+2. the batch's 2D padding mask, for layers that build their own mask (`core/masks.py`), as `PADDING_MASK_KWARG`;
+3. every token's position, for logit terms whose features read positions (`core/attention.py`), as
+   `TOKEN_POSITIONS_KWARG`: the caller's `position_ids`, or 0, 1, 2, ... after the cached tokens.
+
+Stock forwards hand extra keywords on to every layer, where the attention layer takes them out.
+"""
+
+import inspect
+
+import torch
+from torch import nn
+
+
+# The keyword that carries the batch's 2D padding mask (batch, keys), 1 = real token, to the attention layers.
+PADDING_MASK_KWARG = "hf_archs_padding_mask"
+# The keyword that carries every token's position (batch or 1, L) as floats to the attention layers.
+TOKEN_POSITIONS_KWARG = "hf_archs_token_positions"
+
+
+def bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
+    """The keyword arguments of a call `forward(*args, **kwargs)`, positional ones named (heads call base models
+    with `input_ids` positionally)."""
+    bound = signature.bind(*args, **kwargs)
+    arguments = dict(bound.arguments)
+    for name, parameter in signature.parameters.items():
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD and name in arguments:
+            arguments.update(arguments.pop(name))
+    return arguments
+
+
+def _input_shape(arguments: dict) -> tuple[torch.Size, torch.device]:
+    reference = arguments.get("input_ids")
+    if reference is None:
+        reference = arguments["inputs_embeds"][..., 0]
+    return reference.shape, reference.device
+
+
+def token_positions(arguments: dict) -> torch.Tensor:
+    """(batch or 1, L) float positions of the call's tokens: its `position_ids`, else the stock default (the tokens
+    follow the cached ones; decoders build the same positions for RoPE from `cache_position`)."""
+    position_ids = arguments.get("position_ids")
+    if position_ids is not None:
+        return position_ids.float().reshape(-1, position_ids.shape[-1])
+    (_, length), device = _input_shape(arguments)
+    cache = arguments.get("past_key_values")
+    past = cache.get_seq_length() if cache is not None else 0
+    return torch.arange(past, past + length, device=device, dtype=torch.float32)[None]
+
+
+def install_input_hook(
+    base_model: nn.Module,
+    *,
+    position_encoding=None,
+    prepare_position_inputs=lambda arguments: None,
+    pass_padding_mask: bool = False,
+    pass_token_positions: bool = False,
+) -> None:
+    """Register the base model's forward pre-hook that prepares its inputs for the designs it carries.
+
+    position_encoding: a `PositionEncoding` asked for `position_ids` when the caller gives none (or None).
+    prepare_position_inputs: the backbone's adaptation of the keyword arguments to (float) positions, in place.
+    pass_padding_mask: pass the 2D `attention_mask` (or whatever mask the caller gave, or None) to the layers; a mask
+        that is not 2D travels too, and layers that build their own mask refuse it.
+    pass_token_positions: pass every token's position to the layers.
+    """
+    signature = inspect.signature(base_model.forward)
+
+    def prepare_inputs(module, args, kwargs):
+        arguments = bound_arguments(signature, args, kwargs)
+        if arguments.get("position_ids") is None and position_encoding is not None:
+            shape, device = _input_shape(arguments)
+            arguments["position_ids"] = position_encoding.position_ids(arguments.get("attention_mask"), shape, device)
+        prepare_position_inputs(arguments)
+        if pass_padding_mask:
+            arguments[PADDING_MASK_KWARG] = arguments.get("attention_mask")
+        if pass_token_positions:
+            arguments[TOKEN_POSITIONS_KWARG] = token_positions(arguments)
+        return (), arguments
+
+    base_model.register_forward_pre_hook(prepare_inputs, with_kwargs=True)
+
+
+__all__ = [
+    "PADDING_MASK_KWARG",
+    "TOKEN_POSITIONS_KWARG",
+    "bound_arguments",
+    "install_input_hook",
+    "token_positions",
+]

@@ -1,0 +1,193 @@
+"""Token positions for logit terms (`LogitTerm.uses_positions`): the positions a term sees are the ones the model uses
+(RoPE's on decoders, the position embedding's on BERT), they survive the KV cache, and a position-reading term gives
+exactly the model that a stock model gets from the same bias written into a 4D mask."""
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+from huggingface_hub.dataclasses import strict
+from transformers import BertConfig, LlamaConfig
+from transformers.models.bert import modeling_bert as bert
+from transformers.models.llama import modeling_llama as llama
+
+import hf_archs  # noqa: F401
+from hf_archs.backbones.bert import BERT
+from hf_archs.backbones.llama import LLAMA
+from hf_archs.core.attention import LogitTerm
+from hf_archs.core.design import Capabilities, Design, DesignFields
+from hf_archs.core.model import DesignConfig, DesignPreTrainedModel
+
+
+SLOPE = 0.25
+
+
+class DistancePenalty(LogitTerm):
+    """−slope·|i − j| for every head (ALiBi with one slope): the features are the positions themselves, so the keys'
+    positions come back from the KV cache."""
+
+    attribute_name = "distance_penalty"
+    uses_positions = True
+    num_features = 1
+
+    def __init__(self, config):
+        super().__init__()
+        self.seen_positions = []
+
+    def features(self, hidden_states, positions=None):
+        self.seen_positions.append(positions.detach().clone())
+        return positions.to(hidden_states.dtype)[..., None].expand(*hidden_states.shape[:-1], 1)
+
+    def bias(self, query_features, key_features, dtype):
+        distance = query_features[:, None, :, :1] - key_features[:, None, None, :, 0]
+        return (-SLOPE * distance.abs()).to(dtype)
+
+    def init_design_weights(self, config):
+        pass
+
+
+@dataclass(kw_only=True)
+class DistanceFields(DesignFields):
+    distance_unused: bool = False
+
+
+DISTANCE = Design(
+    name="distance",
+    summary="a test term reading token positions",
+    math="logits_h(i, j) += −slope·|p_i − p_j|",
+    fields=DistanceFields,
+    identity={},
+    active={},
+    capabilities=Capabilities(conversion="exact", cached_generation=True, new_parameters=False),
+    logit_term=DistancePenalty,
+    layers=lambda config: list(range(config.num_hidden_layers)),
+)
+
+
+@strict
+class DistanceLlamaConfig(DesignConfig, LlamaConfig, DistanceFields):
+    model_type = "test_distance_llama"
+    designs = (DISTANCE,)
+    backbone = LLAMA
+
+
+class DistanceLlamaPreTrainedModel(DesignPreTrainedModel, llama.LlamaPreTrainedModel):
+    config_class = DistanceLlamaConfig
+    design_base_model_name = "DistanceLlamaModel"
+
+
+class DistanceLlamaModel(DistanceLlamaPreTrainedModel, llama.LlamaModel):
+    pass
+
+
+class DistanceLlamaForCausalLM(DistanceLlamaPreTrainedModel, llama.LlamaForCausalLM):
+    pass
+
+
+@strict
+class DistanceBertConfig(DesignConfig, BertConfig, DistanceFields):
+    model_type = "test_distance_bert"
+    designs = (DISTANCE,)
+    backbone = BERT
+
+
+class DistanceBertPreTrainedModel(DesignPreTrainedModel, bert.BertPreTrainedModel):
+    config_class = DistanceBertConfig
+    design_base_model_name = "DistanceBertModel"
+
+
+class DistanceBertModel(DistanceBertPreTrainedModel, bert.BertModel):
+    pass
+
+
+SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, vocab_size=64, pad_token_id=0)
+
+
+def llama_pair(implementation: str):
+    config = dict(**SHAPE, intermediate_size=64, num_key_value_heads=2)
+    torch.manual_seed(0)
+    design = DistanceLlamaForCausalLM(DistanceLlamaConfig(**config, attn_implementation=implementation)).eval()
+    stock = llama.LlamaForCausalLM(LlamaConfig(**config, attn_implementation=implementation)).eval()
+    stock.load_state_dict(design.state_dict())
+    return design, stock
+
+
+def first_layer_term(model) -> DistancePenalty:
+    return next(module for module in model.modules() if isinstance(module, DistancePenalty))
+
+
+def distance_mask(positions: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """The additive 4D mask (batch, 1, L, L) a stock model needs for the same function: the penalty where allowed,
+    the dtype's minimum elsewhere."""
+    penalty = -SLOPE * (positions[:, :, None] - positions[:, None, :]).abs()
+    return torch.where(allowed[:, None], penalty[:, None], torch.finfo(torch.float32).min)
+
+
+@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
+def test_position_term_equals_stock_llama_given_the_bias_as_a_4d_mask(implementation):
+    design, stock = llama_pair(implementation)
+    input_ids = torch.randint(1, 64, (2, 7))
+    attention_mask = torch.tensor([[0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1, 1]])
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    causal = torch.ones(7, 7, dtype=torch.bool).tril()
+    allowed = causal[None] & attention_mask.bool()[:, None, :]
+    with torch.no_grad():
+        actual = design(input_ids, attention_mask=attention_mask, position_ids=position_ids).logits
+        expected = stock(
+            input_ids, attention_mask=distance_mask(position_ids.float(), allowed), position_ids=position_ids
+        ).logits
+    valid = attention_mask.bool()
+    torch.testing.assert_close(actual[valid], expected[valid], atol=1e-5, rtol=1e-5)
+    # A test that can fail: without the penalty the outputs differ.
+    with torch.no_grad():
+        plain = stock(input_ids, attention_mask=attention_mask, position_ids=position_ids).logits
+    assert (plain[valid] - expected[valid]).abs().max() > 1e-3
+
+
+def test_terms_see_the_positions_rope_uses_including_after_the_cache():
+    design, _ = llama_pair("sdpa")
+    term = first_layer_term(design)
+    input_ids = torch.randint(1, 64, (1, 5))
+    with torch.no_grad():
+        output = design(input_ids, use_cache=True)
+        design(torch.randint(1, 64, (1, 2)), past_key_values=output.past_key_values, use_cache=True)
+    assert term.seen_positions[0].tolist() == [[0.0, 1.0, 2.0, 3.0, 4.0]]
+    assert term.seen_positions[1].tolist() == [[5.0, 6.0]]
+    fractional = torch.tensor([[0.0, 0.5, 1.0, 1.5, 2.0]])
+    with torch.no_grad():
+        design(input_ids, position_ids=fractional)
+    assert term.seen_positions[2].tolist() == fractional.tolist()
+
+
+def test_cached_generation_with_left_padding_equals_recompute():
+    design, _ = llama_pair("sdpa")
+    input_ids = torch.tensor([[0, 0, 5, 9, 11], [3, 4, 5, 6, 7]])
+    attention_mask = (input_ids != 0).long()
+    kwargs = dict(attention_mask=attention_mask, max_new_tokens=6, do_sample=False, pad_token_id=0)
+    with torch.no_grad():
+        cached = design.generate(input_ids, use_cache=True, **kwargs)
+        recomputed = design.generate(input_ids, use_cache=False, **kwargs)
+    assert torch.equal(cached, recomputed)
+    # generate() positions left-padded rows from their first real token.
+    assert first_layer_term(design).seen_positions[0][0, 2:].tolist() == [0.0, 1.0, 2.0]
+
+
+def test_bert_terms_see_the_position_embeddings_positions():
+    torch.manual_seed(0)
+    model = DistanceBertModel(DistanceBertConfig(**SHAPE, intermediate_size=64)).eval()
+    term = first_layer_term(model)
+    input_ids = torch.randint(1, 64, (2, 6))
+    with torch.no_grad():
+        model(input_ids, attention_mask=torch.ones_like(input_ids))
+        model(input_ids, position_ids=torch.arange(6)[None] + 3)
+    assert term.seen_positions[0].tolist() == [list(map(float, range(6)))]
+    assert term.seen_positions[1].tolist() == [list(map(float, range(3, 9)))]
+
+
+def test_a_layer_called_without_positions_says_so():
+    design, _ = llama_pair("eager")
+    layer = design.model.layers[0].self_attn
+    hidden = torch.randn(1, 3, 32)
+    cos_sin = design.model.rotary_emb(hidden, torch.arange(3)[None])
+    with pytest.raises(ValueError, match="reads token positions"):
+        layer(hidden, attention_mask=None, position_embeddings=cos_sin)
