@@ -116,15 +116,21 @@ def repeat_kv(states: torch.Tensor, num_heads: int) -> torch.Tensor:
     return states.repeat_interleave(num_heads // states.shape[1], dim=1)
 
 
-def reference_attention(module, query, key, value, attention_mask, *, scaling, dropout=0.0, bias=None):
+def reference_attention(
+    module, query, key, value, attention_mask, *, scaling, dropout=0.0, bias=None, query_key: bool = True
+):
     """Attention with an optional additive `bias`, every intermediate materialized (the `eager` path).
 
     query (batch, heads, Lq, D); key, value (batch, kv_heads, Lk, D). Returns the output (batch, Lq, heads, D) and
-    the attention probabilities (batch, heads, Lq, Lk).
+    the attention probabilities (batch, heads, Lq, Lk). `query_key=False`: the logits are the bias alone (a term
+    replaces q·k), and q·k is never computed.
     """
-    logits = torch.matmul(query, repeat_kv(key, query.shape[1]).transpose(-1, -2)) * scaling
-    if bias is not None:
-        logits = logits + bias.to(logits.dtype)
+    if query_key:
+        logits = torch.matmul(query, repeat_kv(key, query.shape[1]).transpose(-1, -2)) * scaling
+        if bias is not None:
+            logits = logits + bias.to(logits.dtype)
+    else:
+        logits = bias.to(query.dtype).expand(query.shape[0], query.shape[1], query.shape[2], key.shape[2])
     mask = _layer_mask(module, attention_mask, query, key, logits.dtype)
     if mask is not None:
         logits = logits + mask
@@ -264,23 +270,34 @@ def term_biases(terms, query_features, key_features, dtype):
     return total
 
 
-def query_for_terms(query: torch.Tensor, terms) -> torch.Tensor:
-    """The query the attention paths use: zeros when a term replaces q·k, so that q·k = 0 exactly and the logits are
-    the terms' biases (every path, SDPA included, then computes softmax(bias + mask) with no code of its own)."""
-    if any(term.replaces_query_key for term in terms):
-        return torch.zeros_like(query)
-    return query
+def replaces_query_key(terms) -> bool:
+    return any(term.replaces_query_key for term in terms)
 
 
 def _reference_with_terms(module, query, key, value, attention_mask, *, scaling, dropout, terms, **kwargs):
     bias = term_biases(terms, kwargs["query_features"], kwargs["key_features"], query.dtype)
-    query = query_for_terms(query, terms)
-    return reference_attention(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, bias=bias)
+    return reference_attention(
+        module,
+        query,
+        key,
+        value,
+        attention_mask,
+        scaling=scaling,
+        dropout=dropout,
+        bias=bias,
+        query_key=not replaces_query_key(terms),
+    )
 
 
 def _sdpa_with_terms(module, query, key, value, attention_mask, *, scaling, dropout, terms, **kwargs):
+    if replaces_query_key(terms):
+        # softmax(bias + mask)·V: SDPA would also compute a q·k that the logits do not contain, so the reference path
+        # (which materializes no more than SDPA's float mask already does) computes it without.
+        output, _ = _reference_with_terms(
+            module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, terms=terms, **kwargs
+        )
+        return output, None
     bias = term_biases(terms, kwargs["query_features"], kwargs["key_features"], query.dtype)
-    query = query_for_terms(query, terms)
     return sdpa_attention(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, bias=bias)
 
 
