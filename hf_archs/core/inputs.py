@@ -1,7 +1,7 @@
-"""What the layers and the embeddings of a design model need from its inputs: one forward pre-hook of the base model.
+"""What the layers and the embeddings of a design model need from its inputs, prepared before the stock forward runs.
 
-The stock forward and its signature stay untouched (Trainer and `generate()` read that signature); the hook only
-rewrites the call's keyword arguments before the stock forward runs:
+The stock forward and its signature stay untouched (Trainer and `generate()` read that signature); the base model's
+`forward` only rewrites the call's keyword arguments first (`prepare_inputs_in_forward`):
 
 1. positions for a position design (`core/positions.py`): `position_ids` computed per row from the attention mask
    when the caller gives none, and the backbone's adaptation of its inputs to float positions;
@@ -12,7 +12,11 @@ rewrites the call's keyword arguments before the stock forward runs:
 Stock forwards hand extra keywords on to every layer, where the attention layer takes them out.
 """
 
+import functools
 import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import MethodType
 
 import torch
 from torch import nn
@@ -54,43 +58,63 @@ def token_positions(arguments: dict) -> torch.Tensor:
     return torch.arange(past, past + length, device=device, dtype=torch.float32)[None]
 
 
-def install_input_hook(
-    base_model: nn.Module,
-    *,
-    position_encoding=None,
-    prepare_position_inputs=lambda arguments: None,
-    pass_padding_mask: bool = False,
-    pass_token_positions: bool = False,
-) -> None:
-    """Register the base model's forward pre-hook that prepares its inputs for the designs it carries.
+@dataclass(frozen=True)
+class InputPreparation:
+    """What a design base model prepares from its inputs before the stock forward runs.
 
-    position_encoding: a `PositionEncoding` asked for `position_ids` when the caller gives none (or None).
+    position_encoding: path (in the base model) of a `PositionEncoding` asked for `position_ids` when the caller gives
+        none, or None. A path, not the module: a deep copy of the model must ask its own module.
     prepare_position_inputs: the backbone's adaptation of the keyword arguments to (float) positions, in place.
     pass_padding_mask: pass the 2D `attention_mask` (or whatever mask the caller gave, or None) to the layers; a mask
         that is not 2D travels too, and layers that build their own mask refuse it.
     pass_token_positions: pass every token's position to the layers.
     """
-    signature = inspect.signature(base_model.forward)
 
-    def prepare_inputs(module, args, kwargs):
-        arguments = bound_arguments(signature, args, kwargs)
-        if arguments.get("position_ids") is None and position_encoding is not None:
+    position_encoding: str | None = None
+    prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
+    pass_padding_mask: bool = False
+    pass_token_positions: bool = False
+
+    def apply(self, model: nn.Module, arguments: dict) -> dict:
+        if arguments.get("position_ids") is None and self.position_encoding is not None:
             shape, device = _input_shape(arguments)
-            arguments["position_ids"] = position_encoding.position_ids(arguments.get("attention_mask"), shape, device)
-        prepare_position_inputs(arguments)
-        if pass_padding_mask:
+            encoding = model.get_submodule(self.position_encoding)
+            arguments["position_ids"] = encoding.position_ids(arguments.get("attention_mask"), shape, device)
+        self.prepare_position_inputs(arguments)
+        if self.pass_padding_mask:
             arguments[PADDING_MASK_KWARG] = arguments.get("attention_mask")
-        if pass_token_positions:
+        if self.pass_token_positions:
             arguments[TOKEN_POSITIONS_KWARG] = token_positions(arguments)
-        return (), arguments
+        return arguments
 
-    base_model.register_forward_pre_hook(prepare_inputs, with_kwargs=True)
+
+def prepare_inputs_in_forward(base_model: nn.Module, preparation: InputPreparation) -> None:
+    """Make the base model's `forward` apply `preparation` to its arguments first.
+
+    Not a forward pre-hook: hooks run only through `model(...)`, and callers such as sentence-transformers call
+    `model.forward(...)` directly, which would skip them (layers building their own mask would then lose the padding,
+    normalized positions would fall back to the stock ones). The wrapper is bound per instance, keeps the stock
+    signature (what Trainer, generation and sentence-transformers inspect) and rebinds to the copy under
+    `copy.deepcopy`.
+    """
+    stock_forward = type(base_model).forward
+    signature = inspect.signature(stock_forward)
+    base_model.hf_archs_input_preparation = preparation
+
+    @functools.wraps(stock_forward)
+    def forward(self, *args, **kwargs):
+        arguments = bound_arguments(signature, (self, *args), kwargs)
+        arguments.pop("self")
+        return stock_forward(self, **self.hf_archs_input_preparation.apply(self, arguments))
+
+    base_model.forward = MethodType(forward, base_model)
 
 
 __all__ = [
     "PADDING_MASK_KWARG",
     "TOKEN_POSITIONS_KWARG",
     "bound_arguments",
-    "install_input_hook",
+    "InputPreparation",
+    "prepare_inputs_in_forward",
     "token_positions",
 ]

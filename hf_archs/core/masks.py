@@ -7,7 +7,7 @@ padding mask of the batch:
     allowed(b, i, j) = padding(b, j) ∧ pattern(i, j) ∧ (|i - j| < W on a sliding-window layer of width W)
 
 - The 2D padding mask reaches every layer as the keyword `PADDING_MASK_KWARG`, put into the base model's forward
-  keywords by its input pre-hook (`core/inputs.py`), which the stock forward hands on to its layers.
+  keywords by its input preparation (`core/inputs.py`), which the stock forward hands on to its layers.
 - A pattern equal to the backbone's own (causal on a decoder, full on an encoder) keeps the stock mask untouched, so
   KV caches, static caches and packed sequences work as in the stock model.
 - Every other layer gets an explicit boolean mask even without padding: SDPA given no mask would fall back to the
@@ -103,7 +103,7 @@ def layer_attention_mask(layer, stock_mask, padding_kwargs: dict, query: torch.T
     """The mask a layer's attention function receives: the stock mask, or the layer's own pattern mask.
 
     padding_kwargs: the keywords the layer was called with (holding `PADDING_MASK_KWARG` when the base model has the
-    pre-hook). query (batch, heads, Lq, D), key (batch, kv_heads, Lk, D) after the KV cache update.
+    input preparation). query (batch, heads, Lq, D), key (batch, kv_heads, Lk, D) after the KV cache update.
     """
     padding_mask = padding_kwargs.pop(PADDING_MASK_KWARG, None)
     if keeps_stock_mask(layer):

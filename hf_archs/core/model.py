@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from .design import check_design_keys
-from .inputs import install_input_hook
+from .inputs import InputPreparation, prepare_inputs_in_forward
 from .masks import set_mask_pattern
 from .positions import replace_position_embedding
 
@@ -139,17 +139,17 @@ class DesignPreTrainedModel:
                 layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
         encoding = self._build_position_encoding()
         has_patterns = self._build_layer_masks(layers)
-        install_input_hook(
-            self,
-            position_encoding=encoding,
+        preparation = InputPreparation(
+            position_encoding=self.config.backbone.position_embedding if encoding is not None else None,
             prepare_position_inputs=self.config.backbone.prepare_position_inputs,
             pass_padding_mask=has_patterns,
             pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),
         )
+        prepare_inputs_in_forward(self, preparation)
 
     def _build_position_encoding(self):
         """A position design's module replaces the backbone's position embedding (returned, or None); the input
-        pre-hook feeds it positions and makes float positions safe for the backbone (on every design base model)."""
+        preparation feeds it positions and makes float positions safe for the backbone (on every design base model)."""
         backbone = self.config.backbone
         encodings = [design.position_encoding for design in self.config.designs if design.position_encoding]
         if len(encodings) > 1:
@@ -164,7 +164,7 @@ class DesignPreTrainedModel:
 
     def _build_layer_masks(self, layers) -> bool:
         """Per-layer mask patterns (`core/masks.py`): set on their layers, which then need the batch's 2D padding
-        mask, passed on by the input pre-hook of this base model. Returns whether any layer has a pattern."""
+        mask, passed on by the input preparation of this base model. Returns whether any layer has a pattern."""
         patterns = {}
         for design in self.config.designs:
             if design.layer_masks is not None:

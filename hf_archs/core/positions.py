@@ -11,7 +11,7 @@ before. Two things reach positions the stock code does not provide:
 - float (fractional) `position_ids`: the stock forward of some families uses position ids as an index elsewhere
   (BERT gathers token type ids with them), which `Backbone.prepare_position_inputs` makes safe.
 
-Both happen in the forward pre-hook of the design base model (`core/inputs.py`), so the stock forward and its
+Both happen in the input preparation of the design base model (`core/inputs.py`), so the stock forward and its
 signature stay untouched (Trainer and `generate()` read that signature). Every design model gets the hook, so float
 position ids work on every zoo model type (decoders: `float_positions_are_coordinates`).
 """

@@ -1,6 +1,8 @@
 """Continuous positions: the module against the float64 reference (outputs and gradients), per-row normalized
 positions, fractional position ids, the exact residual-table setting, extrapolation and the fields' validation."""
 
+import copy
+
 import pytest
 import torch
 import transformers
@@ -131,6 +133,23 @@ def test_normalized_positions_ignore_padding_in_the_model(padding_side):
         alone = built(input_ids=ids).last_hidden_state[0]
         inside = built(input_ids=padded, attention_mask=mask).last_hidden_state[0][mask[0].bool()]
     torch.testing.assert_close(inside, alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padding_side", ["left", "right"])
+def test_normalized_positions_when_forward_is_called_directly(padding_side):
+    """Bug: positions were computed in a forward pre-hook, which `model.forward(...)` (sentence-transformers' call)
+    skips, so the MLP got the stock integer positions; a deep copy must compute them too."""
+    built = model(continuous_normalize=True)
+    ids = torch.randint(3, VOCAB, (1, 5), generator=torch.Generator().manual_seed(2))
+    pad = torch.zeros(1, 3, dtype=torch.long)
+    padded = torch.cat([pad, ids], 1) if padding_side == "left" else torch.cat([ids, pad], 1)
+    mask = (padded != 0).long()
+    with torch.no_grad():
+        called = built(input_ids=padded, attention_mask=mask).last_hidden_state
+        direct = built.forward(input_ids=padded, attention_mask=mask).last_hidden_state
+        copied = copy.deepcopy(built).forward(input_ids=padded, attention_mask=mask).last_hidden_state
+    torch.testing.assert_close(direct, called, rtol=0, atol=0)
+    torch.testing.assert_close(copied, called, rtol=0, atol=0)
 
 
 def test_normalized_positions_reach_the_encoding():
