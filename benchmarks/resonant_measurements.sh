@@ -6,6 +6,7 @@
 #
 # MiniLM runs use the `laptop` budget, Gemma-3-270m the `gemma3-cpu` budget (benchmarks/budgets/gemma3_cpu.json);
 # on a GPU machine the same commands run on CUDA (the harness picks it). Cards are regenerated from the results.
+# TRANSFER_STEPS (default 10) is the attention-transfer budget of the pure conversions.
 set -euo pipefail
 what="${1:-all}"
 hf() { python -m hf_archs.cli "$@"; }
@@ -20,7 +21,7 @@ if [ "$what" = minilm ] || [ "$what" = all ]; then
     stock=outputs/minilm/all-MiniLM-L6-v2
     [ -f "$stock/config.json" ] || python -c "import all_minilm_l6_v2; all_minilm_l6_v2.extract_model('outputs/minilm')"
     convert resonant "$stock" outputs/minilm-resonant
-    convert resonant_pure "$stock" outputs/minilm-resonant-pure --set resonant_transfer_steps=10
+    convert resonant_pure "$stock" outputs/minilm-resonant-pure --set resonant_transfer_steps="${TRANSFER_STEPS:-10}"
     card=model_cards/resonant_bert.md
     hf compare --design outputs/minilm-resonant --stock "$stock" --task retrieval --budget laptop --out results \
         --name minilm-resonant --card "$card"
@@ -35,7 +36,7 @@ fi
 if [ "$what" = gemma ] || [ "$what" = all ]; then
     stock=$(python -c "from hf_archs.conversion.gguf import gemma3_270m; print(gemma3_270m())" | tail -n 1)
     convert resonant "$stock" outputs/gemma-resonant
-    convert resonant_pure "$stock" outputs/gemma-resonant-pure --set resonant_transfer_steps=10
+    convert resonant_pure "$stock" outputs/gemma-resonant-pure --set resonant_transfer_steps="${TRANSFER_STEPS:-10}"
     for design in resonant resonant-pure; do
         hf compare --design "outputs/gemma-$design" --stock "$stock" --task perplexity \
             --budget-json benchmarks/budgets/gemma3_cpu.json --out results --name "gemma-3-270m-$design"
