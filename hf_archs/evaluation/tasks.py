@@ -142,6 +142,39 @@ def _evaluate_retrieval(model_path, budget, device, trust_remote_code) -> TaskRe
     return TaskResult({k: float(np.mean(v)) for k, v in items.items()}, items)
 
 
+# --- encoders and decoders: WordNet word analogy ------------------------------------------------------------------
+
+
+def _evaluate_analogy(model_path, budget, device, trust_remote_code) -> TaskResult:
+    from ..training.embedding import Pooling, encode
+    from .analogy import analogy_ranks, wordnet_analogy
+
+    model, tokenizer = _load(AutoModel, model_path, device, trust_remote_code)
+    items, pairs, words = wordnet_analogy(budget.eval_size)
+    vocabulary = sorted(words)
+    embeddings = encode(model, tokenizer, vocabulary, Pooling.from_model_dir(model_path), 128, desc="encode words")
+    ranks = np.array(analogy_ranks(embeddings, {w: i for i, w in enumerate(vocabulary)}, items, pairs))
+    items_out = {"accuracy@1": (ranks <= 1).astype(float).tolist(), "mrr": (1.0 / ranks).tolist()}
+    per_relation = {}
+    for relation in pairs:
+        hits = [r for item, r in zip(items, ranks, strict=True) if item.relation == relation]
+        if hits:
+            per_relation[relation] = {"items": len(hits), "accuracy@1": float(np.mean(np.array(hits) <= 1))}
+    examples = [vars(item) | {"rank": int(r)} for item, r in zip(items[:5], ranks[:5], strict=True)]
+    return TaskResult(
+        {k: float(np.mean(v)) for k, v in items_out.items()},
+        items_out,
+        details={"per_relation": per_relation, "vocabulary": len(vocabulary), "examples": examples},
+    )
+
+
+def _analogy_training(tokenizer, budget: Budget, seed: int) -> dict:
+    from .analogy import wordnet_analogy
+
+    # The contrastive definition -> word objective, without any WordNet entry that names a held-out analogy word.
+    return {"exclude_words": wordnet_analogy(budget.eval_size)[2]}
+
+
 # --- held-out language-modelling loss ------------------------------------------------------------------------------
 
 
@@ -285,6 +318,15 @@ for _task in (
         "embedding",
         {"mrr": True, "recall@1": True, "recall@10": True},
         _evaluate_retrieval,
+    ),
+    Task(
+        "analogy",
+        "WordNet derivation / antonym analogies a:b :: c:?, vector offset over pooled word embeddings",
+        (ENCODER, DECODER),
+        "embedding",
+        {"accuracy@1": True, "mrr": True},
+        _evaluate_analogy,
+        _analogy_training,
     ),
     Task(
         "mlm",

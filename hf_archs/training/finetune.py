@@ -6,7 +6,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -108,12 +108,20 @@ class _TaskSetup:
 
 
 def _embedding_setup(
-    model_path: str, tokenizer: PreTrainedTokenizerBase, train_size: int | None, eval_size: int
+    model_path: str,
+    tokenizer: PreTrainedTokenizerBase,
+    train_size: int | None,
+    eval_size: int,
+    exclude_words: Collection[str] = (),
 ) -> _TaskSetup:
     pooling = Pooling.from_model_dir(model_path)
     eval_entries = load_wordnet("test", limit=eval_size)
+    train_dataset = load_wordnet("train", limit=train_size)
+    if exclude_words:
+        excluded = set(exclude_words)
+        train_dataset = train_dataset.filter(lambda e: excluded.isdisjoint([e["word"], *e["lemmas"]]))
     return _TaskSetup(
-        train_dataset=load_wordnet("train", limit=train_size),
+        train_dataset=train_dataset,
         data_collator=DefinitionWordCollator(tokenizer),
         evaluate=lambda model: evaluate_retrieval(model, tokenizer, eval_entries, pooling, _EVAL_BATCH_SIZE),
         metric_names=["mrr", "recall@1", "recall@10"],
@@ -231,6 +239,7 @@ def finetune_lora(
     train_texts: list[str] | None = None,
     max_length: int = 128,
     logging_steps: int | None = None,
+    exclude_words: Collection[str] = (),
 ) -> FinetuneReport:
     """LoRA fine-tune a local Transformers model on the shipped WordNet corpus and measure it before and after.
 
@@ -250,6 +259,8 @@ def finetune_lora(
             held-out evaluation stays WordNet); `train_size` then keeps the first `train_size` of them.
         max_length: token length that training (and held-out) texts are truncated to.
         logging_steps: Trainer logging interval of the loss curve (default: a tenth of `max_steps`).
+        exclude_words: `"embedding"` only: drop train entries whose word or any lemma is one of these (held-out
+            items of another evaluation, e.g. analogy words).
 
     Under `accelerate launch` / `torchrun` (DDP) `batch_size` stays the global batch (each process takes
     `batch_size / world_size`); only the main process writes files, every process reloads and checks the adapter.
@@ -268,8 +279,10 @@ def finetune_lora(
     if task == "embedding":
         if train_texts is not None:
             raise ValueError("`train_texts` applies to the language-modelling tasks, not to 'embedding'.")
-        setup = _embedding_setup(model_path, tokenizer, train_size, eval_size)
+        setup = _embedding_setup(model_path, tokenizer, train_size, eval_size, exclude_words)
     else:
+        if exclude_words:
+            raise ValueError("`exclude_words` applies to the 'embedding' task only.")
         setup = _language_modeling_setup(task, tokenizer, train_size, eval_size, seed, train_texts, max_length)
     args = _training_arguments(
         output_dir, max_steps, batch_size, learning_rate, seed, setup.label_names, logging_steps

@@ -32,8 +32,8 @@ def test_budget_validation():
 
 
 def test_registry_lookup_by_kind_and_by_declared_names():
-    assert {t.name for t in tasks_for("encoder")} == {"retrieval", "mlm", "cost"}
-    assert {t.name for t in tasks_for("decoder")} == {"perplexity", "arithmetic", "extrapolation", "cost"}
+    assert {t.name for t in tasks_for("encoder")} == {"retrieval", "analogy", "mlm", "cost"}
+    assert {t.name for t in tasks_for("decoder")} == {"perplexity", "arithmetic", "extrapolation", "analogy", "cost"}
     assert [t.name for t in get_tasks(["retrieval", "cost"])] == ["retrieval", "cost"]
     with pytest.raises(ValueError, match="Unknown task"):
         get_task("translation")

@@ -142,7 +142,7 @@ RESONANT = Design(
     ),
     logit_term=ResonantTerm,
     layers=_resonant_layers,
-    tasks=("retrieval", "mlm", "perplexity"),
+    tasks=("retrieval", "analogy", "mlm", "perplexity"),
 )
 
 
@@ -175,5 +175,5 @@ RESONANT_PURE = Design(
     conversion=ConversionPlan(initialize="hf_archs.designs.resonant.transfer:attention_transfer"),
     logit_term=ResonantPureTerm,
     layers=_resonant_layers,
-    tasks=("retrieval", "mlm", "perplexity"),
+    tasks=("retrieval", "analogy", "mlm", "perplexity"),
 )
