@@ -20,6 +20,7 @@ from hf_archs.designs.positional.design import (
     sinusoidal_table,
 )
 from hf_archs.testing import VOCAB, tiny_bert_config, tiny_gemma3_config, tiny_llama_config
+from tests.conftest import quiet
 
 
 def bert_config(**overrides) -> PositionalBertConfig:
@@ -294,3 +295,67 @@ def test_new_parameters_of_each_variant_get_gradients(backbone, name):
 
 def owner(model, parameter_name: str) -> torch.nn.Module:
     return model.get_submodule(parameter_name.rsplit(".", 1)[0])
+
+
+# --- conversion and the LoRA recipe ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variant_name,stock_name,identity",
+    [("rope", "gqa_untied", True), ("alibi", "gqa_untied", False), ("learned", "base", True), ("t5", "base", False)],
+)
+def test_conversion_is_exact_at_the_identity_and_reports_fidelity_otherwise(
+    stock_dirs, tmp_path, variant_name, stock_name, identity
+):
+    report = quiet(
+        hf_archs.convert,
+        "positional",
+        str(stock_dirs[stock_name]),
+        tmp_path / "model",
+        design_settings={"positional_encoding": variant_name},
+        progress=False,
+    )
+    assert report.identity is identity
+    worst = max(report.max_abs_diff.values())
+    if identity:
+        assert worst <= 1e-5, report.max_abs_diff
+    else:
+        assert worst > 1e-3, report.max_abs_diff  # the stock encoding is gone: reported, not hidden
+
+
+def test_lora_recipe_trains_and_saves_the_variant_parameters(stock_dirs, tmp_path):
+    """A converted non-identity variant (T5 bias on Llama) adapted with LoRA: the bias table is in
+    `modules_to_save`, trains, and survives save / load / merge."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    from hf_archs.training import design_modules_to_save
+
+    path = tmp_path / "t5"
+    quiet(
+        hf_archs.convert,
+        "positional",
+        str(stock_dirs["gqa_untied"]),
+        path,
+        design_settings={"positional_encoding": "t5"},
+        progress=False,
+    )
+    base = transformers.AutoModelForCausalLM.from_pretrained(path)
+    assert design_modules_to_save(base) == ["positional_bias"]
+    before = base.model.layers[0].self_attn.positional_bias.bucket_bias.detach().clone()
+    model = get_peft_model(base, LoraConfig(task_type="CAUSAL_LM", r=4, modules_to_save=["positional_bias"]))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    ids = torch.randint(3, VOCAB, (2, 12), generator=torch.Generator().manual_seed(0))
+    for _ in range(3):
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    with torch.no_grad():
+        expected = model(input_ids=ids).logits
+    model.save_pretrained(tmp_path / "adapter")
+    reloaded = PeftModel.from_pretrained(transformers.AutoModelForCausalLM.from_pretrained(path), tmp_path / "adapter")
+    merged = reloaded.merge_and_unload().eval()
+    with torch.no_grad():
+        torch.testing.assert_close(merged(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-5)
+    after = merged.model.layers[0].self_attn.positional_bias.bucket_bias
+    assert not torch.equal(after, before)
