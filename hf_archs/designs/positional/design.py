@@ -139,6 +139,14 @@ class AbsolutePositionEncoding(PositionEncoding):
             self.b2 = nn.Parameter(torch.empty(config.hidden_size))
             self.range = float(rows)
 
+    def position_ids(self, attention_mask, input_shape, device):
+        """Variants without a table run past `max_position_embeddings`, where the stock embeddings' buffers of
+        position and token type ids end: they get float positions 0 … L − 1 (the stock ones), which the BERT backbone
+        serves with all-zero token types (the stock default). Tables keep the stock positions."""
+        if self.variant in ("learned", "scaled"):
+            return None
+        return torch.arange(input_shape[-1], dtype=torch.float32, device=device)[None]
+
     def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
         """(L,), (1, L) or (batch, L) positions, integer or float -> (1 or batch, L, hidden), in the model's dtype."""
         if position_ids.dim() == 1:

@@ -210,6 +210,19 @@ def test_bert_variants_replace_the_table(name):
         assert not encoding(torch.arange(5)).any()
 
 
+@pytest.mark.parametrize("name", ["sinusoidal", "continuous", "alibi", "t5", "relative", "nope"])
+def test_bert_variants_without_a_table_run_past_max_position_embeddings(name):
+    """Bug: the stock embeddings' buffers of position and token type ids end at `max_position_embeddings`, so an
+    encoding meant to extrapolate crashed on a longer input. The default positions are the stock 0 … L − 1."""
+    torch.manual_seed(0)
+    model = transformers.AutoModel.from_config(bert_config(positional_encoding=name, max_position_embeddings=8)).eval()
+    ids = torch.randint(3, VOCAB, (2, 20), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        default = model(input_ids=ids).last_hidden_state
+        explicit = model(input_ids=ids, position_ids=torch.arange(20)[None].float()).last_hidden_state
+    torch.testing.assert_close(default, explicit)
+
+
 def test_default_switch_is_the_backbone_own_encoding():
     assert transformers.AutoModel.from_config(bert_config()).embeddings.position_embeddings.variant == "learned"
     assert not isinstance(transformers.AutoModel.from_config(llama_config()).rotary_emb, IdentityRotary)
