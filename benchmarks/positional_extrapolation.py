@@ -6,7 +6,7 @@ evaluate at 1, 2, 4, 8 and 16 × L with two protocols. The numbers behind the po
 
 Every variant is the same tiny model (hidden 64, 2 layers, 4 heads, `positional_<backbone>` with
 `positional_encoding` set), trained with the same data order, initialization seed and budget (steps × batch × L
-tokens, AdamW 1e-3). Text: WordNet 3.0 entries (the harness's corpus) as one character stream (bytes < 128, a
+tokens, AdamW, lr 1e-3 unless `--lr`). Text: WordNet 3.0 entries (the harness's corpus) as one character stream (bytes < 128, a
 128-symbol vocabulary: a tokenizer's 30k-row output layer would cost more than the whole model here). Held-out text
 from the test split, the same characters at every length.
 
@@ -81,11 +81,13 @@ def loss_and_count(model, backbone: str, ids: torch.Tensor, scored: torch.Tensor
     return losses.sum(), int((labels != -100).sum())
 
 
-def train(model, backbone: str, stream: torch.Tensor, length: int, steps: int, batch_size: int, seed: int) -> float:
+def train(
+    model, backbone, stream: torch.Tensor, length: int, steps: int, batch_size: int, seed: int, lr: float
+) -> float:
     windows = stream[: len(stream) // length * length].view(-1, length)
     order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(seed))
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     model.train()
     loss = float("nan")
     for step in range(steps):
@@ -184,6 +186,7 @@ def main():
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--variants", default=None, help="comma-separated subset (default: all of the backbone)")
     parser.add_argument("--eval-windows", type=int, default=2, help="held-out characters: this × 16 × L")
     parser.add_argument("--out", default=None)
@@ -200,7 +203,7 @@ def main():
         for variant in variants:
             start = time.perf_counter()
             model = build(args.backbone, variant, length, seed)
-            final = train(model, args.backbone, train_stream, length, args.steps, args.batch_size, seed)
+            final = train(model, args.backbone, train_stream, length, args.steps, args.batch_size, seed, args.lr)
             trained = time.perf_counter() - start
             results = evaluate(model, args.backbone, variant, test_stream, length, args.eval_windows, args.batch_size)
             runs.append(
@@ -222,7 +225,8 @@ def main():
     (out / "extrapolation.json").write_text(json.dumps(record, indent=2) + "\n")
     command = (
         f"python benchmarks/positional_extrapolation.py --backbone {args.backbone} --length {length} "
-        f"--steps {args.steps} --batch-size {args.batch_size} --seeds {args.seeds} --eval-windows {args.eval_windows}"
+        f"--steps {args.steps} --batch-size {args.batch_size} --seeds {args.seeds} --eval-windows {args.eval_windows} "
+        f"--lr {args.lr:g}"
     )
     seconds = {v: np.mean([r["train_seconds"] for r in runs if r["variant"] == v]) for v in variants}
     cost = ["| encoding | train seconds (mean) |", "| --- | --- |"] + [
