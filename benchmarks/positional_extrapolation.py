@@ -7,8 +7,8 @@ evaluate at 1, 2, 4, 8 and 16 × L with two protocols. The numbers behind the po
 Every variant is the same tiny model (hidden 64, 2 layers, 4 heads, `positional_<backbone>` with
 `positional_encoding` set), trained with the same data order, initialization seed and budget (steps × batch × L
 tokens, AdamW, lr 1e-3 unless `--lr`). Text: WordNet 3.0 entries (the harness's corpus) as one character stream
-(bytes < 128, a 128-symbol vocabulary: a tokenizer's 30k-row output layer would cost more than the whole model here). Held-out text
-from the test split, the same characters at every length.
+(bytes < 128, a 128-symbol vocabulary: a tokenizer's 30k-row output layer would cost more than the whole model
+here). Held-out text from the test split, the same characters at every length.
 
 Protocols (metric: loss in nats per character, token-weighted mean over the scored tokens):
 - windows: the held-out stream cut into non-overlapping windows of the evaluation length, every token scored (early
