@@ -10,6 +10,8 @@ from .designs.continuous.configuration_continuous import *  # noqa: F403
 from .designs.continuous.modeling_continuous import *  # noqa: F403
 from .designs.oscillating.configuration_oscillating import *  # noqa: F403
 from .designs.oscillating.modeling_oscillating import *  # noqa: F403
+from .designs.positional.configuration_positional import *  # noqa: F403
+from .designs.positional.modeling_positional import *  # noqa: F403
 from .designs.resonant.configuration_resonant import *  # noqa: F403
 from .designs.resonant.modeling_resonant import *  # noqa: F403
 from .designs.semantic.configuration_semantic import *  # noqa: F403  (the model types' public classes)

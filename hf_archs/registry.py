@@ -15,6 +15,8 @@ from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
 from .designs.oscillating import OSCILLATING
 from .designs.oscillating import modeling_oscillating as oscillating
+from .designs.positional import POSITIONAL
+from .designs.positional import modeling_positional as positional
 from .designs.resonant import RESONANT, RESONANT_PURE
 from .designs.resonant import modeling_resonant as resonant
 from .designs.semantic import SEMANTIC
@@ -22,7 +24,7 @@ from .designs.semantic import modeling_semantic as semantic
 
 
 DESIGNS: dict[str, Design] = {
-    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING)
+    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING, POSITIONAL)
 }
 
 
@@ -169,6 +171,25 @@ ZOO: tuple[ZooModel, ...] = (
         oscillating.OscillatingBertForMaskedLM,
         oscillating.OscillatingBertForSequenceClassification,
         oscillating.OscillatingBertForTokenClassification,
+    ),
+    ZooModel.of(
+        positional.PositionalLlamaConfig,
+        positional.PositionalLlamaModel,
+        positional.PositionalLlamaForCausalLM,
+        positional.PositionalLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        positional.PositionalGemma3TextConfig,
+        positional.PositionalGemma3TextModel,
+        positional.PositionalGemma3ForCausalLM,
+        positional.PositionalGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        positional.PositionalBertConfig,
+        positional.PositionalBertModel,
+        positional.PositionalBertForMaskedLM,
+        positional.PositionalBertForSequenceClassification,
+        positional.PositionalBertForTokenClassification,
     ),
 )
 

@@ -46,6 +46,8 @@ class Backbone:
         replaces (`Design.position_encoding`), or None when the family has none (RoPE).
     prepare_position_inputs: adapts the base model's forward keyword arguments (a dict, changed in place) to
         position ids given or computed by a position design, e.g. float ones (`hf_archs.core.positions`).
+    rotary_embedding: path (in the base model) of the rotary embedding module that makes (cos, sin) for the layers,
+        or None when the family has none; a design may turn it into the identity (`Design.keeps_rotary`).
     """
 
     name: str
@@ -61,6 +63,7 @@ class Backbone:
     absent_in_source: Callable[[PreTrainedConfig], tuple[str, ...]] = lambda source: ()
     position_embedding: str | None = None
     prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
+    rotary_embedding: str | None = None
 
     @property
     def stock_base_class(self) -> type:

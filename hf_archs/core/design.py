@@ -83,6 +83,11 @@ class Design:
     identity_by_backbone: backbone name -> identity setting where it differs per backbone (e.g. "every layer causal"
         on a decoder, "every layer bidirectional" on an encoder); merged over `identity` by `identity_for`.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
+    position_encoding_when: config -> whether `position_encoding` is built for this config (None: always), for a
+        design whose settings choose between replacing the position table and other mechanisms (or that also runs on
+        backbones without a table).
+    keeps_rotary: config -> whether the backbone's rotary position embedding stays (None: it does); False turns it
+        into the identity (cos = 1, sin = 0), e.g. for a design that puts positions elsewhere or nowhere (NoPE).
     field_prefix: the prefix of the config fields when the design shares another design's fields (a variant such
         as a "pure" form of a "hybrid" design); None means `name + "_"`.
     """
@@ -102,6 +107,8 @@ class Design:
     field_prefix: str | None = None
     layer_masks: Callable[[object], dict] | None = None
     identity_by_backbone: dict[str, dict] | None = None
+    position_encoding_when: Callable[[object], bool] | None = None
+    keeps_rotary: Callable[[object], bool] | None = None
 
     def identity_for(self, backbone: str) -> dict:
         """The identity setting on `backbone` (the settings that make the model its stock model)."""

@@ -24,7 +24,7 @@ from torch import nn
 from .design import check_design_keys
 from .inputs import InputPreparation, prepare_inputs_in_forward
 from .masks import set_mask_pattern
-from .positions import replace_position_embedding
+from .positions import drop_rotary_embedding, replace_position_embedding
 
 
 # Set by `hf_archs` on import: writes the self-contained code files and `auto_map` next to saved weights so that
@@ -138,6 +138,7 @@ class DesignPreTrainedModel:
             for layer_idx in design.layer_indices(self.config):
                 layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
         encoding = self._build_position_encoding()
+        self._build_rotary()
         has_patterns = self._build_layer_masks(layers)
         preparation = InputPreparation(
             position_encoding=self.config.backbone.position_embedding if encoding is not None else None,
@@ -151,7 +152,12 @@ class DesignPreTrainedModel:
         """A position design's module replaces the backbone's position embedding (returned, or None); the input
         preparation feeds it positions and makes float positions safe for the backbone (on every design base model)."""
         backbone = self.config.backbone
-        encodings = [design.position_encoding for design in self.config.designs if design.position_encoding]
+        encodings = [
+            design.position_encoding
+            for design in self.config.designs
+            if design.position_encoding
+            and (design.position_encoding_when is None or design.position_encoding_when(self.config))
+        ]
         if len(encodings) > 1:
             raise ValueError(f"{type(self).__name__}: at most one design may replace the position embedding.")
         encoding = None
@@ -161,6 +167,15 @@ class DesignPreTrainedModel:
             encoding = encodings[0](self.config)
             replace_position_embedding(self, backbone.position_embedding, encoding)
         return encoding
+
+    def _build_rotary(self) -> None:
+        """A design whose `keeps_rotary(config)` is False turns the backbone's rotary embedding into the identity."""
+        if all(design.keeps_rotary is None or design.keeps_rotary(self.config) for design in self.config.designs):
+            return
+        path = self.config.backbone.rotary_embedding
+        if path is None:
+            raise ValueError(f"The {self.config.backbone.name} backbone has no rotary embedding to turn off.")
+        drop_rotary_embedding(self, path)
 
     def _build_layer_masks(self, layers) -> bool:
         """Per-layer mask patterns (`core/masks.py`): set on their layers, which then need the batch's 2D padding

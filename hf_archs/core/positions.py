@@ -69,8 +69,31 @@ def float_positions_are_coordinates(arguments: dict) -> None:
     arguments["attention_mask"] = torch.ones(shape, dtype=torch.long, device=position_ids.device)
 
 
+class IdentityRotary(nn.Module):
+    """A rotary embedding turned into the identity: the wrapped module's (cos, sin) shapes and dtype, with cos = 1 and
+    sin = 0, so every layer's q and k leave `apply_rotary_pos_emb` unrotated (q·k no longer sees positions).
+
+    The stock module stays inside (its buffers are not saved: `inv_freq` is non-persistent), so the call signature of
+    every family (Gemma 3 passes a layer type) keeps working."""
+
+    def __init__(self, rotary: nn.Module):
+        super().__init__()
+        self.rotary = rotary
+
+    def forward(self, *args, **kwargs):
+        cos, sin = self.rotary(*args, **kwargs)
+        return torch.ones_like(cos), torch.zeros_like(sin)
+
+
+def drop_rotary_embedding(base_model: nn.Module, path: str) -> None:
+    """Replace the rotary embedding at `path` of `base_model` (e.g. "rotary_emb") by `IdentityRotary`."""
+    base_model.set_submodule(path, IdentityRotary(base_model.get_submodule(path)))
+
+
 __all__ = [
+    "IdentityRotary",
     "PositionEncoding",
+    "drop_rotary_embedding",
     "float_positions_are_coordinates",
     "replace_position_embedding",
 ]

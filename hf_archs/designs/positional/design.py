@@ -1,0 +1,334 @@
+"""The positional-encoding suite, declared once: the config switch, its modules (absolute encodings in place of the
+learned table, relative biases on the logits, RoPE kept or dropped) and the `Design`."""
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import initialization as init
+
+from ...core.attention import LogitTerm
+from ...core.design import Capabilities, ConversionPlan, Design, DesignFields
+from ...core.positions import PositionEncoding
+
+
+# Added to the token embeddings in place of a learned position table (backbones that have one: BERT).
+ABSOLUTE = ("learned", "scaled", "sinusoidal", "continuous")
+# Additive per-head biases on the attention logits, from the tokens' positions (every backbone).
+RELATIVE = ("alibi", "t5", "relative")
+# RoPE: the decoders' own rotation of q and k; NoPE: no position signal at all (causal masks still order tokens).
+VARIANTS = (*ABSOLUTE, *RELATIVE, "rope", "nope")
+
+
+def has_position_table(config) -> bool:
+    return config.backbone.position_embedding is not None
+
+
+def is_causal_backbone(config) -> bool:
+    return config.backbone.default_auto_class == "AutoModelForCausalLM"
+
+
+def variant(config) -> str:
+    """The config's encoding; None means the backbone's own (learned table on BERT, RoPE on the decoders)."""
+    if config.positional_encoding is not None:
+        return config.positional_encoding
+    return "learned" if has_position_table(config) else "rope"
+
+
+@dataclass(kw_only=True)
+class PositionalFields(DesignFields):
+    """Config fields of the positional suite.
+
+    positional_encoding: the switch, one of learned, scaled, sinusoidal, continuous (absolute, on backbones with a
+        position table), alibi, t5, relative (biases on the logits, every backbone), rope (decoders), nope; None is
+        the backbone's own encoding (learned on BERT, rope on the decoders).
+    positional_max_distance: K of `relative` (Shaw et al.): distances are clipped to [-K, K].
+    positional_relative_dim: d_r, the width of `relative`'s per-head query projection and distance embeddings.
+    positional_num_buckets, positional_bucket_max_distance: `t5`'s buckets (half exact, half logarithmic up to the
+        max distance; on an encoder half the buckets for each direction).
+    positional_continuous_dim: E, the hidden width of `continuous`'s MLP of the position.
+    positional_sinusoidal_scale: amplitude of the fixed `sinusoidal` table (None: √2 × initializer_range, the RMS of a
+        freshly initialized learned table, so that the token embeddings are not drowned).
+    """
+
+    positional_encoding: str | None = None
+    positional_max_distance: int = 32
+    positional_relative_dim: int = 16
+    positional_num_buckets: int = 32
+    positional_bucket_max_distance: int = 128
+    positional_continuous_dim: int = 64
+    positional_sinusoidal_scale: float | None = None
+
+    def validate_design_fields(self):
+        name = self.positional_encoding
+        if name is not None and name not in VARIANTS:
+            raise ValueError(f"positional_encoding must be one of {VARIANTS} or None, got {name!r}.")
+        if name in ABSOLUTE and not has_position_table(self):
+            raise ValueError(
+                f"positional_encoding={name!r} replaces a learned position table, which the {self.backbone.name} "
+                f"backbone does not have; use one of {(*RELATIVE, 'rope', 'nope')}."
+            )
+        if name == "rope" and self.backbone.rotary_embedding is None:
+            raise ValueError(f"positional_encoding='rope' needs a rotary backbone; {self.backbone.name} has none.")
+        for field in ("positional_max_distance", "positional_relative_dim", "positional_continuous_dim"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}.")
+        if not 4 <= self.positional_num_buckets or self.positional_bucket_max_distance <= self.positional_num_buckets:
+            raise ValueError(
+                "positional_num_buckets must be >= 4 and below positional_bucket_max_distance, got "
+                f"{self.positional_num_buckets} and {self.positional_bucket_max_distance}."
+            )
+
+
+# --- absolute encodings (in place of the learned table) -------------------------------------------------------------
+
+
+def sinusoidal_table(positions: torch.Tensor, width: int) -> torch.Tensor:
+    """(..., L) float positions -> (..., L, width): channel 2k is sin(p · ω_k), 2k + 1 is cos(p · ω_k),
+    ω_k = 10000^(−2k / width). (The seed's loop wrote 10000^(2i / d) with i stepping by 2, i.e. ω_k = 10000^(−4k/d):
+    half the frequency range was never used.)"""
+    frequency = 10000.0 ** (-torch.arange(0, width, 2, dtype=positions.dtype, device=positions.device) / width)
+    angles = positions[..., None] * frequency
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(-2)[..., :width]
+
+
+def interpolate_rows(table: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """(P, ...) rows at (..., L) positions, linear between neighbouring rows (exact at integer positions); positions
+    outside [0, P − 1] are refused (a learned table has nothing to say there)."""
+    positions = positions.to(torch.promote_types(table.dtype, torch.float32))
+    if not torch.compiler.is_compiling() and ((positions < 0) | (positions > len(table) - 1)).any():
+        raise ValueError(
+            f"The learned position table has rows 0..{len(table) - 1}; got positions up to {positions.max().item():g} "
+            "(raise max_position_embeddings, or use an encoding that extrapolates)."
+        )
+    low = positions.floor()
+    fraction = (positions - low).to(table.dtype).reshape(*positions.shape, *([1] * (table.dim() - 1)))
+    low = low.long()
+    high = (low + 1).clamp_max(len(table) - 1)
+    return table[low] * (1 - fraction) + table[high] * fraction
+
+
+class AbsolutePositionEncoding(PositionEncoding):
+    """pe(p) added to the token embeddings, chosen by `positional_encoding`:
+
+    learned: T[p] (the stock table: conversion copies it, exact); scaled: T[p] · s[p] (s initialized to 1: exact);
+    sinusoidal: a · sin/cos(p · ω_k) (fixed); continuous: W2 · GELU(W1 · p / P + b1) + b2; rope / nope and the
+    relative biases: 0 (the stock table is removed). Float positions are linear between the rows of a table.
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.variant = variant(config)
+        self.hidden_size = config.hidden_size
+        # Follows the model's dtype and device (`model.to(...)`), for the variants without parameters; not saved.
+        self.dtype_probe = nn.Buffer(torch.zeros(()), persistent=False)
+        rows = config.max_position_embeddings
+        if self.variant in ("learned", "scaled"):
+            self.weight = nn.Parameter(torch.empty(rows, config.hidden_size))
+        if self.variant == "scaled":
+            self.scale = nn.Parameter(torch.empty(rows))
+        if self.variant == "sinusoidal":
+            self.amplitude = config.positional_sinusoidal_scale or math.sqrt(2) * config.initializer_range
+        if self.variant == "continuous":
+            width = config.positional_continuous_dim
+            self.w1 = nn.Parameter(torch.empty(width))
+            self.b1 = nn.Parameter(torch.empty(width))
+            self.w2 = nn.Parameter(torch.empty(config.hidden_size, width))
+            self.b2 = nn.Parameter(torch.empty(config.hidden_size))
+            self.range = float(rows)
+
+    def position_ids(self, attention_mask, input_shape, device):
+        """Variants without a table run past `max_position_embeddings`, where the stock embeddings' buffers of
+        position and token type ids end: they get float positions 0 … L − 1 (the stock ones), which the BERT backbone
+        serves with all-zero token types (the stock default). Tables keep the stock positions."""
+        if self.variant in ("learned", "scaled"):
+            return None
+        return torch.arange(input_shape[-1], dtype=torch.float32, device=device)[None]
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        """(L,), (1, L) or (batch, L) positions, integer or float -> (1 or batch, L, hidden), in the model's dtype."""
+        if position_ids.dim() == 1:
+            position_ids = position_ids[None]
+        # Positions in float32 at least (bfloat16 cannot tell neighbouring positions of a long input apart).
+        positions = position_ids.to(torch.promote_types(self.dtype_probe.dtype, torch.float32))
+        if self.variant == "learned":
+            return interpolate_rows(self.weight, positions)
+        if self.variant == "scaled":
+            return interpolate_rows(self.weight, positions) * interpolate_rows(self.scale, positions)[..., None]
+        if self.variant == "sinusoidal":
+            return (self.amplitude * sinusoidal_table(positions, self.hidden_size)).to(self.dtype_probe.dtype)
+        if self.variant == "continuous":
+            hidden = F.gelu(
+                positions[..., None] / self.range * self.w1.to(positions.dtype) + self.b1.to(positions.dtype)
+            )
+            return F.linear(hidden.to(self.w2.dtype), self.w2, self.b2)
+        # Relative biases, RoPE and NoPE carry no absolute signal: the table's contribution is zero.
+        return torch.zeros(*positions.shape, self.hidden_size, device=positions.device, dtype=self.dtype_probe.dtype)
+
+    def init_design_weights(self, config):
+        # Non-persistent buffers too: loading builds the model on the meta device, so they are set here.
+        init.zeros_(self.dtype_probe)
+        if self.variant in ("learned", "scaled"):
+            init.normal_(self.weight, mean=0.0, std=config.initializer_range)
+        if self.variant == "scaled":
+            init.ones_(self.scale)
+        if self.variant == "continuous":
+            # GELU kinks spread evenly over the trained range [0, 1], alternating slopes ±E.
+            width = config.positional_continuous_dim
+            slopes = torch.full((width,), float(width))
+            slopes[1::2] *= -1
+            init.copy_(self.w1, slopes)
+            init.copy_(self.b1, -slopes * torch.linspace(0, 1, width))
+            init.normal_(self.w2, mean=0.0, std=config.initializer_range)
+            init.zeros_(self.b2)
+
+    def extra_repr(self) -> str:
+        return f"variant={self.variant}"
+
+
+# --- relative biases on the logits ----------------------------------------------------------------------------------
+
+
+def alibi_slopes(num_heads: int) -> torch.Tensor:
+    """ALiBi's head slopes: 2^(−8h/n) for h = 1..n when n = num_heads is a power of two; otherwise the n' = 2^⌊log2 n⌋
+    slopes of n' heads, then every other slope of 2n' heads for the rest."""
+    closest = 2 ** math.floor(math.log2(num_heads))
+    slopes = [2 ** (-8 * (h + 1) / closest) for h in range(closest)]
+    extra = [2 ** (-8 * (h + 1) / (2 * closest)) for h in range(2 * closest)][0::2]
+    return torch.tensor(slopes + extra[: num_heads - closest], dtype=torch.float64)
+
+
+def t5_buckets(relative: torch.Tensor, *, bidirectional: bool, num_buckets: int, max_distance: int) -> torch.Tensor:
+    """T5's bucket of each relative position key − query (rounded to an integer): exact below half the buckets (per
+    direction), logarithmic up to `max_distance`, the last bucket beyond."""
+    relative = relative.round().long()
+    buckets = torch.zeros_like(relative)
+    if bidirectional:
+        num_buckets //= 2
+        buckets = buckets + (relative > 0).long() * num_buckets
+        relative = relative.abs()
+    else:
+        relative = (-relative).clamp_min(0)
+    exact = num_buckets // 2
+    scaled = torch.log(relative.float().clamp_min(1) / exact) / math.log(max_distance / exact)
+    logarithmic = exact + (scaled * (num_buckets - exact)).long()
+    logarithmic = logarithmic.clamp_max(num_buckets - 1)
+    return buckets + torch.where(relative < exact, relative, logarithmic)
+
+
+class RelativePositionBias(LogitTerm):
+    """A per-head bias from the distance between query and key positions, chosen by `positional_encoding`:
+
+    alibi: −m_h · |p_i − p_j| (fixed slopes); t5: b[bucket(p_j − p_i), h] (learned scalar per bucket and head);
+    relative (Shaw et al., clipped): (x_i W_r)_h · a[clip(p_j − p_i, −K, K), h] / √d_r, a learned distance embedding
+    dotted with the term's own per-head query projection.
+    The features are the position (and for `relative` the projected query): cached keys keep their positions, so
+    distances stay right under the KV cache and left padding.
+    """
+
+    attribute_name = "positional_bias"
+    uses_positions = True
+
+    def __init__(self, config):
+        super().__init__()
+        self.variant = variant(config)
+        self.num_heads = config.num_attention_heads
+        self.num_features = 1
+        if self.variant == "alibi":
+            self.slopes = nn.Buffer(alibi_slopes(self.num_heads).float(), persistent=False)
+        if self.variant == "t5":
+            self.bidirectional = not is_causal_backbone(config)
+            self.num_buckets = config.positional_num_buckets
+            self.max_distance = config.positional_bucket_max_distance
+            self.bucket_bias = nn.Parameter(torch.empty(self.num_buckets, self.num_heads))
+        if self.variant == "relative":
+            self.max_relative = config.positional_max_distance
+            self.relative_dim = config.positional_relative_dim
+            self.query = nn.Linear(config.hidden_size, self.num_heads * self.relative_dim, bias=False)
+            self.distance_embedding = nn.Parameter(
+                torch.empty(2 * self.max_relative + 1, self.num_heads, self.relative_dim)
+            )
+            self.num_features = 1 + self.num_heads * self.relative_dim
+
+    def features(self, hidden_states, positions=None):
+        positions = positions.to(hidden_states.dtype)[..., None].expand(*hidden_states.shape[:-1], 1)
+        if self.variant != "relative":
+            return positions
+        return torch.cat([positions, self.query(hidden_states)], dim=-1)
+
+    def bias(self, query_features, key_features, dtype):
+        # (batch, Lq, Lk) signed distance key − query, in float32 at least.
+        precision = torch.promote_types(query_features.dtype, torch.float32)
+        relative = key_features[:, None, :, 0].to(precision) - query_features[:, :, None, 0].to(precision)
+        if self.variant == "alibi":
+            return (-self.slopes.to(precision)[None, :, None, None] * relative.abs()[:, None]).to(dtype)
+        if self.variant == "t5":
+            buckets = t5_buckets(
+                relative,
+                bidirectional=self.bidirectional,
+                num_buckets=self.num_buckets,
+                max_distance=self.max_distance,
+            )
+            return self.bucket_bias[buckets].permute(0, 3, 1, 2).to(dtype)
+        # relative: score every query against the 2K + 1 distance embeddings, then pick each key's distance.
+        batch, length = query_features.shape[:2]
+        projected = query_features[..., 1:].reshape(batch, length, self.num_heads, self.relative_dim)
+        scores = torch.einsum("bihd,rhd->bhir", projected, self.distance_embedding.to(projected.dtype))
+        index = (relative.round().long().clamp(-self.max_relative, self.max_relative) + self.max_relative)[:, None]
+        index = index.expand(-1, self.num_heads, -1, -1)
+        return (torch.gather(scores, -1, index) / math.sqrt(self.relative_dim)).to(dtype)
+
+    def init_design_weights(self, config):
+        if self.variant == "alibi":
+            init.copy_(self.slopes, alibi_slopes(self.num_heads))
+        if self.variant == "t5":
+            init.normal_(self.bucket_bias, mean=0.0, std=config.initializer_range)
+        if self.variant == "relative":
+            init.normal_(self.query.weight, mean=0.0, std=config.initializer_range)
+            init.normal_(self.distance_embedding, mean=0.0, std=1.0)
+
+    def extra_repr(self) -> str:
+        return f"variant={self.variant}, heads={self.num_heads}"
+
+
+MATH = (
+    "One switch, `positional_encoding`, picks how positions p reach the model. Absolute encodings pe(p) are added "
+    "to the token embeddings in place of the learned table (BERT): learned T[p]; scaled T[p]·s[p]; sinusoidal "
+    "a·(sin(p·ω_k), cos(p·ω_k)) in channels (2k, 2k+1), ω_k = 10000^(−2k/d); continuous W2·GELU(W1·p/P + b1) + b2. "
+    "Relative encodings add a per-head bias to the logits, logits_h(i, j) = q_i·k_j/√d + B_h(i, j): alibi "
+    "B_h = −m_h·|p_i − p_j|, m_h = 2^(−8h/H); t5 B_h = b[bucket(p_j − p_i), h] (exact buckets for short distances, "
+    "logarithmic up to a max distance); relative (Shaw, clipped) "
+    "B_h = (x_i W_r)_h · a[clip(p_j − p_i, −K, K), h]/√d_r. "
+    "rope rotates q and k by position (the decoders' own); nope gives no position signal (the causal mask alone "
+    "orders tokens). Identity: learned on BERT, rope on the decoders (exact conversion); every other variant "
+    "removes the stock encoding, so its fidelity is reported, not exact, and training adapts it."
+)
+
+POSITIONAL = Design(
+    name="positional",
+    summary="the positional-encoding suite behind one switch: learned, scaled, sinusoidal, continuous, ALiBi, T5 "
+    "bias, Shaw relative, RoPE, NoPE",
+    math=MATH,
+    fields=PositionalFields,
+    identity={},
+    identity_by_backbone={
+        "bert": {"positional_encoding": "learned"},
+        "llama": {"positional_encoding": "rope"},
+        "gemma3": {"positional_encoding": "rope"},
+    },
+    active={"positional_encoding": "t5"},
+    # The decoders' identity (RoPE) adds no parameters; variants that do (t5, relative, scaled, continuous) are
+    # checked to train in the design's own tests.
+    capabilities=Capabilities(conversion="exact", cached_generation=True, new_parameters=False),
+    # Variants without a table drop the stock one (the converter then does not refuse it as unexpected).
+    conversion=ConversionPlan(replaces=("embeddings.position_embeddings.weight",)),
+    logit_term=RelativePositionBias,
+    layers=lambda config: list(range(config.num_hidden_layers)) if variant(config) in RELATIVE else [],
+    tasks=("extrapolation",),
+    position_encoding=AbsolutePositionEncoding,
+    position_encoding_when=has_position_table,
+    # Every variant but rope turns the decoders' RoPE into the identity (BERT has none to turn off).
+    keeps_rotary=lambda config: variant(config) == "rope" or config.backbone.rotary_embedding is None,
+)
