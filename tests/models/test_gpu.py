@@ -57,7 +57,8 @@ def test_bfloat16_training_step_on_cuda(case, converted):
     assert torch.isfinite(loss)
     names = design_parameter_names(model)
     design = [p for n, p in model.named_parameters() if n in names]
-    assert bool(design) == case.adds_parameters  # structure-only designs (per-layer masks) add none
+    # Structure-only designs (per-layer masks) add none; a switch design may add some only in its active setting.
+    assert design or not case.adds_parameters
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in design)
 
 
