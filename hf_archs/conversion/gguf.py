@@ -66,6 +66,7 @@ def dequantize_gguf(
     try:
         folder, name = str(gguf_file.parent), gguf_file.name
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        check_subword_tokenizer(tokenizer)
         quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=dtype)
     finally:
         logging.set_verbosity(verbosity)
@@ -95,6 +96,28 @@ def dequantize_gguf(
     return output_dir
 
 
+# Plain English that every subword tokenizer splits into far fewer tokens than characters.
+_TOKENIZER_PROBE = "The capital city of France is Paris, known for its museums and its long history."
+
+
+def check_subword_tokenizer(tokenizer) -> None:
+    """Refuse a tokenizer converted from a GGUF file that splits plain text into single characters.
+
+    Transformers 5.17 converts Gemma 3's GGUF tokenizer into one that maps every character to its own token and adds
+    no BOS (the weights are converted right): a model folder built with it looks fine and scores perplexities in the
+    hundreds of thousands.
+    """
+    import transformers
+
+    ids = tokenizer(_TOKENIZER_PROBE, add_special_tokens=False)["input_ids"]
+    if len(ids) > len(_TOKENIZER_PROBE) // 2:
+        raise ValueError(
+            f"The tokenizer converted from the GGUF file splits {len(_TOKENIZER_PROBE)} characters of English into "
+            f"{len(ids)} tokens: transformers {transformers.__version__} did not convert its vocabulary (merges) "
+            "correctly. Build the folder with a newer transformers (5.23 works) and reuse it."
+        )
+
+
 def default_cache_dir() -> Path:
     return Path(os.environ.get("HF_ARCHS_CACHE", Path.home() / ".cache" / "hf_archs"))
 
@@ -120,4 +143,11 @@ def gemma3_270m(cache_dir: str | os.PathLike | None = None, *, progress: bool = 
     return target
 
 
-__all__ = ["default_cache_dir", "dequantize_gguf", "gemma3_270m", "gemma3_270m_gguf", "is_gguf_file"]
+__all__ = [
+    "check_subword_tokenizer",
+    "default_cache_dir",
+    "dequantize_gguf",
+    "gemma3_270m",
+    "gemma3_270m_gguf",
+    "is_gguf_file",
+]
