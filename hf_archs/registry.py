@@ -13,6 +13,8 @@ from .backbones import BACKBONES, Backbone
 from .core.design import Design
 from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
+from .designs.monitor import MONITOR
+from .designs.monitor import modeling_monitor as monitor
 from .designs.oscillating import OSCILLATING
 from .designs.oscillating import modeling_oscillating as oscillating
 from .designs.resonant import RESONANT, RESONANT_PURE
@@ -22,7 +24,7 @@ from .designs.semantic import modeling_semantic as semantic
 
 
 DESIGNS: dict[str, Design] = {
-    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING)
+    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING, MONITOR)
 }
 
 
@@ -169,6 +171,18 @@ ZOO: tuple[ZooModel, ...] = (
         oscillating.OscillatingBertForMaskedLM,
         oscillating.OscillatingBertForSequenceClassification,
         oscillating.OscillatingBertForTokenClassification,
+    ),
+    ZooModel.of(
+        monitor.MonitorLlamaConfig,
+        monitor.MonitorLlamaModel,
+        monitor.MonitorLlamaForCausalLM,
+        monitor.MonitorLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        monitor.MonitorGemma3TextConfig,
+        monitor.MonitorGemma3TextModel,
+        monitor.MonitorGemma3ForCausalLM,
+        monitor.MonitorGemma3TextForSequenceClassification,
     ),
 )
 

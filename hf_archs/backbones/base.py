@@ -46,6 +46,7 @@ class Backbone:
         replaces (`Design.position_encoding`), or None when the family has none (RoPE).
     prepare_position_inputs: adapts the base model's forward keyword arguments (a dict, changed in place) to
         position ids given or computed by a position design, e.g. float ones (`hf_archs.core.positions`).
+    layers: path (in the base model) of the `ModuleList` of transformer layers, whose outputs a side branch reads.
     """
 
     name: str
@@ -61,6 +62,7 @@ class Backbone:
     absent_in_source: Callable[[PreTrainedConfig], tuple[str, ...]] = lambda source: ()
     position_embedding: str | None = None
     prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
+    layers: str = "layers"
 
     @property
     def stock_base_class(self) -> type:

@@ -24,6 +24,7 @@ from torch import nn
 from .design import check_design_keys
 from .masks import pass_padding_mask_to_layers, set_mask_pattern
 from .positions import install_position_hook, replace_position_embedding
+from .side_branch import install_side_branches, install_side_outputs_on_head
 
 
 # Set by `hf_archs` on import: writes the self-contained code files and `auto_map` next to saved weights so that
@@ -127,6 +128,8 @@ class DesignPreTrainedModel:
         # Stock __init__ methods end with post_init(): the whole stock network exists, nothing is initialized yet.
         if isinstance(self, self.design_base_model_class()):
             self._build_designs()
+        elif any(design.side_branch for design in self.config.designs):
+            install_side_outputs_on_head(self)
         super().post_init()
 
     def _build_designs(self):
@@ -138,6 +141,13 @@ class DesignPreTrainedModel:
                 layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
         self._build_position_encoding()
         self._build_layer_masks(layers)
+        self._build_side_branches()
+
+    def _build_side_branches(self):
+        """Side branches (`core/side_branch.py`) read the outputs of the layers they name through hooks."""
+        branches = [design.side_branch(self.config) for design in self.config.designs if design.side_branch]
+        if branches:
+            install_side_branches(self, branches, self.get_submodule(self.config.backbone.layers))
 
     def _build_position_encoding(self):
         """A position design's module replaces the backbone's position embedding; the pre-hook feeds it positions
