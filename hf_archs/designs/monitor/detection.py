@@ -64,20 +64,37 @@ class ChainStates:
     step_labels: list[int]
 
 
+class _EnoughLayers(Exception):
+    """Raised after the last layer needed: the layers above it cannot change the states read."""
+
+
 @torch.no_grad()
 def collect_states(model, tokenizer, chains: list[Chain], layers: list[int]) -> list[ChainStates]:
-    """Run the frozen decoder over every chain and keep the outputs of `layers` (one chain at a time: no padding)."""
+    """Run the frozen decoder over every chain and keep the outputs of `layers` (one chain at a time: no padding).
+    The forward stops after the last of `layers` (the layers above it are not needed)."""
     captured = {}
     base = model.base_model
     layer_list = base.get_submodule(base.config.backbone.layers)
-    hooks = [layer_list[i].register_forward_hook(lambda m, a, o, i=i: captured.__setitem__(i, o)) for i in layers]
+
+    def keep(i):
+        def hook(module, args, output):
+            captured[i] = output
+            if i == max(layers):
+                raise _EnoughLayers
+
+        return hook
+
+    hooks = [layer_list[i].register_forward_hook(keep(i)) for i in layers]
     device = next(model.parameters()).device
     out = []
     try:
         for chain in chains:
             encoded = tokenizer(chain.text, return_offsets_mapping=True, return_tensors="pt")
             offsets = [tuple(o) for o in encoded.pop("offset_mapping")[0].tolist()]
-            base(input_ids=encoded["input_ids"].to(device), use_cache=False)
+            try:
+                base(input_ids=encoded["input_ids"].to(device), use_cache=False)
+            except _EnoughLayers:
+                base.__dict__.pop("_side_call", None)  # the side branch's per-call scratch of the stopped call
             labels, steps = token_labels(chain, offsets)
             states = torch.stack([captured[i][0].float().cpu() for i in layers])
             out.append(ChainStates(states, torch.tensor(labels), torch.tensor(steps), step_labels(chain)))

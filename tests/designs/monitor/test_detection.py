@@ -109,3 +109,18 @@ def test_monitor_and_probe_train_on_a_tiny_model():
     expected = torch.sigmoid(monitor_scorer(monitor)(data["validation"][1].states[:, None], None))[0]
     with torch.no_grad():
         torch.testing.assert_close(model(input_ids=ids).anomaly_scores[0], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_collecting_states_stops_after_the_last_layer_read_and_keeps_them_exact():
+    _, model = stock_and_monitor("llama", monitor_layers=[0])
+    chain = make_chain(PROBLEM, 1, "off_by_ten")
+    tokenizer = char_tokenizer()
+    calls = []
+    hook = model.model.layers[1].register_forward_hook(lambda *args: calls.append(1))
+    (item,) = collect_states(model, tokenizer, [chain], [0])
+    hook.remove()
+    assert not calls  # layer 1 never ran
+    with torch.no_grad():
+        full = model(**tokenizer(chain.text, return_tensors="pt"), output_hidden_states=True)
+    torch.testing.assert_close(item.states[0], full.hidden_states[1][0], atol=0, rtol=0)
+    assert full.anomaly_scores is not None  # the model's side branch works after a stopped call
