@@ -67,21 +67,25 @@ class _Decoder:
         # window itself is applied by the attention mask, as for any cache.
         self.cache = DynamicCache()
         self.memory = torch.empty(0) if monitor else None
-        self.next_logits: list[torch.Tensor] = []  # [p]: logits of the token after position p
+        # next_logits[p - first]: logits of the token after position p. A rewind never goes into the prompt, so only
+        # the prompt's last position is kept (and only its logits are computed: `logits_to_keep=1`).
+        self.first = self.prompt_length - 1
+        self.next_logits: list[torch.Tensor] = []
         self.scores: list[float | None] = []
         self.decoded = 0
-        self._forward(prompt)
+        self._forward(prompt, logits_to_keep=1)
 
     @torch.no_grad()
-    def _forward(self, new_tokens: torch.Tensor):
+    def _forward(self, new_tokens: torch.Tensor, logits_to_keep: int = 0):
         device = next(self.model.parameters()).device
-        length = len(self.next_logits) + new_tokens.numel()
+        length = len(self.scores) + new_tokens.numel()
         kwargs = {"monitor_memory": self.memory} if self.monitor else {}
         out = self.model(
             input_ids=new_tokens.view(1, -1).to(device),
             attention_mask=torch.ones(1, length, dtype=torch.long, device=device),
             past_key_values=self.cache,
             use_cache=True,
+            logits_to_keep=logits_to_keep,
             **kwargs,
         )
         self.cache = out.past_key_values
@@ -107,7 +111,7 @@ class _Decoder:
         self.cache.crop(length - self.cache.get_seq_length())
         if self.memory is not None:
             self.memory = self.memory[:, :, :length]
-        del self.tokens[length:], self.next_logits[length:], self.scores[length:]
+        del self.tokens[length:], self.next_logits[length - self.first :], self.scores[length:]
 
     def choose(self, temperature: float | None, generator: torch.Generator | None) -> tuple[int, float]:
         """The next token (argmax, or sampled at `temperature`) and its log-probability."""
