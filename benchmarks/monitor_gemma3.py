@@ -43,7 +43,7 @@ RESULTS = Path("results/monitor")
 CARD = Path("model_cards/monitor_gemma3_text.md")
 PLOT = "monitor_anomaly_along_chain.png"
 WORK = Path("outputs/monitor_gemma3")
-MONITOR = dict(monitor_layers=[6, 11], monitor_window=32, monitor_heads=4, monitor_dim=64)
+MONITOR = dict(monitor_layers=[4, 8], monitor_window=32, monitor_heads=4, monitor_dim=64)
 
 
 def load_model(device="cpu"):
@@ -231,8 +231,8 @@ def main():
     parser.add_argument("what", choices=["detection", "generation", "card"])
     parser.add_argument("--device", default="cpu", help="generation only (detection trains on the CPU)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--train-problems", type=int, default=50)
-    parser.add_argument("--test-problems", type=int, default=25)
+    parser.add_argument("--train-problems", type=int, default=40)
+    parser.add_argument("--test-problems", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--branches", type=int, default=3)
