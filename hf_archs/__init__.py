@@ -8,6 +8,8 @@ from .conversion import ConversionError, ConversionReport, convert
 from .core.design import UnknownDesignKeyError
 from .designs.continuous.configuration_continuous import *  # noqa: F403
 from .designs.continuous.modeling_continuous import *  # noqa: F403
+from .designs.monitor.configuration_monitor import *  # noqa: F403
+from .designs.monitor.modeling_monitor import *  # noqa: F403
 from .designs.oscillating.configuration_oscillating import *  # noqa: F403
 from .designs.oscillating.modeling_oscillating import *  # noqa: F403
 from .designs.positional.configuration_positional import *  # noqa: F403

@@ -13,6 +13,8 @@ from .backbones import BACKBONES, Backbone
 from .core.design import Design
 from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
+from .designs.monitor import MONITOR
+from .designs.monitor import modeling_monitor as monitor
 from .designs.oscillating import OSCILLATING
 from .designs.oscillating import modeling_oscillating as oscillating
 from .designs.positional import POSITIONAL
@@ -24,7 +26,16 @@ from .designs.semantic import modeling_semantic as semantic
 
 
 DESIGNS: dict[str, Design] = {
-    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING, POSITIONAL)
+    design.name: design
+    for design in (
+        SEMANTIC,
+        CONTINUOUS,
+        RESONANT,
+        RESONANT_PURE,
+        OSCILLATING,
+        POSITIONAL,
+        MONITOR,
+    )
 }
 
 
@@ -190,6 +201,18 @@ ZOO: tuple[ZooModel, ...] = (
         positional.PositionalBertForMaskedLM,
         positional.PositionalBertForSequenceClassification,
         positional.PositionalBertForTokenClassification,
+    ),
+    ZooModel.of(
+        monitor.MonitorLlamaConfig,
+        monitor.MonitorLlamaModel,
+        monitor.MonitorLlamaForCausalLM,
+        monitor.MonitorLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        monitor.MonitorGemma3TextConfig,
+        monitor.MonitorGemma3TextModel,
+        monitor.MonitorGemma3ForCausalLM,
+        monitor.MonitorGemma3TextForSequenceClassification,
     ),
 )
 

@@ -129,6 +129,22 @@ class Case:
         """Some design of the model type adds parameters of its own (capability `new_parameters`)."""
         return any(design.capabilities.new_parameters for design in self.entry.designs)
 
+    @property
+    def changes_main_path(self) -> bool:
+        """Some design changes the main outputs once active (capability `changes_main_path`; False for designs that
+        only add a side branch)."""
+        return any(design.capabilities.changes_main_path for design in self.entry.designs)
+
+    @property
+    def side_outputs(self) -> tuple[str, ...]:
+        """Output fields of the designs' side branches that a loss can be put on."""
+        return tuple(
+            name
+            for design in self.entry.designs
+            if design.side_branch
+            for name in design.side_branch.trainable_outputs
+        )
+
 
 CASES = [
     Case(entry, variant) for entry in ZOO for variant in STOCK_VARIANTS if variant.backbone == entry.backbone.name

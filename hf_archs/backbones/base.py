@@ -48,6 +48,7 @@ class Backbone:
         position ids given or computed by a position design, e.g. float ones (`hf_archs.core.positions`).
     rotary_embedding: path (in the base model) of the rotary embedding module that makes (cos, sin) for the layers,
         or None when the family has none; a design may turn it into the identity (`Design.keeps_rotary`).
+    layers: path (in the base model) of the `ModuleList` of transformer layers, whose outputs a side branch reads.
     """
 
     name: str
@@ -64,6 +65,7 @@ class Backbone:
     position_embedding: str | None = None
     prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
     rotary_embedding: str | None = None
+    layers: str = "layers"
 
     @property
     def stock_base_class(self) -> type:

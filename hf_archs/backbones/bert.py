@@ -67,5 +67,6 @@ BERT = Backbone(
     source_config_kwargs=_bert_family_kwargs,
     validate_config=_validate,
     position_embedding="embeddings.position_embeddings",
+    layers="encoder.layer",
     prepare_position_inputs=_prepare_position_inputs,
 )

@@ -31,6 +31,9 @@ class Capabilities:
         then bound the 90th percentile of the error, and the worst one only by finiteness.
     new_parameters: the design adds trainable parameters of its own (False for designs that only change structure,
         e.g. per-layer masks): checks that such parameters exist, train and are saved apply only when True.
+    changes_main_path: the design changes the model's main outputs (logits, hidden states) once active. False for a
+        side branch that only reads hidden states (`Design.side_branch`): the main outputs are then the stock model's
+        for any weights of the design, and its parameters train through the side outputs, not the LM loss.
     """
 
     conversion: str = "exact"
@@ -39,6 +42,7 @@ class Capabilities:
     identity_gradient: str = "all"
     discrete_choices: bool = False
     new_parameters: bool = True
+    changes_main_path: bool = True
 
     def __post_init__(self):
         if self.conversion not in ("exact", "fitted", "trained"):
@@ -90,6 +94,8 @@ class Design:
         into the identity (cos = 1, sin = 0), e.g. for a design that puts positions elsewhere or nowhere (NoPE).
     field_prefix: the prefix of the config fields when the design shares another design's fields (a variant such
         as a "pure" form of a "hybrid" design); None means `name + "_"`.
+    side_branch: the `core.side_branch.SideBranch` module class built from the config in the base model: it reads
+        chosen layers' hidden states through hooks (never changing them) and adds fields to the outputs.
     """
 
     name: str
@@ -109,6 +115,7 @@ class Design:
     identity_by_backbone: dict[str, dict] | None = None
     position_encoding_when: Callable[[object], bool] | None = None
     keeps_rotary: Callable[[object], bool] | None = None
+    side_branch: type | None = None
 
     def identity_for(self, backbone: str) -> dict:
         """The identity setting on `backbone` (the settings that make the model its stock model)."""

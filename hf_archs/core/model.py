@@ -25,6 +25,7 @@ from .design import check_design_keys
 from .inputs import InputPreparation, prepare_inputs_in_forward
 from .masks import set_mask_pattern
 from .positions import drop_rotary_embedding, replace_position_embedding
+from .side_branch import install_side_branches, install_side_outputs_on_head
 
 
 # Set by `hf_archs` on import: writes the self-contained code files and `auto_map` next to saved weights so that
@@ -128,6 +129,8 @@ class DesignPreTrainedModel:
         # Stock __init__ methods end with post_init(): the whole stock network exists, nothing is initialized yet.
         if isinstance(self, self.design_base_model_class()):
             self._build_designs()
+        elif any(design.side_branch for design in self.config.designs):
+            install_side_outputs_on_head(self)
         super().post_init()
 
     def _build_designs(self):
@@ -147,6 +150,13 @@ class DesignPreTrainedModel:
             pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),
         )
         prepare_inputs_in_forward(self, preparation)
+        self._build_side_branches()
+
+    def _build_side_branches(self):
+        """Side branches (`core/side_branch.py`) read the outputs of the layers they name through hooks."""
+        branches = [design.side_branch(self.config) for design in self.config.designs if design.side_branch]
+        if branches:
+            install_side_branches(self, branches, self.get_submodule(self.config.backbone.layers))
 
     def _build_position_encoding(self):
         """A position design's module replaces the backbone's position embedding (returned, or None); the input

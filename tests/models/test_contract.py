@@ -51,6 +51,16 @@ def training_batch(case, generator_seed=0):
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
+def training_loss(case, outputs):
+    """The LM loss, plus a loss on the side branches' outputs (a side branch only trains through them)."""
+    loss = outputs.loss
+    for name in case.side_outputs:
+        side = getattr(outputs, name, None)
+        if side is not None:  # a head whose output class carries no side field (e.g. sequence classification)
+            loss = loss + side.float().square().mean()
+    return loss
+
+
 # 1. registration ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("case", case_params())
 def test_registered_with_auto_classes_and_peft(case):
@@ -97,11 +107,14 @@ def test_every_registered_head_is_built_on_the_design(case, converted, batches):
 def test_active_design_changes_outputs_and_trains_its_parameters(case, stock_dirs, converted, batches):
     stock = load(case, stock_dirs[case.variant.name])
     design = load(case, converted(case, active=True))
-    if all(d.capabilities.conversion != "trained" for d in case.entry.designs):  # a trained one may match the stock
-        assert max(compare_models(stock, design, batches).values()) > 1e-3
+    differences = max(compare_models(stock, design, batches).values())
+    if not case.changes_main_path:  # a side branch: the main outputs stay the stock ones, exactly
+        assert differences == 0.0
+    elif all(d.capabilities.conversion != "trained" for d in case.entry.designs):  # a trained one may match stock
+        assert differences > 1e-3
 
     design.train()
-    design(**training_batch(case)).loss.backward()
+    training_loss(case, design(**training_batch(case))).backward()
     for name, parameter in design_parameters(design).items():
         assert parameter.grad is not None and torch.isfinite(parameter.grad).all(), name
         assert parameter.grad.abs().sum() > 0, name
@@ -110,7 +123,7 @@ def test_active_design_changes_outputs_and_trains_its_parameters(case, stock_dir
 @pytest.mark.parametrize("case", case_params(lambda case: case.adds_parameters))
 def test_identity_setting_still_trains_tau(case, converted):
     design = load(case, converted(case)).train()
-    design(**training_batch(case)).loss.backward()
+    training_loss(case, design(**training_batch(case))).backward()
     parameters = design_parameters(design)
     grads = [p.grad for p in parameters.values()]
     assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
@@ -123,7 +136,7 @@ def test_identity_setting_still_trains_tau(case, converted):
         for p in parameters.values():
             p -= p.grad.sign() * 0.1
             p.grad = None
-    design(**training_batch(case)).loss.backward()
+    training_loss(case, design(**training_batch(case))).backward()
     for name, p in parameters.items():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
@@ -243,7 +256,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(case, converted):
         model = load(case, converted(case, active=True)).train()
         if checkpointing:
             model.gradient_checkpointing_enable()
-        model(**batch).loss.backward()
+        training_loss(case, model(**batch)).backward()
         grads.append({name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None})
     assert grads[0].keys() == grads[1].keys()
     for name in grads[0]:
@@ -298,7 +311,7 @@ def test_peft_lora_train_save_load_merge(case, converted, tmp_path):
     batch = training_batch(case)
     model.train()
     for _ in range(3):
-        model(**batch).loss.backward()
+        training_loss(case, model(**batch)).backward()
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
@@ -393,7 +406,7 @@ def test_bfloat16_forward_and_backward(case, converted, batches):
         error = error.quantile(0.9)  # a flipped choice moves a few tokens by more than rounding
     assert error.max() <= 0.05 * expected.abs().max()
     model.train()
-    model(**training_batch(case)).loss.backward()
+    training_loss(case, model(**training_batch(case))).backward()
     assert all(torch.isfinite(p.grad).all() for p in design_parameters(model).values())
 
 

@@ -59,7 +59,8 @@ def test_bfloat16_training_step_on_cuda(case, converted):
     design = [p for n, p in model.named_parameters() if n in names]
     # Structure-only designs (per-layer masks) add none; a switch design may add some only in its active setting.
     assert design or not case.adds_parameters
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in design)
+    if case.changes_main_path:  # a side branch trains through its own outputs, never through the LM loss
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in design)
 
 
 @pytest.mark.parametrize("case", case_params(lambda case: case.decodes_with_cache))
@@ -83,4 +84,6 @@ def test_float32_training_step_with_padding_on_cuda(case, converted, batches):
     loss = model(**batch, labels=labels).loss
     loss.backward()
     names = design_parameter_names(model)
-    assert torch.isfinite(loss) and all(p.grad is not None for n, p in model.named_parameters() if n in names)
+    assert torch.isfinite(loss)
+    if case.changes_main_path:  # a side branch trains through its own outputs, never through the LM loss
+        assert all(p.grad is not None for n, p in model.named_parameters() if n in names)

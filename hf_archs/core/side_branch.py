@@ -1,0 +1,170 @@
+"""Side branches: modules that read chosen layers' hidden states, never change them, and add fields to the outputs.
+
+A design with a side branch (`Design.side_branch`) gets one `SideBranch` module in its base model. Forward hooks on
+the layers it reads hand it their output hidden states (the hooks return nothing, so the main path is bitwise the
+stock one, whatever the branch's weights); after the base forward the branch computes its fields, and the base
+model's output (and its head's) becomes the subclass the branch declares for it, e.g. `CausalLMOutputWithPast` ->
+a subclass with an `anomaly_scores` field. Tuple outputs (`return_dict=False`) are left as the stock model makes them.
+
+A branch that looks back over earlier positions can take its past states as a keyword of the model call
+(`SideBranch.memory_keyword`): the base model's pre-hook removes it from the stock forward's arguments and hands it
+to the branch, so decoding with a KV cache can carry the branch's window along with the cache.
+
+The per-call scratch (`_side_call`, `_side_sink`) lives only from a call's pre-hook to its post-hook: hooks cannot
+pass values to one another any other way. No statistic is kept across calls.
+"""
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+class SideBranch(nn.Module):
+    """A design's side branch. Subclasses set the class attributes and define `layer_indices`, `forward` and
+    `init_design_weights`.
+
+    attribute_name: the base model's attribute holding the branch (its weights are saved under that name).
+    output_classes: stock output class -> its subclass carrying the branch's fields; other outputs are unchanged.
+    output_fields: every field the branch adds.
+    trainable_outputs: fields a loss can be put on (the contract suite backpropagates through them).
+    memory_keyword: keyword of the model call carrying the branch's past states, or None. A call that continues a
+        KV cache without it gets None for every field: the branch cannot see the positions before the call.
+    """
+
+    hf_archs_design_module = True
+    attribute_name: str
+    output_classes: dict[type, type] = {}
+    output_fields: tuple[str, ...] = ()
+    trainable_outputs: tuple[str, ...] = ()
+    memory_keyword: str | None = None
+
+    def layer_indices(self) -> list[int]:
+        """The layers whose output hidden states the branch reads."""
+        raise NotImplementedError
+
+    def forward(
+        self, hidden_states: dict[int, torch.Tensor], attention_mask: torch.Tensor | None, memory
+    ) -> dict[str, torch.Tensor | None]:
+        """{layer index: (batch, L, hidden)} of this call, the 2D padding mask over past + current positions (or
+        None), and the memory passed with the call (or None) -> the output fields."""
+        raise NotImplementedError
+
+    def init_design_weights(self, config) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class _SideCall:
+    attention_mask: torch.Tensor | None
+    memory: object
+    blind: bool  # the call continues a KV cache and no memory of the earlier positions came with it
+    captured: dict[int, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """What the hooks need of a branch, fixed at construction (PEFT may later wrap the module itself)."""
+
+    name: str
+    layers: tuple[int, ...]
+    output_classes: dict
+    output_fields: tuple[str, ...]
+    memory_keyword: str | None
+
+
+@torch.compiler.disable  # the per-call scratch is Python state; compiled code runs around it
+def _before_base_forward(base_model, args, kwargs):
+    calls = []
+    for spec in base_model._side_branch_specs:
+        memory = kwargs.pop(spec.memory_keyword, None) if spec.memory_keyword else None
+        mask = kwargs.get("attention_mask")
+        cache = kwargs.get("past_key_values")
+        continues_cache = cache is not None and cache.get_seq_length() > 0
+        blind = continues_cache and spec.memory_keyword is not None and memory is None
+        padding = mask if isinstance(mask, torch.Tensor) and mask.dim() == 2 else None  # not a 4D or per-layer mask
+        calls.append(_SideCall(padding, memory, blind))
+    base_model._side_call = calls
+    return args, kwargs
+
+
+def _capture_layer(base_model, layer_idx):
+    @torch.compiler.disable
+    def hook(module, args, output):
+        for call in base_model.__dict__.get("_side_call") or ():
+            call.captured[layer_idx] = output[0] if isinstance(output, tuple) else output
+
+    return hook
+
+
+def _with_fields(output, fields: dict, output_classes: dict):
+    """`output` as the subclass declared for its class, with `fields` added; unchanged if none is declared."""
+    output_class = output_classes.get(type(output))
+    if output_class is None or isinstance(output, tuple):
+        return output
+    return output_class(**output, **fields)
+
+
+@torch.compiler.disable  # the per-call scratch is Python state; compiled code runs around it
+def _after_base_forward(base_model, args, output):
+    calls = base_model.__dict__.pop("_side_call", None) or []
+    fields, output_classes = {}, {}
+    for spec, call in zip(base_model._side_branch_specs, calls, strict=True):
+        missing = [i for i in spec.layers if i not in call.captured]
+        if missing:  # e.g. a forward that stopped early; never a silent partial result
+            raise RuntimeError(f"The side branch {spec.name} did not see the hidden states of layers {missing}.")
+        if call.blind:
+            fields.update(dict.fromkeys(spec.output_fields))
+        else:
+            # Called by name: PEFT may have wrapped the module (`modules_to_save`) after the hooks were installed.
+            fields.update(getattr(base_model, spec.name)(call.captured, call.attention_mask, call.memory))
+        output_classes.update(spec.output_classes)
+    sink = base_model.__dict__.get("_side_sink")
+    if sink is not None:
+        sink.update(fields=fields, output_classes=output_classes)
+    return _with_fields(output, fields, output_classes)
+
+
+@torch.compiler.disable  # the per-call scratch is Python state; compiled code runs around it
+def _before_head_forward(head, args, kwargs):
+    head.base_model._side_sink = {}
+    return args, kwargs
+
+
+@torch.compiler.disable  # the per-call scratch is Python state; compiled code runs around it
+def _after_head_forward(head, args, output):
+    sink = head.base_model.__dict__.pop("_side_sink", None) or {}
+    if not sink:
+        return output
+    return _with_fields(output, sink["fields"], sink["output_classes"])
+
+
+def install_side_branches(base_model: nn.Module, branches: list[SideBranch], layers: nn.ModuleList) -> None:
+    """Attach `branches` to `base_model` and hook the `layers` they read (called at construction)."""
+    specs = []
+    for branch in branches:
+        base_model.add_module(branch.attribute_name, branch)
+        layers_read = tuple(branch.layer_indices())
+        specs.append(
+            _Spec(
+                branch.attribute_name,
+                layers_read,
+                dict(branch.output_classes),
+                tuple(branch.output_fields),
+                branch.memory_keyword,
+            )
+        )
+    base_model._side_branch_specs = tuple(specs)
+    for layer_idx in sorted({i for spec in specs for i in spec.layers}):
+        layers[layer_idx].register_forward_hook(_capture_layer(base_model, layer_idx))
+    base_model.register_forward_pre_hook(_before_base_forward, with_kwargs=True)
+    base_model.register_forward_hook(_after_base_forward)
+
+
+def install_side_outputs_on_head(head: nn.Module) -> None:
+    """Give a head (e.g. a causal LM) the side fields of its base model's output."""
+    head.register_forward_pre_hook(_before_head_forward, with_kwargs=True)
+    head.register_forward_hook(_after_head_forward)
+
+
+__all__ = ["SideBranch", "install_side_branches", "install_side_outputs_on_head"]
