@@ -11,8 +11,11 @@ from transformers import AutoConfig
 
 from .backbones import BACKBONES, Backbone
 from .core.design import Design
+from .designs.compositions import modeling_compositions as compositions
 from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
+from .designs.multiscale import MULTISCALE
+from .designs.multiscale import modeling_multiscale as multiscale
 from .designs.oscillating import OSCILLATING
 from .designs.oscillating import modeling_oscillating as oscillating
 from .designs.resonant import RESONANT, RESONANT_PURE
@@ -22,7 +25,7 @@ from .designs.semantic import modeling_semantic as semantic
 
 
 DESIGNS: dict[str, Design] = {
-    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING)
+    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING, MULTISCALE)
 }
 
 
@@ -169,6 +172,32 @@ ZOO: tuple[ZooModel, ...] = (
         oscillating.OscillatingBertForMaskedLM,
         oscillating.OscillatingBertForSequenceClassification,
         oscillating.OscillatingBertForTokenClassification,
+    ),
+    ZooModel.of(
+        multiscale.MultiscaleLlamaConfig,
+        multiscale.MultiscaleLlamaModel,
+        multiscale.MultiscaleLlamaForCausalLM,
+        multiscale.MultiscaleLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        multiscale.MultiscaleGemma3TextConfig,
+        multiscale.MultiscaleGemma3TextModel,
+        multiscale.MultiscaleGemma3ForCausalLM,
+        multiscale.MultiscaleGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        multiscale.MultiscaleBertConfig,
+        multiscale.MultiscaleBertModel,
+        multiscale.MultiscaleBertForMaskedLM,
+        multiscale.MultiscaleBertForSequenceClassification,
+        multiscale.MultiscaleBertForTokenClassification,
+    ),
+    ZooModel.of(
+        compositions.SemanticContinuousMultiscaleBertConfig,
+        compositions.SemanticContinuousMultiscaleBertModel,
+        compositions.SemanticContinuousMultiscaleBertForMaskedLM,
+        compositions.SemanticContinuousMultiscaleBertForSequenceClassification,
+        compositions.SemanticContinuousMultiscaleBertForTokenClassification,
     ),
 )
 

@@ -68,4 +68,6 @@ BERT = Backbone(
     validate_config=_validate,
     position_embedding="embeddings.position_embeddings",
     prepare_position_inputs=_prepare_position_inputs,
+    layer_class=stock.BertLayer,
+    layers="encoder.layer",
 )

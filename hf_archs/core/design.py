@@ -82,6 +82,9 @@ class Design:
         (per-layer masks); the other layers keep their backbone's mask.
     identity_by_backbone: backbone name -> identity setting where it differs per backbone (e.g. "every layer causal"
         on a decoder, "every layer bidirectional" on an encoder); merged over `identity` by `identity_for`.
+    layer_extension: the `LayerExtension` module class (`hf_archs.core.layers`) attached at construction to each
+        chosen layer (`layers`), which maps the stock layer's output to the layer's new output and may run whole
+        layers of its own (structural designs such as multi-scale layers), or None.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
     field_prefix: the prefix of the config fields when the design shares another design's fields (a variant such
         as a "pure" form of a "hybrid" design); None means `name + "_"`.
@@ -102,6 +105,7 @@ class Design:
     field_prefix: str | None = None
     layer_masks: Callable[[object], dict] | None = None
     identity_by_backbone: dict[str, dict] | None = None
+    layer_extension: type | None = None
 
     def identity_for(self, backbone: str) -> dict:
         """The identity setting on `backbone` (the settings that make the model its stock model)."""

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from .design import check_design_keys
+from .layers import install_layer_extensions
 from .masks import pass_padding_mask_to_layers, set_mask_pattern
 from .positions import install_position_hook, replace_position_embedding
 
@@ -138,6 +139,8 @@ class DesignPreTrainedModel:
                 layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
         self._build_position_encoding()
         self._build_layer_masks(layers)
+        # Last: the extensions' inner layers are not stock layers (no logit terms, no mask patterns of their own).
+        install_layer_extensions(self, self.config.backbone, self.config.designs)
 
     def _build_position_encoding(self):
         """A position design's module replaces the backbone's position embedding; the pre-hook feeds it positions
