@@ -10,6 +10,13 @@ One BERT layer of width w with h heads of size w / h (post-LN), input z (L, w), 
 The multi-scale layer, for narrower widths s and the full width d (the stock layer, P_d = identity):
 
     y = concat(Block_s(x P_sᵀ + p_s) for s < d, Block_d(x)) Fᵀ + f
+
+One Llama layer (pre-norm) of width w with h query heads and g KV heads of size D, positions t, causal mask:
+
+    RMS(z) = z / sqrt(mean(z²) + eps) · weight
+    q, k, v = RMS1(z) Wqᵀ, RMS1(z) Wkᵀ, RMS1(z) Wvᵀ;  q, k rotated by RoPE at t (inverse frequencies theta^(-2i/D))
+    a_head = softmax(q_head k_{head // (h/g)}ᵀ / sqrt(D) + m) v_{head // (h/g)}
+    u = z + a Woᵀ;    Block(z) = u + (SiLU(RMS2(u) Wgateᵀ) ⊙ RMS2(u) Wupᵀ) Wdownᵀ
 """
 
 import math
@@ -67,5 +74,56 @@ def multiscale_bert_layer(
     for weights, (p_weight, p_bias), branch_heads in zip(branches, projections, heads[:-1]):
         outputs.append(bert_layer(x @ p_weight.T + p_bias, weights, branch_heads, mask, eps))
     outputs.append(bert_layer(x, stock, heads[-1], mask, eps))
+    fuse_weight, fuse_bias = fuse
+    return torch.cat(outputs, dim=-1) @ fuse_weight.T + fuse_bias
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    return x / torch.sqrt((x**2).mean(-1, keepdim=True) + eps) * weight
+
+
+def rope_angles(positions: torch.Tensor, head_dim: int, theta: float) -> torch.Tensor:
+    """(..., L) positions -> (..., L, D/2) angles t · theta^(-2i/D), in float64."""
+    inverse_frequencies = theta ** (-torch.arange(head_dim // 2, dtype=torch.float64) * 2 / head_dim)
+    return positions[..., None].to(torch.float64) * inverse_frequencies
+
+
+def rotate(x: torch.Tensor, positions: torch.Tensor, theta: float) -> torch.Tensor:
+    """RoPE in the half-split layout: pairs (x_i, x_{i + D/2}) rotated by the angle t · theta^(-2i/D)."""
+    half = x.shape[-1] // 2
+    angles = rope_angles(positions, x.shape[-1], theta)  # (L, D/2)
+    first, second = x[..., :half], x[..., half:]
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    return torch.cat([first * cos - second * sin, second * cos + first * sin], dim=-1)
+
+
+def llama_layer(z, w: dict, heads: int, kv_heads: int, head_dim: int, positions, mask, eps: float, theta: float):
+    """One Llama layer on one sequence z (L, width); `w` holds the weights under their stock names (relative to the
+    layer), `mask` (L, L) is additive (causal and padding)."""
+    normed = rms_norm(z, w["input_layernorm.weight"], eps)
+    q = normed @ w["self_attn.q_proj.weight"].T
+    k = normed @ w["self_attn.k_proj.weight"].T
+    v = normed @ w["self_attn.v_proj.weight"].T
+    outputs = []
+    for head in range(heads):
+        group = head // (heads // kv_heads)
+        q_head = rotate(q[:, head * head_dim : (head + 1) * head_dim], positions, theta)
+        k_head = rotate(k[:, group * head_dim : (group + 1) * head_dim], positions, theta)
+        scores = q_head @ k_head.T / math.sqrt(head_dim) + mask
+        outputs.append(torch.softmax(scores, dim=-1) @ v[:, group * head_dim : (group + 1) * head_dim])
+    u = z + torch.cat(outputs, dim=-1) @ w["self_attn.o_proj.weight"].T
+    normed = rms_norm(u, w["post_attention_layernorm.weight"], eps)
+    gate = normed @ w["mlp.gate_proj.weight"].T
+    hidden = gate * torch.sigmoid(gate) * (normed @ w["mlp.up_proj.weight"].T)
+    return u + hidden @ w["mlp.down_proj.weight"].T
+
+
+def multiscale_llama_layer(x, stock, branches, projections, fuse, shapes, positions, mask, eps, theta):
+    """The multi-scale Llama layer on one sequence; `shapes` holds (heads, kv_heads, head_dim) per branch, the stock
+    layer's last."""
+    outputs = []
+    for weights, (p_weight, p_bias), shape in zip(branches, projections, shapes[:-1]):
+        outputs.append(llama_layer(x @ p_weight.T + p_bias, weights, *shape, positions, mask, eps, theta))
+    outputs.append(llama_layer(x, stock, *shapes[-1], positions, mask, eps, theta))
     fuse_weight, fuse_bias = fuse
     return torch.cat(outputs, dim=-1) @ fuse_weight.T + fuse_bias

@@ -4,6 +4,7 @@ the branches' KV-cache layers, the attention implementation they follow, and the
 import pytest
 import torch
 from transformers import AutoModel, AutoModelForCausalLM
+from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
 import hf_archs  # noqa: F401
 from hf_archs import MultiscaleBertConfig, MultiscaleGemma3TextConfig, MultiscaleLlamaConfig
@@ -77,6 +78,63 @@ def test_bert_layer_matches_float64_reference_outputs_and_gradients(seed):
     for name, a, e in zip(["x", *state], grads, expected_grads):
         torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10, msg=name)
     assert all(g.abs().sum() > 0 for g in grads)  # every branch weight takes part
+
+
+def rms_norm_in_input_dtype(self, hidden_states):
+    """Stock `LlamaRMSNorm` normalizes in float32 whatever the input dtype (about 1e-6 off in float64)."""
+    variance = hidden_states.pow(2).mean(-1, keepdim=True)
+    return self.weight * (hidden_states * torch.rsqrt(variance + self.variance_epsilon))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_llama_layer_matches_float64_reference_outputs_and_gradients(seed, monkeypatch):
+    """The decoder path: GQA heads scaled per branch (4/2 stock, 1/1 and 3/1 branches), one set of rotary cos/sin
+    shared by every branch, causal and left-padding mask. The stock RMSNorm is run in float64 so that the
+    comparison is at float64 precision."""
+    monkeypatch.setattr(LlamaRMSNorm, "forward", rms_norm_in_input_dtype)
+    config = llama_config(multiscale_scales=[16, 48, 64], attn_implementation="eager")
+    model = randomized(AutoModel.from_config(config).double(), seed).eval()
+    layer = model.layers[1]
+    g = torch.Generator().manual_seed(100 + seed)
+    x = torch.randn(2, 6, 64, generator=g, dtype=torch.float64, requires_grad=True)
+    positions = torch.tensor([[0, 1, 2, 3, 4, 5], [0, 0, 0, 1, 2, 3]])
+    allowed = torch.ones(6, 6, dtype=torch.bool).tril()[None].repeat(2, 1, 1)
+    allowed[1, :, :2] = False  # left padding of the second row (its padding queries see only themselves)
+    allowed[1, :2, :2] = torch.eye(2, dtype=torch.bool)
+    additive = torch.zeros(2, 6, 6, dtype=torch.float64).masked_fill(~allowed, torch.finfo(torch.float64).min)
+    # cos/sin of the float64 angles (the stock rotary module computes its angles in float32 whatever the dtype).
+    angles = naive.rope_angles(positions, 16, config.rope_parameters["rope_theta"]).repeat(1, 1, 2)
+    position_embeddings = (angles.cos(), angles.sin())
+
+    actual = layer(
+        x, attention_mask=additive[:, None], position_embeddings=position_embeddings, position_ids=positions
+    )
+    state = dict(layer.named_parameters())
+    stock = {k: v for k, v in state.items() if not k.startswith("multiscale.")}
+    extension = relative_to("multiscale.", state)
+    branches = [relative_to(f"branches.{k}.", extension) for k in range(2)]
+    projections = [(extension[f"projections.{k}.weight"], extension[f"projections.{k}.bias"]) for k in range(2)]
+    fuse = (extension["fuse_weight"], extension["fuse_bias"])
+    shapes = [(1, 1, 16), (3, 1, 16), (4, 2, 16)]
+    theta = config.rope_parameters["rope_theta"]
+    expected = torch.stack(
+        [
+            naive.multiscale_llama_layer(
+                x[b], stock, branches, projections, fuse, shapes, positions[b], additive[b], config.rms_norm_eps, theta
+            )
+            for b in range(2)
+        ]
+    )
+    torch.testing.assert_close(actual, expected, atol=1e-12, rtol=1e-12)
+
+    cotangent = torch.randn(actual.shape, generator=g, dtype=torch.float64)
+    cotangent[1, :2] = 0  # padding queries
+    inputs = [x, *state.values()]
+    grads = torch.autograd.grad((actual * cotangent).sum(), inputs)
+    expected_grads = torch.autograd.grad((expected * cotangent).sum(), inputs)
+    for name, a, e in zip(["x", *state], grads, expected_grads):
+        torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10, msg=name)
+    assert all(g.abs().sum() > 0 for g in grads)
 
 
 @pytest.mark.parametrize("make_config", [bert_config, llama_config, gemma3_config])
