@@ -6,10 +6,14 @@
 from .backbones import UnsupportedSourceError
 from .conversion import ConversionError, ConversionReport, convert
 from .core.design import UnknownDesignKeyError
+from .designs.compositions.configuration_compositions import *  # noqa: F403
+from .designs.compositions.modeling_compositions import *  # noqa: F403
 from .designs.continuous.configuration_continuous import *  # noqa: F403
 from .designs.continuous.modeling_continuous import *  # noqa: F403
 from .designs.monitor.configuration_monitor import *  # noqa: F403
 from .designs.monitor.modeling_monitor import *  # noqa: F403
+from .designs.multiscale.configuration_multiscale import *  # noqa: F403
+from .designs.multiscale.modeling_multiscale import *  # noqa: F403
 from .designs.oscillating.configuration_oscillating import *  # noqa: F403
 from .designs.oscillating.modeling_oscillating import *  # noqa: F403
 from .designs.positional.configuration_positional import *  # noqa: F403

@@ -11,10 +11,13 @@ from transformers import AutoConfig
 
 from .backbones import BACKBONES, Backbone
 from .core.design import Design
+from .designs.compositions import modeling_compositions as compositions
 from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
 from .designs.monitor import MONITOR
 from .designs.monitor import modeling_monitor as monitor
+from .designs.multiscale import MULTISCALE
+from .designs.multiscale import modeling_multiscale as multiscale
 from .designs.oscillating import OSCILLATING
 from .designs.oscillating import modeling_oscillating as oscillating
 from .designs.positional import POSITIONAL
@@ -35,6 +38,7 @@ DESIGNS: dict[str, Design] = {
         OSCILLATING,
         POSITIONAL,
         MONITOR,
+        MULTISCALE,
     )
 }
 
@@ -213,6 +217,32 @@ ZOO: tuple[ZooModel, ...] = (
         monitor.MonitorGemma3TextModel,
         monitor.MonitorGemma3ForCausalLM,
         monitor.MonitorGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        multiscale.MultiscaleLlamaConfig,
+        multiscale.MultiscaleLlamaModel,
+        multiscale.MultiscaleLlamaForCausalLM,
+        multiscale.MultiscaleLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        multiscale.MultiscaleGemma3TextConfig,
+        multiscale.MultiscaleGemma3TextModel,
+        multiscale.MultiscaleGemma3ForCausalLM,
+        multiscale.MultiscaleGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        multiscale.MultiscaleBertConfig,
+        multiscale.MultiscaleBertModel,
+        multiscale.MultiscaleBertForMaskedLM,
+        multiscale.MultiscaleBertForSequenceClassification,
+        multiscale.MultiscaleBertForTokenClassification,
+    ),
+    ZooModel.of(
+        compositions.SemanticContinuousMultiscaleBertConfig,
+        compositions.SemanticContinuousMultiscaleBertModel,
+        compositions.SemanticContinuousMultiscaleBertForMaskedLM,
+        compositions.SemanticContinuousMultiscaleBertForSequenceClassification,
+        compositions.SemanticContinuousMultiscaleBertForTokenClassification,
     ),
 )
 

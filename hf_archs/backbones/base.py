@@ -5,6 +5,7 @@ logit terms (and how it makes q, k, v: its `DesignAttention` subclass), which so
 and how their configs translate. Designs never look inside a backbone; backbones never name a design.
 """
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,13 @@ _TASK_MAPPINGS = {
     "AutoModelForSequenceClassification": modeling_auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES,
     "AutoModelForTokenClassification": modeling_auto.MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES,
 }
+
+
+def scaled_kv_heads(heads: int, stock_heads: int, stock_kv_heads: int) -> int:
+    """KV heads of a layer with `heads` query heads, scaled from the stock ratio: the largest divisor of `heads` not
+    above heads · kv / heads_stock (at least one)."""
+    target = max(1, heads * stock_kv_heads // stock_heads)
+    return max(k for k in range(1, target + 1) if heads % k == 0)
 
 
 class UnsupportedSourceError(ValueError):
@@ -44,11 +52,14 @@ class Backbone:
         o_proj bias on Llama); any other weight missing from a source is an error.
     position_embedding: path (in the base model) of the stock learned position embedding that a position design
         replaces (`Design.position_encoding`), or None when the family has none (RoPE).
+    layer_class: the stock layer class (`layer_class(config, layer_idx)`), from which `narrow_layer` builds layers
+        of other widths; None when the family does not offer it.
     prepare_position_inputs: adapts the base model's forward keyword arguments (a dict, changed in place) to
         position ids given or computed by a position design, e.g. float ones (`hf_archs.core.positions`).
     rotary_embedding: path (in the base model) of the rotary embedding module that makes (cos, sin) for the layers,
         or None when the family has none; a design may turn it into the identity (`Design.keeps_rotary`).
-    layers: path (in the base model) of the `ModuleList` of transformer layers, whose outputs a side branch reads.
+    layers: path (in the base model) of the `ModuleList` of transformer layers (a side branch reads their outputs;
+        `Design.layer_extension` extends chosen ones).
     """
 
     name: str
@@ -66,6 +77,7 @@ class Backbone:
     prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
     rotary_embedding: str | None = None
     layers: str = "layers"
+    layer_class: type | None = None
 
     @property
     def stock_base_class(self) -> type:
@@ -86,6 +98,32 @@ class Backbone:
             if _TASK_MAPPINGS[auto_class].get(source.model_type) == architecture:
                 return auto_class
         raise UnsupportedSourceError(f"No design counterpart for the source architecture {architecture}.")
+
+    def narrow_layer(self, config: PreTrainedConfig, layer_idx: int, width: int) -> nn.Module:
+        """A stock layer of this family of hidden size `width`, with the backbone's design attention (no terms).
+
+        Heads, KV heads and the MLP width are scaled by width / hidden_size and the head dim is kept, so that rotary
+        embeddings and masks built for the model serve it too; built as layer `layer_idx` (its layer type, e.g.
+        sliding window). Raises ValueError when the heads do not scale to an integer.
+        """
+        if self.layer_class is None:
+            raise ValueError(f"The {self.name} backbone cannot build layers of another width.")
+        narrow = copy.copy(config)
+        heads = config.num_attention_heads * width / config.hidden_size
+        if not 0 < width <= config.hidden_size or heads != int(heads):
+            raise ValueError(
+                f"A layer of width {width} needs an integer number of heads: {config.num_attention_heads} heads over "
+                f"hidden size {config.hidden_size} give {heads:g}."
+            )
+        kv_heads = getattr(config, "num_key_value_heads", None)
+        if kv_heads:
+            narrow.num_key_value_heads = scaled_kv_heads(int(heads), config.num_attention_heads, kv_heads)
+        narrow.hidden_size = width
+        narrow.num_attention_heads = int(heads)
+        narrow.intermediate_size = max(1, round(config.intermediate_size * width / config.hidden_size))
+        layer = self.layer_class(narrow, layer_idx)
+        self.swap_in_design_attention(layer)
+        return layer
 
     def swap_in_design_attention(self, base_model: nn.Module) -> list[nn.Module]:
         """Replace every stock attention layer of `base_model` by its design counterpart (same parameter names);

@@ -69,4 +69,5 @@ BERT = Backbone(
     position_embedding="embeddings.position_embeddings",
     layers="encoder.layer",
     prepare_position_inputs=_prepare_position_inputs,
+    layer_class=stock.BertLayer,
 )

@@ -54,4 +54,5 @@ GEMMA3 = Backbone(
     validate_config=_validate,
     prepare_position_inputs=float_positions_are_coordinates,
     rotary_embedding="rotary_emb",
+    layer_class=stock.Gemma3DecoderLayer,
 )

@@ -56,4 +56,5 @@ LLAMA = Backbone(
     absent_in_source=lambda source: ("self_attn.o_proj.bias",) if source.model_type == "qwen2" else (),
     prepare_position_inputs=float_positions_are_coordinates,
     rotary_embedding="rotary_emb",
+    layer_class=stock.LlamaDecoderLayer,
 )

@@ -86,6 +86,9 @@ class Design:
         (per-layer masks); the other layers keep their backbone's mask.
     identity_by_backbone: backbone name -> identity setting where it differs per backbone (e.g. "every layer causal"
         on a decoder, "every layer bidirectional" on an encoder); merged over `identity` by `identity_for`.
+    layer_extension: the `LayerExtension` module class (`hf_archs.core.layers`) attached at construction to each
+        chosen layer (`layers`), which maps the stock layer's output to the layer's new output and may run whole
+        layers of its own (structural designs such as multi-scale layers), or None.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
     position_encoding_when: config -> whether `position_encoding` is built for this config (None: always), for a
         design whose settings choose between replacing the position table and other mechanisms (or that also runs on
@@ -116,6 +119,7 @@ class Design:
     position_encoding_when: Callable[[object], bool] | None = None
     keeps_rotary: Callable[[object], bool] | None = None
     side_branch: type | None = None
+    layer_extension: type | None = None
 
     def identity_for(self, backbone: str) -> dict:
         """The identity setting on `backbone` (the settings that make the model its stock model)."""

@@ -23,6 +23,7 @@ from torch import nn
 
 from .design import check_design_keys
 from .inputs import InputPreparation, prepare_inputs_in_forward
+from .layers import install_layer_extensions
 from .masks import set_mask_pattern
 from .positions import drop_rotary_embedding, replace_position_embedding
 from .side_branch import install_side_branches, install_side_outputs_on_head
@@ -150,6 +151,9 @@ class DesignPreTrainedModel:
             pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),
         )
         prepare_inputs_in_forward(self, preparation)
+        # After the stock layers got their parts: the extensions' inner layers are not stock layers (no logit terms,
+        # no mask patterns of their own).
+        install_layer_extensions(self, self.config.backbone, self.config.designs)
         self._build_side_branches()
 
     def _build_side_branches(self):

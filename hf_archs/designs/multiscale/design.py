@@ -1,0 +1,150 @@
+"""The multi-scale design, declared once: config fields, the multi-scale layer module, the `Design`."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+from transformers import initialization as init
+
+from ...core.attention import DesignAttention
+from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
+from ...core.layers import LayerExtension, call_like, ensure_cache_layer, layer_input, outputs_not_recorded
+
+
+# The seed's scales [64, 128, 256, 384] for d = 384, as sixths of the width.
+DEFAULT_SIXTHS = (1, 2, 4, 6)
+
+
+def resolved_scales(config) -> list[int]:
+    """The branch widths, ascending; the last is the model width (the stock layer). Default: d/6, d/3, 2d/3, d, each
+    rounded down to a multiple of d / heads (at least one head), duplicates dropped."""
+    if config.multiscale_scales is not None:
+        return sorted(config.multiscale_scales)
+    d = config.hidden_size
+    unit = d // config.num_attention_heads
+    return sorted({max(unit, d * sixths // 6 // unit * unit) for sixths in DEFAULT_SIXTHS})
+
+
+@dataclass(kw_only=True)
+class MultiscaleFields(DesignFields):
+    """Config fields of multi-scale layers.
+
+    multiscale_scales: the branch widths s; the largest must be hidden_size (that branch is the stock layer), every
+        other a multiple of hidden_size / num_attention_heads (heads = s / head_dim). None: d/6, d/3, 2d/3, d
+        rounded down to such multiples ([64, 128, 256, 384] for d = 384 with 12 heads).
+    multiscale_layers: indices of the layers that become multi-scale layers; None means every layer.
+    multiscale_branch_weight: standard deviation of the initial Fuse columns that read the narrower branches; 0.0 is
+        the identity setting (Fuse selects the full-width branch, which is the stock layer).
+    """
+
+    multiscale_scales: list[int] | None = None
+    multiscale_layers: list[int] | None = None
+    multiscale_branch_weight: float = 0.0
+
+    def validate_design_fields(self):
+        check_layer_indices("multiscale_layers", self.multiscale_layers, self.num_hidden_layers)
+        d, heads = self.hidden_size, self.num_attention_heads
+        scales = resolved_scales(self)
+        unit = d / heads
+        for width in scales[:-1]:
+            if not 0 < width < d or width / unit != int(width / unit):
+                raise ValueError(
+                    f"multiscale_scales={scales}: every narrower width must be a multiple of hidden_size / heads = "
+                    f"{unit:g} below {d} (its heads = width / head_dim)."
+                )
+        if len(set(scales)) != len(scales) or scales[-1] != d or len(scales) < 2:
+            raise ValueError(
+                f"multiscale_scales={scales} must be distinct, include hidden_size={d} (the stock layer's branch) "
+                "and at least one narrower width."
+            )
+        if not abs(self.multiscale_branch_weight) < float("inf"):
+            raise ValueError("multiscale_branch_weight must be finite.")
+
+
+class MultiScaleLayer(LayerExtension):
+    """y = Fuse(concat_s Block_s(P_s x)) on one layer: Block_d is the stock layer itself (P_d = identity).
+
+    Attached to the stock layer as `multiscale`: `projections.k` (P_s: Linear d → s), `branches.k` (Block_s: a
+    stock layer of the family of width s), `fuse_weight` (d, Σs) and `fuse_bias` (d) (Fuse: Linear Σs → d). Each
+    branch keeps its own KV-cache layer; its outputs are not recorded as hidden states or attentions of the model.
+    """
+
+    attribute_name = "multiscale"
+
+    def __init__(self, config, layer_idx, stock_layer, backbone, first_cache_index):
+        super().__init__()
+        scales = resolved_scales(config)
+        width = config.hidden_size
+        self.layer_idx = layer_idx
+        self.widths = scales[:-1]
+        self.projections = nn.ModuleList([nn.Linear(width, s) for s in self.widths])
+        self.branches = nn.ModuleList([backbone.narrow_layer(config, layer_idx, s) for s in self.widths])
+        self.fuse_weight = nn.Parameter(torch.empty(width, sum(scales)))
+        self.fuse_bias = nn.Parameter(torch.empty(width))
+        self.num_cache_layers = len(self.widths)
+        self.cache_indices = [first_cache_index + k for k in range(len(self.widths))]
+        self.branch_configs = []
+        for branch, cache_index in zip(self.branches, self.cache_indices):
+            for attention in branch.modules():
+                if isinstance(attention, DesignAttention):
+                    attention.layer_idx = cache_index  # its own KV-cache layer
+                    self.branch_configs.append(attention.config)
+        # The model's config: the branches' configs follow its attention implementation when it changes.
+        self.model_config = config
+
+    def _follow_attention_implementation(self):
+        implementation = self.model_config._attn_implementation
+        for branch_config in self.branch_configs:
+            if branch_config._attn_implementation_internal != implementation:
+                branch_config._attn_implementation_internal = implementation
+
+    def forward(self, layer_output, layer_args, layer_kwargs):
+        hidden_states = layer_input(layer_args, layer_kwargs)
+        cache = layer_kwargs.get("past_key_values")
+        self._follow_attention_implementation()
+        outputs = []
+        with outputs_not_recorded():
+            for projection, branch, cache_index in zip(self.projections, self.branches, self.cache_indices):
+                if cache is not None:
+                    ensure_cache_layer(cache, cache_index, like=self.layer_idx)
+                outputs.append(call_like(branch, projection(hidden_states), layer_args, layer_kwargs))
+        outputs.append(layer_output)
+        return F.linear(torch.cat(outputs, dim=-1), self.fuse_weight, self.fuse_bias)
+
+    def init_design_weights(self, config):
+        """Fuse = [N(0, w²) columns for the narrower branches | identity for the stock branch], bias 0; the
+        projections and branches get the family's usual initialization (from `_init_weights`)."""
+        width, narrow = config.hidden_size, sum(self.widths)
+        fuse = torch.zeros(width, narrow + width)
+        if config.multiscale_branch_weight:
+            fuse[:, :narrow].normal_(0.0, abs(config.multiscale_branch_weight))
+        fuse[:, narrow:] = torch.eye(width)
+        init.copy_(self.fuse_weight, fuse)
+        init.zeros_(self.fuse_bias)
+
+    def extra_repr(self) -> str:
+        return f"layer={self.layer_idx}, widths={[*self.widths, self.fuse_weight.shape[0]]}"
+
+
+MULTISCALE = Design(
+    name="multiscale",
+    summary="multi-scale layers: y = Fuse(concat_s Block_s(P_s x)), full transformer layers of several widths",
+    math=(
+        "y = Fuse(concat_s Block_s(P_s x)) replaces a layer's output: for each width s of `multiscale_scales` "
+        "(default d/6, d/3, 2d/3, d), P_s: Linear(d → s) and Block_s a full layer of the family of width s "
+        "(attention with s / head_dim heads, MLP of width intermediate · s / d, norms), on the same masks, rotary "
+        "embeddings and KV cache (its own cache layer); Fuse: Linear(Σs → d). The full-width branch is the stock "
+        "layer (P_d = identity). Identity setting: Fuse = [0 | I] selects it, so conversion is exact; the narrower "
+        "branches are initialized normally and contribute once Fuse's columns for them move off zero."
+    ),
+    fields=MultiscaleFields,
+    identity={"multiscale_branch_weight": 0.0},
+    active={"multiscale_branch_weight": 0.05},
+    capabilities=Capabilities(conversion="exact", cached_generation=True, identity_gradient="gate_first"),
+    layers=lambda config: (
+        list(range(config.num_hidden_layers)) if config.multiscale_layers is None else sorted(config.multiscale_layers)
+    ),
+    tasks=("retrieval", "mlm", "perplexity"),
+    layer_extension=MultiScaleLayer,
+)
