@@ -25,6 +25,8 @@ from functools import lru_cache
 
 import torch
 
+from ..training.embedding import ranks_of_targets
+
 
 @dataclass(frozen=True)
 class Relation:
@@ -149,8 +151,8 @@ def analogy_items(pairs: dict[str, list], limit: int | None = None, seed: int = 
 def analogy_ranks(
     embeddings: torch.Tensor, index: dict[str, int], items: list[AnalogyItem], pairs: dict[str, list]
 ) -> list[int]:
-    """1-based rank of d by cos(e_b - e_a + e_c, e_x) over the words of d's relation's `pairs` (ties count in d's
-    favour), leaving out a, b, c and the other right answers x of (c, x) in that relation.
+    """1-based rank of d by cos(e_b - e_a + e_c, e_x) over the words of d's relation's `pairs` (ties count against
+    d), leaving out a, b, c and the other right answers x of (c, x) in that relation.
 
     `embeddings` are unit-norm rows, `index` maps a word to its row.
     """
@@ -168,7 +170,7 @@ def analogy_ranks(
         ]
         query = embeddings[index[item.b]] - embeddings[index[item.a]] + embeddings[index[item.c]]
         scores = embeddings[[index[w] for w in words]].double() @ query.double()
-        ranks.append(int((scores > scores[words.index(item.d)]).sum()) + 1)
+        ranks.append(int(ranks_of_targets(scores, torch.tensor(words.index(item.d)))))
     return ranks
 
 

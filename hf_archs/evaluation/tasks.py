@@ -118,17 +118,16 @@ def _load(auto_class, model_path: str, device: str, trust_remote_code: bool):
 
 @torch.no_grad()
 def retrieval_ranks(model: nn.Module, tokenizer, entries, pooling, batch_size: int) -> list[int]:
-    """1-based rank of the right word among all distinct words of `entries`, per definition (ties count in its
-    favour): the ranking of `training.embedding.evaluate_retrieval`, kept per item."""
-    from ..training.embedding import encode
+    """1-based rank of the right word among all distinct words of `entries`, per definition (ties count against
+    it): the ranking of `training.embedding.evaluate_retrieval`, kept per item."""
+    from ..training.embedding import encode, ranks_of_targets
 
     words = sorted(set(entries["word"]))
     index = {w: i for i, w in enumerate(words)}
     queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, desc="encode definitions")
     candidates = encode(model, tokenizer, words, pooling, batch_size, desc="encode words")
-    scores = queries @ candidates.T
     targets = torch.tensor([index[w] for w in entries["word"]])
-    return ((scores > scores.gather(1, targets[:, None])).sum(dim=1) + 1).tolist()
+    return ranks_of_targets(queries @ candidates.T, targets).tolist()
 
 
 def _evaluate_retrieval(model_path, budget, device, trust_remote_code) -> TaskResult:

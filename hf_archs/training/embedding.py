@@ -146,21 +146,29 @@ def encode(
     return torch.cat(chunks)
 
 
+def ranks_of_targets(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """1-based rank of each row's target among its candidates, (queries, candidates) scores -> (queries,).
+
+    A candidate scoring the same as the target ranks before it: a model whose embeddings collapse to one vector then
+    ranks every target last, not first (counting ties in the target's favour rewarded exactly that collapse).
+    """
+    target_scores = scores.gather(-1, targets[..., None])
+    return (scores >= target_scores).sum(dim=-1)
+
+
 def evaluate_retrieval(
     model: nn.Module, tokenizer: PreTrainedTokenizerBase, entries: Dataset, pooling: Pooling, batch_size: int = 128
 ) -> dict[str, float]:
     """Definition -> word retrieval: rank every distinct word of `entries` for each definition by cosine.
 
-    Returns MRR, recall@1 and recall@10 (ranks are 1-based; a tie with the right word counts in its favour).
+    Returns MRR, recall@1 and recall@10 (ranks are 1-based; a tie with the right word counts against it).
     """
     words = sorted(set(entries["word"]))
     word_index = {word: i for i, word in enumerate(words)}
     queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, desc="encode definitions")
     candidates = encode(model, tokenizer, words, pooling, batch_size, desc="encode words")
-    scores = queries @ candidates.T
     targets = torch.tensor([word_index[word] for word in entries["word"]])
-    target_scores = scores.gather(1, targets[:, None])
-    ranks = (scores > target_scores).sum(dim=1) + 1
+    ranks = ranks_of_targets(queries @ candidates.T, targets)
     return {
         "mrr": (1.0 / ranks).mean().item(),
         "recall@1": (ranks <= 1).float().mean().item(),

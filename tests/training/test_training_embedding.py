@@ -60,10 +60,24 @@ class _Batch(dict):
 
 
 def test_retrieval_metrics_rank_by_cosine():
-    # Definitions retrieve the words sharing their first letter. "b red" (cherry) ranks banana first: rank 2.
-    # "apple" and "avocado" tie for "a ..." definitions; ties count in favour of the right word.
+    # Definitions retrieve the words sharing their first letter. Ties count against the right word (a collapsed model
+    # must not rank every target first): "apple" and "avocado" tie for "a ..." definitions (rank 2 each); "b red"
+    # (cherry) scores 0 like apple and avocado, below banana: rank 4.
     entries = Dataset.from_dict(
         {"word": ["apple", "banana", "avocado", "cherry"], "definition": ["a fruit", "b fruit", "a green", "b red"]}
     )
     metrics = evaluate_retrieval(OneHotEncoder(), CharTokenizer(), entries, Pooling("cls"))
-    assert metrics == pytest.approx({"mrr": 0.875, "recall@1": 0.75, "recall@10": 1.0})
+    assert metrics == pytest.approx({"mrr": (1 / 2 + 1 + 1 / 2 + 1 / 4) / 4, "recall@1": 0.25, "recall@10": 1.0})
+
+
+def test_collapsed_embeddings_rank_every_target_last():
+    """Bug: ties counted in the right word's favour, so a model whose embeddings collapsed to one vector scored
+    recall@1 = 1 (found when a multi-scale run collapsed and beat stock MiniLM on one seed)."""
+
+    class Collapsed(OneHotEncoder):
+        def forward(self, input_ids, attention_mask, **kwargs):
+            return (torch.ones(*input_ids.shape, 128),)
+
+    entries = Dataset.from_dict({"word": ["apple", "banana", "cherry"], "definition": ["a", "b", "c"]})
+    metrics = evaluate_retrieval(Collapsed(), CharTokenizer(), entries, Pooling("cls"))
+    assert metrics == pytest.approx({"mrr": 1 / 3, "recall@1": 0.0, "recall@10": 1.0})
