@@ -8,12 +8,16 @@ from .conversion import ConversionError, ConversionReport, convert
 from .core.design import UnknownDesignKeyError
 from .designs.continuous.configuration_continuous import *  # noqa: F403
 from .designs.continuous.modeling_continuous import *  # noqa: F403
+from .designs.dictionary.configuration_dictionary import *  # noqa: F403
+from .designs.dictionary.modeling_dictionary import *  # noqa: F403
 from .designs.oscillating.configuration_oscillating import *  # noqa: F403
 from .designs.oscillating.modeling_oscillating import *  # noqa: F403
 from .designs.resonant.configuration_resonant import *  # noqa: F403
 from .designs.resonant.modeling_resonant import *  # noqa: F403
 from .designs.semantic.configuration_semantic import *  # noqa: F403  (the model types' public classes)
 from .designs.semantic.modeling_semantic import *  # noqa: F403
+from .designs.synthesizer.configuration_synthesizer import *  # noqa: F403
+from .designs.synthesizer.modeling_synthesizer import *  # noqa: F403
 from .registry import DESIGNS, ZOO, UnknownDesignError, register_all, zoo_model
 
 

@@ -13,16 +13,21 @@ from .backbones import BACKBONES, Backbone
 from .core.design import Design
 from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
+from .designs.dictionary import DICTIONARY
+from .designs.dictionary import modeling_dictionary as dictionary
 from .designs.oscillating import OSCILLATING
 from .designs.oscillating import modeling_oscillating as oscillating
 from .designs.resonant import RESONANT, RESONANT_PURE
 from .designs.resonant import modeling_resonant as resonant
 from .designs.semantic import SEMANTIC
 from .designs.semantic import modeling_semantic as semantic
+from .designs.synthesizer import SYNTHESIZER
+from .designs.synthesizer import modeling_synthesizer as synthesizer
 
 
 DESIGNS: dict[str, Design] = {
-    design.name: design for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING)
+    design.name: design
+    for design in (SEMANTIC, CONTINUOUS, RESONANT, RESONANT_PURE, OSCILLATING, SYNTHESIZER, DICTIONARY)
 }
 
 
@@ -169,6 +174,44 @@ ZOO: tuple[ZooModel, ...] = (
         oscillating.OscillatingBertForMaskedLM,
         oscillating.OscillatingBertForSequenceClassification,
         oscillating.OscillatingBertForTokenClassification,
+    ),
+    ZooModel.of(
+        synthesizer.SynthesizerLlamaConfig,
+        synthesizer.SynthesizerLlamaModel,
+        synthesizer.SynthesizerLlamaForCausalLM,
+        synthesizer.SynthesizerLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        synthesizer.SynthesizerGemma3TextConfig,
+        synthesizer.SynthesizerGemma3TextModel,
+        synthesizer.SynthesizerGemma3ForCausalLM,
+        synthesizer.SynthesizerGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        synthesizer.SynthesizerBertConfig,
+        synthesizer.SynthesizerBertModel,
+        synthesizer.SynthesizerBertForMaskedLM,
+        synthesizer.SynthesizerBertForSequenceClassification,
+        synthesizer.SynthesizerBertForTokenClassification,
+    ),
+    ZooModel.of(
+        dictionary.DictionaryLlamaConfig,
+        dictionary.DictionaryLlamaModel,
+        dictionary.DictionaryLlamaForCausalLM,
+        dictionary.DictionaryLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        dictionary.DictionaryGemma3TextConfig,
+        dictionary.DictionaryGemma3TextModel,
+        dictionary.DictionaryGemma3ForCausalLM,
+        dictionary.DictionaryGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        dictionary.DictionaryBertConfig,
+        dictionary.DictionaryBertModel,
+        dictionary.DictionaryBertForMaskedLM,
+        dictionary.DictionaryBertForSequenceClassification,
+        dictionary.DictionaryBertForTokenClassification,
     ),
 )
 

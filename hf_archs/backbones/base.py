@@ -44,6 +44,8 @@ class Backbone:
         o_proj bias on Llama); any other weight missing from a source is an error.
     position_embedding: path (in the base model) of the stock learned position embedding that a position design
         replaces (`Design.position_encoding`), or None when the family has none (RoPE).
+    feed_forward: path (in the base model) of a layer's feed-forward module, `{}` standing for the layer index, whose
+        input a design may extend (`Design.feed_forward_input`); the module above it is the layer.
     prepare_position_inputs: adapts the base model's forward keyword arguments (a dict, changed in place) to
         position ids given or computed by a position design, e.g. float ones (`hf_archs.core.positions`).
     """
@@ -61,6 +63,7 @@ class Backbone:
     absent_in_source: Callable[[PreTrainedConfig], tuple[str, ...]] = lambda source: ()
     position_embedding: str | None = None
     prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
+    feed_forward: str | None = None
 
     @property
     def stock_base_class(self) -> type:

@@ -68,4 +68,6 @@ BERT = Backbone(
     validate_config=_validate,
     position_embedding="embeddings.position_embeddings",
     prepare_position_inputs=_prepare_position_inputs,
+    # BertIntermediate: its input is the FFN input (BertOutput adds the residual from the attention output).
+    feed_forward="encoder.layer.{}.intermediate",
 )

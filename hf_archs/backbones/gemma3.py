@@ -53,4 +53,5 @@ GEMMA3 = Backbone(
     source_config_kwargs=_gemma3_kwargs,
     validate_config=_validate,
     prepare_position_inputs=float_positions_are_coordinates,
+    feed_forward="layers.{}.mlp",
 )

@@ -55,4 +55,5 @@ LLAMA = Backbone(
     source_config_kwargs=_llama_family_kwargs,
     absent_in_source=lambda source: ("self_attn.o_proj.bias",) if source.model_type == "qwen2" else (),
     prepare_position_inputs=float_positions_are_coordinates,
+    feed_forward="layers.{}.mlp",
 )

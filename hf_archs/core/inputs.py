@@ -1,4 +1,4 @@
-"""What the layers and the embeddings of a design model need from its inputs: one forward pre-hook of the base model.
+"""What the layers and the embeddings of a design model need from its inputs: one input hook of the base model.
 
 The stock forward and its signature stay untouched (Trainer and `generate()` read that signature); the hook only
 rewrites the call's keyword arguments before the stock forward runs:
@@ -12,7 +12,9 @@ rewrites the call's keyword arguments before the stock forward runs:
 Stock forwards hand extra keywords on to every layer, where the attention layer takes them out.
 """
 
+import functools
 import inspect
+import types
 
 import torch
 from torch import nn
@@ -22,6 +24,8 @@ from torch import nn
 PADDING_MASK_KWARG = "hf_archs_padding_mask"
 # The keyword that carries every token's position (batch or 1, L) as floats to the attention layers.
 TOKEN_POSITIONS_KWARG = "hf_archs_token_positions"
+# The keyword that carries per-token features of the input ids (batch, L, r) to the layers (`core/feed_forward.py`).
+TOKEN_FEATURES_KWARG = "hf_archs_token_features"
 
 
 def bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
@@ -43,15 +47,32 @@ def _input_shape(arguments: dict) -> tuple[torch.Size, torch.device]:
 
 
 def token_positions(arguments: dict) -> torch.Tensor:
-    """(batch or 1, L) float positions of the call's tokens: its `position_ids`, else the stock default (the tokens
-    follow the cached ones; decoders build the same positions for RoPE from `cache_position`)."""
+    """(batch or 1, L) float positions of the call's tokens: its `position_ids`; else, with a 2D padding mask, each
+    row's real tokens counted from 0 (left padding does not shift them: `generate()` positions rows the same way, and
+    a row alone gets the positions it has in a padded batch); else the stock default (the tokens follow the cached
+    ones; decoders build the same positions for RoPE from `cache_position`, which RoPE's relative form absorbs)."""
     position_ids = arguments.get("position_ids")
     if position_ids is not None:
         return position_ids.float().reshape(-1, position_ids.shape[-1])
     (_, length), device = _input_shape(arguments)
+    attention_mask = arguments.get("attention_mask")
+    if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
+        # The mask covers the cached tokens and these (decoders): count over both, keep these.
+        counted = attention_mask.to(device=device, dtype=torch.long).cumsum(-1) - 1
+        return counted[:, -length:].clamp(min=0).float()
     cache = arguments.get("past_key_values")
     past = cache.get_seq_length() if cache is not None else 0
     return torch.arange(past, past + length, device=device, dtype=torch.float32)[None]
+
+
+def token_features(token_tables, input_ids: torch.Tensor | None) -> torch.Tensor:
+    """The tables' features of the input ids (batch, L, r); several tables are concatenated."""
+    if input_ids is None:
+        raise ValueError(
+            f"{[type(t).__name__ for t in token_tables]} read the input ids: call the model with input_ids, not "
+            "inputs_embeds."
+        )
+    return torch.cat([table(input_ids) for table in token_tables], dim=-1)
 
 
 def install_input_hook(
@@ -61,14 +82,16 @@ def install_input_hook(
     prepare_position_inputs=lambda arguments: None,
     pass_padding_mask: bool = False,
     pass_token_positions: bool = False,
+    token_tables=(),
 ) -> None:
-    """Register the base model's forward pre-hook that prepares its inputs for the designs it carries.
+    """Make the base model's forward prepare its inputs for the designs it carries (a wrapper of the stock forward).
 
     position_encoding: a `PositionEncoding` asked for `position_ids` when the caller gives none (or None).
     prepare_position_inputs: the backbone's adaptation of the keyword arguments to (float) positions, in place.
     pass_padding_mask: pass the 2D `attention_mask` (or whatever mask the caller gave, or None) to the layers; a mask
         that is not 2D travels too, and layers that build their own mask refuse it.
     pass_token_positions: pass every token's position to the layers.
+    token_tables: `TokenTable`s (`core/feed_forward.py`) whose per-token features of the input ids the layers get.
     """
     signature = inspect.signature(base_model.forward)
 
@@ -82,9 +105,21 @@ def install_input_hook(
             arguments[PADDING_MASK_KWARG] = arguments.get("attention_mask")
         if pass_token_positions:
             arguments[TOKEN_POSITIONS_KWARG] = token_positions(arguments)
+        if token_tables:
+            arguments[TOKEN_FEATURES_KWARG] = token_features(token_tables, arguments.get("input_ids"))
         return (), arguments
 
-    base_model.register_forward_pre_hook(prepare_inputs, with_kwargs=True)
+    # Not a forward pre-hook: callers that call `model.forward(...)` directly (sentence-transformers 6 does) skip
+    # hooks. The instance's `forward` prepares the inputs, then runs the class's forward; `functools.wraps` keeps the
+    # stock signature visible (Trainer and `generate()` read it), and a bound method follows the model when copied.
+    stock_forward = type(base_model).forward
+
+    @functools.wraps(stock_forward)
+    def forward(self, *args, **kwargs):
+        _, arguments = prepare_inputs(self, args, kwargs)
+        return stock_forward(self, **arguments)
+
+    base_model.forward = types.MethodType(forward, base_model)
 
 
 __all__ = [

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from .design import check_design_keys
+from .feed_forward import attach_feed_forward_inputs
 from .inputs import install_input_hook
 from .masks import set_mask_pattern
 from .positions import replace_position_embedding
@@ -139,12 +140,20 @@ class DesignPreTrainedModel:
                 layers[layer_idx].add_logit_term(design.logit_term.attribute_name, design.logit_term(self.config))
         encoding = self._build_position_encoding()
         has_patterns = self._build_layer_masks(layers)
+        token_tables = [
+            attach_feed_forward_inputs(self, design, self.config.backbone.feed_forward)
+            for design in self.config.designs
+            if design.feed_forward_input is not None
+        ]
+        if len(token_tables) > 1:
+            raise ValueError(f"{type(self).__name__}: at most one design may add a feed-forward input.")
         install_input_hook(
             self,
             position_encoding=encoding,
             prepare_position_inputs=self.config.backbone.prepare_position_inputs,
             pass_padding_mask=has_patterns,
             pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),
+            token_tables=token_tables,
         )
 
     def _build_position_encoding(self):
