@@ -11,13 +11,15 @@ A design that feeds the FFN a second, per-token input (e.g. a frozen dictionary 
 
   With its output zero (e.g. a zero-initialized projection) the layer is exactly the stock layer.
 
-The stock modules and weight names are untouched: a forward pre-hook of the layer takes the features out of its
-keyword arguments (the attention never sees them), and a forward pre-hook of the FFN module adds the new input.
+The stock modules and weight names are untouched: the layer hands its keyword arguments to its attention, where a
+forward pre-hook takes the features out (the attention functions never see them; under gradient checkpointing the
+replayed layer forward hands them again), and a forward pre-hook of the FFN module adds the new input.
 """
 
 import torch
 from torch import nn
 
+from .attention import DesignAttention
 from .inputs import TOKEN_FEATURES_KWARG
 
 
@@ -53,28 +55,30 @@ class FeedForwardInput(nn.Module):
         raise NotImplementedError
 
 
-def _layer_pre_hook(side_input: FeedForwardInput):
-    def take_features(layer, args, kwargs):
-        side_input.pending_features = kwargs.pop(TOKEN_FEATURES_KWARG, None)
+def _attention_pre_hook(pending: dict):
+    def take_features(attention, args, kwargs):
+        pending["features"] = kwargs.pop(TOKEN_FEATURES_KWARG, None)
         return args, kwargs
 
     return take_features
 
 
-def _layer_post_hook(side_input: FeedForwardInput):
-    def release_features(layer, args, output):
-        side_input.pending_features = None
+def _feed_forward_post_hook(pending: dict):
+    def release_features(feed_forward, args, output):
+        pending["features"] = None
 
     return release_features
 
 
-def _feed_forward_pre_hook(side_input: FeedForwardInput):
+def _feed_forward_pre_hook(pending: dict, attribute_name: str):
     def add_input(feed_forward, args):
-        features = side_input.pending_features
+        features = pending["features"]
+        # Looked up at each call, not captured: PEFT's `modules_to_save` swaps in a wrapper holding the trained copy.
+        side_input = getattr(feed_forward, attribute_name)
         if features is None:
             raise ValueError(
-                f"{type(side_input).__name__} needs the tokens' features: call the model with input_ids (its base "
-                "model computes them), not a layer or the FFN on its own."
+                f"{attribute_name!r} needs the tokens' features: call the model with input_ids (its base model "
+                "computes them), not a layer or the FFN on its own."
             )
         (ffn_input, *rest) = args
         return (ffn_input + side_input(ffn_input, features.to(ffn_input.dtype)), *rest)
@@ -98,11 +102,14 @@ def attach_feed_forward_inputs(base_model: nn.Module, design, feed_forward_path:
         feed_forward = base_model.get_submodule(path)
         layer = base_model.get_submodule(path.rsplit(".", 1)[0])
         side_input = input_class(base_model.config)
-        side_input.pending_features = None
         feed_forward.add_module(side_input.attribute_name, side_input)
-        layer.register_forward_pre_hook(_layer_pre_hook(side_input), with_kwargs=True)
-        layer.register_forward_hook(_layer_post_hook(side_input))
-        feed_forward.register_forward_pre_hook(_feed_forward_pre_hook(side_input))
+        pending = {"features": None}  # this layer's token features, from its attention's call to its FFN's
+        # The layer's attention takes the features out of the keywords the layer hands it (a hook of the layer itself
+        # would run outside Transformers' gradient checkpointing, which replays only the layer's forward).
+        attention = next(module for module in layer.modules() if isinstance(module, DesignAttention))
+        attention.register_forward_pre_hook(_attention_pre_hook(pending), with_kwargs=True)
+        feed_forward.register_forward_pre_hook(_feed_forward_pre_hook(pending, side_input.attribute_name))
+        feed_forward.register_forward_hook(_feed_forward_post_hook(pending))
     return table
 
 
