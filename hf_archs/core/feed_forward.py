@@ -19,7 +19,6 @@ replayed layer forward hands them again), and a forward pre-hook of the FFN modu
 import torch
 from torch import nn
 
-from .attention import DesignAttention
 from .inputs import TOKEN_FEATURES_KWARG
 
 
@@ -106,7 +105,8 @@ def attach_feed_forward_inputs(base_model: nn.Module, design, feed_forward_path:
         pending = {"features": None}  # this layer's token features, from its attention's call to its FFN's
         # The layer's attention takes the features out of the keywords the layer hands it (a hook of the layer itself
         # would run outside Transformers' gradient checkpointing, which replays only the layer's forward).
-        attention = next(module for module in layer.modules() if isinstance(module, DesignAttention))
+        # By its methods, not isinstance: code loaded with trust_remote_code may hold another copy of the class.
+        attention = next(module for module in layer.modules() if callable(getattr(module, "logit_terms", None)))
         attention.register_forward_pre_hook(_attention_pre_hook(pending), with_kwargs=True)
         feed_forward.register_forward_pre_hook(_feed_forward_pre_hook(pending, side_input.attribute_name))
         feed_forward.register_forward_hook(_feed_forward_post_hook(pending))
