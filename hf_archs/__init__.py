@@ -10,6 +10,8 @@ from .designs.compositions.configuration_compositions import *  # noqa: F403
 from .designs.compositions.modeling_compositions import *  # noqa: F403
 from .designs.continuous.configuration_continuous import *  # noqa: F403
 from .designs.continuous.modeling_continuous import *  # noqa: F403
+from .designs.dictionary.configuration_dictionary import *  # noqa: F403
+from .designs.dictionary.modeling_dictionary import *  # noqa: F403
 from .designs.monitor.configuration_monitor import *  # noqa: F403
 from .designs.monitor.modeling_monitor import *  # noqa: F403
 from .designs.multiscale.configuration_multiscale import *  # noqa: F403
@@ -22,6 +24,8 @@ from .designs.resonant.configuration_resonant import *  # noqa: F403
 from .designs.resonant.modeling_resonant import *  # noqa: F403
 from .designs.semantic.configuration_semantic import *  # noqa: F403  (the model types' public classes)
 from .designs.semantic.modeling_semantic import *  # noqa: F403
+from .designs.synthesizer.configuration_synthesizer import *  # noqa: F403
+from .designs.synthesizer.modeling_synthesizer import *  # noqa: F403
 from .registry import DESIGNS, ZOO, UnknownDesignError, register_all, zoo_model
 
 

@@ -14,6 +14,8 @@ from .core.design import Design
 from .designs.compositions import modeling_compositions as compositions
 from .designs.continuous import CONTINUOUS
 from .designs.continuous import modeling_continuous as continuous
+from .designs.dictionary import DICTIONARY
+from .designs.dictionary import modeling_dictionary as dictionary
 from .designs.monitor import MONITOR
 from .designs.monitor import modeling_monitor as monitor
 from .designs.multiscale import MULTISCALE
@@ -26,6 +28,8 @@ from .designs.resonant import RESONANT, RESONANT_PURE
 from .designs.resonant import modeling_resonant as resonant
 from .designs.semantic import SEMANTIC
 from .designs.semantic import modeling_semantic as semantic
+from .designs.synthesizer import SYNTHESIZER
+from .designs.synthesizer import modeling_synthesizer as synthesizer
 
 
 DESIGNS: dict[str, Design] = {
@@ -39,6 +43,8 @@ DESIGNS: dict[str, Design] = {
         POSITIONAL,
         MONITOR,
         MULTISCALE,
+        SYNTHESIZER,
+        DICTIONARY,
     )
 }
 
@@ -243,6 +249,44 @@ ZOO: tuple[ZooModel, ...] = (
         compositions.SemanticContinuousMultiscaleBertForMaskedLM,
         compositions.SemanticContinuousMultiscaleBertForSequenceClassification,
         compositions.SemanticContinuousMultiscaleBertForTokenClassification,
+    ),
+    ZooModel.of(
+        synthesizer.SynthesizerLlamaConfig,
+        synthesizer.SynthesizerLlamaModel,
+        synthesizer.SynthesizerLlamaForCausalLM,
+        synthesizer.SynthesizerLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        synthesizer.SynthesizerGemma3TextConfig,
+        synthesizer.SynthesizerGemma3TextModel,
+        synthesizer.SynthesizerGemma3ForCausalLM,
+        synthesizer.SynthesizerGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        synthesizer.SynthesizerBertConfig,
+        synthesizer.SynthesizerBertModel,
+        synthesizer.SynthesizerBertForMaskedLM,
+        synthesizer.SynthesizerBertForSequenceClassification,
+        synthesizer.SynthesizerBertForTokenClassification,
+    ),
+    ZooModel.of(
+        dictionary.DictionaryLlamaConfig,
+        dictionary.DictionaryLlamaModel,
+        dictionary.DictionaryLlamaForCausalLM,
+        dictionary.DictionaryLlamaForSequenceClassification,
+    ),
+    ZooModel.of(
+        dictionary.DictionaryGemma3TextConfig,
+        dictionary.DictionaryGemma3TextModel,
+        dictionary.DictionaryGemma3ForCausalLM,
+        dictionary.DictionaryGemma3TextForSequenceClassification,
+    ),
+    ZooModel.of(
+        dictionary.DictionaryBertConfig,
+        dictionary.DictionaryBertModel,
+        dictionary.DictionaryBertForMaskedLM,
+        dictionary.DictionaryBertForSequenceClassification,
+        dictionary.DictionaryBertForTokenClassification,
     ),
 )
 

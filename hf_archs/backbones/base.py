@@ -54,6 +54,8 @@ class Backbone:
         replaces (`Design.position_encoding`), or None when the family has none (RoPE).
     layer_class: the stock layer class (`layer_class(config, layer_idx)`), from which `narrow_layer` builds layers
         of other widths; None when the family does not offer it.
+    feed_forward: path (in the base model) of a layer's feed-forward module, `{}` standing for the layer index, whose
+        input a design may extend (`Design.feed_forward_input`); the module above it is the layer.
     prepare_position_inputs: adapts the base model's forward keyword arguments (a dict, changed in place) to
         position ids given or computed by a position design, e.g. float ones (`hf_archs.core.positions`).
     rotary_embedding: path (in the base model) of the rotary embedding module that makes (cos, sin) for the layers,
@@ -78,6 +80,7 @@ class Backbone:
     rotary_embedding: str | None = None
     layers: str = "layers"
     layer_class: type | None = None
+    feed_forward: str | None = None
 
     @property
     def stock_base_class(self) -> type:

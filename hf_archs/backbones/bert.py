@@ -70,4 +70,6 @@ BERT = Backbone(
     layers="encoder.layer",
     prepare_position_inputs=_prepare_position_inputs,
     layer_class=stock.BertLayer,
+    # BertIntermediate: its input is the FFN input (BertOutput adds the residual from the attention output).
+    feed_forward="encoder.layer.{}.intermediate",
 )

@@ -55,4 +55,5 @@ GEMMA3 = Backbone(
     prepare_position_inputs=float_positions_are_coordinates,
     rotary_embedding="rotary_emb",
     layer_class=stock.Gemma3DecoderLayer,
+    feed_forward="layers.{}.mlp",
 )

@@ -57,4 +57,5 @@ LLAMA = Backbone(
     prepare_position_inputs=float_positions_are_coordinates,
     rotary_embedding="rotary_emb",
     layer_class=stock.LlamaDecoderLayer,
+    feed_forward="layers.{}.mlp",
 )

@@ -84,6 +84,8 @@ class Design:
         position embedding at construction (position designs), or None.
     layer_masks: config -> {layer index: `core.masks.MaskPattern`}: layers that build their own attention mask
         (per-layer masks); the other layers keep their backbone's mask.
+    feed_forward_input: the `FeedForwardInput` module class (`hf_archs.core.feed_forward`) whose output is added to
+        the FFN input of the design's layers (`layers`), with its `TokenTable` on the base model; or None.
     identity_by_backbone: backbone name -> identity setting where it differs per backbone (e.g. "every layer causal"
         on a decoder, "every layer bidirectional" on an encoder); merged over `identity` by `identity_for`.
     layer_extension: the `LayerExtension` module class (`hf_archs.core.layers`) attached at construction to each
@@ -120,6 +122,7 @@ class Design:
     keeps_rotary: Callable[[object], bool] | None = None
     side_branch: type | None = None
     layer_extension: type | None = None
+    feed_forward_input: type | None = None
 
     def identity_for(self, backbone: str) -> dict:
         """The identity setting on `backbone` (the settings that make the model its stock model)."""

@@ -26,6 +26,8 @@ from torch import nn
 PADDING_MASK_KWARG = "hf_archs_padding_mask"
 # The keyword that carries every token's position (batch or 1, L) as floats to the attention layers.
 TOKEN_POSITIONS_KWARG = "hf_archs_token_positions"
+# The keyword that carries per-token features of the input ids (batch, L, r) to the layers (`core/feed_forward.py`).
+TOKEN_FEATURES_KWARG = "hf_archs_token_features"
 
 
 def bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict:
@@ -47,15 +49,32 @@ def _input_shape(arguments: dict) -> tuple[torch.Size, torch.device]:
 
 
 def token_positions(arguments: dict) -> torch.Tensor:
-    """(batch or 1, L) float positions of the call's tokens: its `position_ids`, else the stock default (the tokens
-    follow the cached ones; decoders build the same positions for RoPE from `cache_position`)."""
+    """(batch or 1, L) float positions of the call's tokens: its `position_ids`; else, with a 2D padding mask, each
+    row's real tokens counted from 0 (left padding does not shift them: `generate()` positions rows the same way, and
+    a row alone gets the positions it has in a padded batch); else the stock default (the tokens follow the cached
+    ones; decoders build the same positions for RoPE from `cache_position`, which RoPE's relative form absorbs)."""
     position_ids = arguments.get("position_ids")
     if position_ids is not None:
         return position_ids.float().reshape(-1, position_ids.shape[-1])
     (_, length), device = _input_shape(arguments)
+    attention_mask = arguments.get("attention_mask")
+    if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
+        # The mask covers the cached tokens and these (decoders): count over both, keep these.
+        counted = attention_mask.to(device=device, dtype=torch.long).cumsum(-1) - 1
+        return counted[:, -length:].clamp(min=0).float()
     cache = arguments.get("past_key_values")
     past = cache.get_seq_length() if cache is not None else 0
     return torch.arange(past, past + length, device=device, dtype=torch.float32)[None]
+
+
+def token_features(token_tables, input_ids: torch.Tensor | None) -> torch.Tensor:
+    """The tables' features of the input ids (batch, L, r); several tables are concatenated."""
+    if input_ids is None:
+        raise ValueError(
+            f"{[type(t).__name__ for t in token_tables]} read the input ids: call the model with input_ids, not "
+            "inputs_embeds."
+        )
+    return torch.cat([table(input_ids) for table in token_tables], dim=-1)
 
 
 @dataclass(frozen=True)
@@ -68,12 +87,15 @@ class InputPreparation:
     pass_padding_mask: pass the 2D `attention_mask` (or whatever mask the caller gave, or None) to the layers; a mask
         that is not 2D travels too, and layers that build their own mask refuse it.
     pass_token_positions: pass every token's position to the layers.
+    token_tables: paths (in the base model) of `TokenTable`s (`core/feed_forward.py`) whose per-token features of the
+        input ids the layers get.
     """
 
     position_encoding: str | None = None
     prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
     pass_padding_mask: bool = False
     pass_token_positions: bool = False
+    token_tables: tuple[str, ...] = ()
 
     def apply(self, model: nn.Module, arguments: dict) -> dict:
         if arguments.get("position_ids") is None and self.position_encoding is not None:
@@ -85,6 +107,9 @@ class InputPreparation:
             arguments[PADDING_MASK_KWARG] = arguments.get("attention_mask")
         if self.pass_token_positions:
             arguments[TOKEN_POSITIONS_KWARG] = token_positions(arguments)
+        if self.token_tables:
+            tables = [model.get_submodule(path) for path in self.token_tables]
+            arguments[TOKEN_FEATURES_KWARG] = token_features(tables, arguments.get("input_ids"))
         return arguments
 
 
@@ -112,9 +137,11 @@ def prepare_inputs_in_forward(base_model: nn.Module, preparation: InputPreparati
 
 __all__ = [
     "PADDING_MASK_KWARG",
+    "TOKEN_FEATURES_KWARG",
     "TOKEN_POSITIONS_KWARG",
     "bound_arguments",
     "InputPreparation",
     "prepare_inputs_in_forward",
+    "token_features",
     "token_positions",
 ]

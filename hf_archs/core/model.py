@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from torch import nn
 
 from .design import check_design_keys
+from .feed_forward import attach_feed_forward_inputs
 from .inputs import InputPreparation, prepare_inputs_in_forward
 from .layers import install_layer_extensions
 from .masks import set_mask_pattern
@@ -144,11 +145,19 @@ class DesignPreTrainedModel:
         encoding = self._build_position_encoding()
         self._build_rotary()
         has_patterns = self._build_layer_masks(layers)
+        token_tables = [
+            attach_feed_forward_inputs(self, design, self.config.backbone.feed_forward)
+            for design in self.config.designs
+            if design.feed_forward_input is not None
+        ]
+        if len(token_tables) > 1:
+            raise ValueError(f"{type(self).__name__}: at most one design may add a feed-forward input.")
         preparation = InputPreparation(
             position_encoding=self.config.backbone.position_embedding if encoding is not None else None,
             prepare_position_inputs=self.config.backbone.prepare_position_inputs,
             pass_padding_mask=has_patterns,
             pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),
+            token_tables=tuple(table.attribute_name for table in token_tables),
         )
         prepare_inputs_in_forward(self, preparation)
         # After the stock layers got their parts: the extensions' inner layers are not stock layers (no logit terms,

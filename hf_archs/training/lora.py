@@ -26,7 +26,9 @@ def design_modules_to_save(model: nn.Module) -> list[str]:
     for name, module in model.named_modules():
         inside_design = any(name.startswith(prefix + ".") for prefix in design_prefixes)
         # A design module nested in another one is already saved with its parent; wrapping it twice breaks PEFT.
-        if name and is_design_module(module) and not inside_design:
+        # One without parameters (a frozen table, a buffer) has nothing to train: the base checkpoint holds it.
+        has_parameters = next(module.parameters(), None) is not None
+        if name and is_design_module(module) and not inside_design and has_parameters:
             design_prefixes.append(name)
     names = sorted({prefix.rsplit(".", 1)[-1] for prefix in design_prefixes})
 

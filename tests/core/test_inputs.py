@@ -2,6 +2,7 @@
 (RoPE's on decoders, the position embedding's on BERT), they survive the KV cache, and a position-reading term gives
 exactly the model that a stock model gets from the same bias written into a 4D mask."""
 
+import inspect
 from dataclasses import dataclass
 
 import pytest
@@ -180,7 +181,7 @@ def test_bert_terms_see_the_position_embeddings_positions():
     with torch.no_grad():
         model(input_ids, attention_mask=torch.ones_like(input_ids))
         model(input_ids, position_ids=torch.arange(6)[None] + 3)
-    assert term.seen_positions[0].tolist() == [list(map(float, range(6)))]
+    assert term.seen_positions[0].tolist() == [list(map(float, range(6)))] * 2  # per row, from the padding mask
     assert term.seen_positions[1].tolist() == [list(map(float, range(3, 9)))]
 
 
@@ -191,3 +192,35 @@ def test_a_layer_called_without_positions_says_so():
     cos_sin = design.model.rotary_emb(hidden, torch.arange(3)[None])
     with pytest.raises(ValueError, match="reads token positions"):
         layer(hidden, attention_mask=None, position_embeddings=cos_sin)
+
+
+def test_a_direct_forward_call_prepares_the_inputs_too():
+    """sentence-transformers 6 calls `model.forward(**features)`, which skips forward hooks: the layers then got no
+    positions ("reads token positions, but its layer was called without them")."""
+    torch.manual_seed(0)
+    model = DistanceBertModel(DistanceBertConfig(**SHAPE, intermediate_size=64)).eval()
+    input_ids = torch.randint(1, 64, (2, 6))
+    attention_mask = torch.ones_like(input_ids)
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask=attention_mask).last_hidden_state
+        actual = model.forward(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    torch.testing.assert_close(actual, expected, atol=0, rtol=0)
+    assert [p.tolist() for p in first_layer_term(model).seen_positions[-2:]] == [[list(map(float, range(6)))] * 2] * 2
+    # The stock signature stays visible (Trainer and generate() read it).
+    assert "attention_mask" in inspect.signature(model.forward).parameters
+    assert "self" not in inspect.signature(model.forward).parameters
+
+
+def test_left_padding_does_not_shift_the_positions_terms_see():
+    """Without position_ids, a left-padded row's real tokens are at 0, 1, ... as when the row is alone (absolute
+    position terms such as synthesizer attention then give a row the same output in a batch); the cache counts."""
+    design, _ = llama_pair("eager")
+    term = first_layer_term(design)
+    input_ids = torch.tensor([[0, 0, 5, 9, 11], [3, 4, 5, 6, 7]])
+    attention_mask = (input_ids != 0).long()
+    with torch.no_grad():
+        output = design(input_ids, attention_mask=attention_mask, use_cache=True)
+        step_mask = torch.cat([attention_mask, torch.ones(2, 1, dtype=torch.long)], dim=-1)
+        design(torch.tensor([[8], [8]]), attention_mask=step_mask, past_key_values=output.past_key_values)
+    assert term.seen_positions[0].tolist() == [[0.0, 0.0, 0.0, 1.0, 2.0], [0.0, 1.0, 2.0, 3.0, 4.0]]
+    assert term.seen_positions[1].tolist() == [[3.0], [5.0]]

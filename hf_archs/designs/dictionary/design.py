@@ -1,0 +1,110 @@
+"""The dictionary design, declared once: config fields, identity/active settings, its feed-forward input."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import initialization as init
+
+from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
+from ...core.feed_forward import FeedForwardInput, TokenTable
+
+
+@dataclass(kw_only=True)
+class DictionaryFields(DesignFields):
+    """Config fields of the dictionary context.
+
+    dictionary_size: r, the width of a dictionary entry (384 for a table built by all-MiniLM-L6-v2).
+    dictionary_init_std: the standard deviation W_l starts from; 0.0 (W = 0) is the identity setting.
+    dictionary_layers: indices of the layers whose FFN gets the dictionary input; None means every layer.
+    dictionary_table_source: what built the table: "random" (a seeded placeholder) or the recipe that filled it.
+    """
+
+    dictionary_size: int = 384
+    dictionary_init_std: float = 0.0
+    dictionary_layers: list[int] | None = None
+    dictionary_table_source: str = "random"
+
+    def validate_design_fields(self):
+        if self.dictionary_size < 1:
+            raise ValueError("dictionary_size must be ≥ 1.")
+        if not 0 <= self.dictionary_init_std < float("inf"):
+            raise ValueError("dictionary_init_std must be finite and ≥ 0.")
+        check_layer_indices("dictionary_layers", self.dictionary_layers, self.num_hidden_layers)
+
+
+class DictionaryTable(TokenTable):
+    """D (vocab × r): a frozen buffer, saved with the model; ids past its rows (added tokens) have no entry."""
+
+    attribute_name = "dictionary_table"
+
+    def __init__(self, config):
+        super().__init__()
+        self.register_buffer("table", torch.zeros(config.vocab_size, config.dictionary_size))
+
+    def forward(self, input_ids):
+        known = input_ids < self.table.shape[0]
+        entries = self.table[input_ids.clamp(max=self.table.shape[0] - 1)]
+        return entries * known[..., None].to(entries.dtype)
+
+    def init_design_weights(self, config):
+        # A seeded placeholder (unit-norm rows) until a built table is installed (`table.install_table`).
+        if config.dictionary_table_source == "random":
+            generator = torch.Generator().manual_seed(0)
+            rows = torch.randn(self.table.shape, generator=generator)
+            init.copy_(self.table, rows / rows.norm(dim=-1, keepdim=True))
+
+    def extra_repr(self) -> str:
+        return f"vocab={self.table.shape[0]}, size={self.table.shape[1]}"
+
+
+class DictionaryInput(FeedForwardInput):
+    """W_l · D[t]: the projection of the tokens' dictionary entries added to one layer's FFN input. Attached inside
+    the FFN module as `dictionary`, so PEFT trains and saves it with an adapter (`modules_to_save=["dictionary"]`)."""
+
+    attribute_name = "dictionary"
+    token_table = DictionaryTable
+
+    def __init__(self, config):
+        super().__init__()
+        # A bare parameter, not an nn.Linear: the stock `_init_weights` would initialize a Linear first, and the
+        # design's own (zero) initialization must be the one that holds.
+        self.weight = nn.Parameter(torch.zeros(config.hidden_size, config.dictionary_size))
+
+    def forward(self, ffn_input, token_features):
+        return torch.matmul(token_features, self.weight.transpose(0, 1))
+
+    def init_design_weights(self, config):
+        std = config.dictionary_init_std
+        if std == 0:
+            init.zeros_(self.weight)
+        else:
+            init.normal_(self.weight, std=std)
+
+
+MATH = (
+    "FFN_l(x_i) -> FFN_l(x_i + W_l · D[t_i]) in the chosen layers: t_i is token i's id, D (vocab × r) a frozen table "
+    "of dictionary entries (per token, the normalized mean sentence embedding of the WordNet definitions of the "
+    "lemmas that token is, or starts; zero for tokens with none), W_l (hidden × r, `dictionary.weight`) learned. "
+    "Since the FFN's first layer A is linear, A·(x + W·e) = A·x + (A·W)·e: the FFN input [x ; e] with new columns "
+    "A·W. W = 0 is exactly the stock model, and W gets gradient there already."
+)
+
+
+def _dictionary_layers(config) -> list[int]:
+    layers = config.dictionary_layers
+    return list(range(config.num_hidden_layers)) if layers is None else sorted(layers)
+
+
+DICTIONARY = Design(
+    name="dictionary",
+    summary="FFN input + W_l * D[token]: a frozen per-token dictionary entry (WordNet glosses by MiniLM)",
+    math=MATH,
+    fields=DictionaryFields,
+    identity={"dictionary_init_std": 0.0},
+    active={"dictionary_init_std": 0.1},
+    capabilities=Capabilities(conversion="exact", cached_generation=True),
+    layers=_dictionary_layers,
+    feed_forward_input=DictionaryInput,
+    tasks=("retrieval", "mlm", "perplexity"),
+)

@@ -1,0 +1,179 @@
+"""The synthesizer design, declared once: config fields, identity/active settings, capabilities, the logit term."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import initialization as init
+
+from ...core.attention import LogitTerm
+from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
+
+
+KINDS = ("dense", "random", "dense+random")
+# Positions ride in the KV cache as (⌊p / BASE⌋, p mod BASE): both stay exact integers in bfloat16 for p < BASE².
+POSITION_BASE = 256
+
+
+@dataclass(kw_only=True)
+class SynthesizerFields(DesignFields):
+    """Config fields of synthesizer attention.
+
+    synthesizer_kind: "dense" (logits from a feed-forward net of the query token), "random" (a learned table per
+        position pair) or "dense+random" (both, each with its own per-head weight).
+    synthesizer_weight_init: initial per-head mixing weight of each kind; 0.0 is the identity setting.
+    synthesizer_max_positions: M, the number of absolute positions the synthesized logits cover (positions ≥ M are
+        refused).
+    synthesizer_hidden_size: r, the hidden width of the dense kind's feed-forward net (cached per token).
+    synthesizer_layers: indices of the layers that get the term; None means every layer.
+    """
+
+    synthesizer_kind: str = "dense"
+    synthesizer_weight_init: float = 0.0
+    synthesizer_max_positions: int = 128
+    synthesizer_hidden_size: int = 16
+    synthesizer_layers: list[int] | None = None
+
+    def validate_design_fields(self):
+        if self.synthesizer_kind not in KINDS:
+            raise ValueError(f"synthesizer_kind={self.synthesizer_kind!r} must be one of {KINDS}.")
+        if not 1 <= self.synthesizer_max_positions <= POSITION_BASE**2:
+            raise ValueError(f"synthesizer_max_positions must be in [1, {POSITION_BASE**2}].")
+        if self.synthesizer_hidden_size < 1:
+            raise ValueError("synthesizer_hidden_size must be ≥ 1.")
+        if not abs(self.synthesizer_weight_init) < float("inf"):
+            raise ValueError("synthesizer_weight_init must be finite.")
+        check_layer_indices("synthesizer_layers", self.synthesizer_layers, self.num_hidden_layers)
+
+
+def check_positions(positions: torch.Tensor, max_positions: int) -> None:
+    """Refuse positions the synthesized logits do not cover (a clear error instead of an index error)."""
+    if not bool(((positions >= 0) & (positions <= max_positions - 1)).all()):
+        raise ValueError(
+            f"Synthesizer attention covers positions 0 ... {max_positions - 1} (synthesizer_max_positions="
+            f"{max_positions}); got positions in [{positions.min().item()}, {positions.max().item()}]. Use shorter "
+            "inputs or a model converted with a larger synthesizer_max_positions."
+        )
+
+
+def neighbours(positions: torch.Tensor, max_positions: int):
+    """Linear interpolation between integer positions: (lower index, upper index, weight of the upper one)."""
+    lower = positions.floor().clamp(0, max_positions - 1)
+    upper = (lower + 1).clamp(max=max_positions - 1)
+    return lower.long(), upper.long(), positions - lower
+
+
+def gather_at_keys(rows: torch.Tensor, key_positions: torch.Tensor, max_positions: int) -> torch.Tensor:
+    """rows (batch, heads, Lq, M) of logits over positions -> (batch, heads, Lq, Lk) at the keys' positions."""
+    lower, upper, fraction = neighbours(key_positions, max_positions)
+    batch, heads, length, _ = rows.shape
+    shape = (batch, heads, length, key_positions.shape[-1])
+    low = rows.gather(-1, lower[:, None, None, :].expand(shape))
+    high = rows.gather(-1, upper[:, None, None, :].expand(shape))
+    return low + fraction[:, None, None, :].to(rows.dtype) * (high - low)
+
+
+class SynthesizerTerm(LogitTerm):
+    """a_h · D_h(i, j) + b_h · R_h(i, j) on one layer (the kinds of `synthesizer_kind`).
+
+    Features per token: [⌊p/256⌋, p mod 256] and, for the dense kind, the first layer's pre-activations W1·x + b1
+    (the key side reads only the positions). Attached to the attention layer as `synthesizer`, so PEFT trains and
+    saves it with an adapter (`modules_to_save=["synthesizer"]`).
+    """
+
+    attribute_name = "synthesizer"
+    uses_positions = True
+
+    def __init__(self, config):
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.max_positions = config.synthesizer_max_positions
+        self.dense = "dense" in config.synthesizer_kind
+        self.random = "random" in config.synthesizer_kind
+        heads, positions = self.num_heads, self.max_positions
+        self.num_features = 2
+        if self.dense:
+            self.num_features += config.synthesizer_hidden_size
+            self.dense_in = nn.Linear(config.hidden_size, config.synthesizer_hidden_size)
+            self.dense_out = nn.Linear(config.synthesizer_hidden_size, heads * positions)
+            self.dense_weight = nn.Parameter(torch.full((heads,), float(config.synthesizer_weight_init)))
+        if self.random:
+            self.table = nn.Parameter(torch.zeros(heads, positions, positions))
+            self.random_weight = nn.Parameter(torch.full((heads,), float(config.synthesizer_weight_init)))
+
+    def features(self, hidden_states, positions=None):
+        check_positions(positions, self.max_positions)
+        positions = positions.expand(hidden_states.shape[0], -1)
+        high = torch.div(positions, POSITION_BASE, rounding_mode="floor")
+        parts = [high, positions - POSITION_BASE * high]
+        features = torch.stack(parts, dim=-1).to(hidden_states.dtype)
+        if self.dense:
+            features = torch.cat([features, self.dense_in(hidden_states)], dim=-1)
+        return features
+
+    def bias(self, query_features, key_features, dtype):
+        key_positions = key_features[..., 0].float() * POSITION_BASE + key_features[..., 1].float()
+        total = 0.0
+        if self.dense:
+            batch, length, _ = query_features.shape
+            logits = self.dense_out(torch.relu(query_features[..., 2:]))  # (batch, Lq, heads · M)
+            rows = logits.view(batch, length, self.num_heads, self.max_positions).transpose(1, 2)
+            total = total + self.dense_weight.view(1, -1, 1, 1) * gather_at_keys(
+                rows, key_positions, self.max_positions
+            )
+        if self.random:
+            query_positions = query_features[..., 0].float() * POSITION_BASE + query_features[..., 1].float()
+            lower, upper, fraction = neighbours(query_positions, self.max_positions)
+            # T[h, p_i, :] interpolated over the query position: (heads, batch, Lq, M) -> (batch, heads, Lq, M)
+            low, high = self.table[:, lower].transpose(0, 1), self.table[:, upper].transpose(0, 1)
+            rows = low + fraction[:, None, :, None].to(low.dtype) * (high - low)
+            total = total + self.random_weight.view(1, -1, 1, 1) * gather_at_keys(
+                rows, key_positions, self.max_positions
+            )
+        return total.to(dtype)
+
+    def init_design_weights(self, config):
+        weight = config.synthesizer_weight_init
+        if self.dense:
+            init.constant_(self.dense_weight, weight)
+            # Unit-variance logits from a normalized attention input.
+            init.normal_(self.dense_in.weight, std=config.hidden_size**-0.5)
+            init.zeros_(self.dense_in.bias)
+            init.normal_(self.dense_out.weight, std=config.synthesizer_hidden_size**-0.5)
+            init.zeros_(self.dense_out.bias)
+        if self.random:
+            init.constant_(self.random_weight, weight)
+            init.normal_(self.table, std=1.0)
+
+    def extra_repr(self) -> str:
+        return f"heads={self.num_heads}, max_positions={self.max_positions}, dense={self.dense}, random={self.random}"
+
+
+MATH = (
+    "logits_h(i, j) = q_h(i)·k_h(j) / sqrt(head_dim) + a_h · D_h(i, j) + b_h · R_h(i, j) (+ mask). Dense: "
+    "D_h(i, j) = F(x_i)[h, p_j] with F(x) = W2·relu(W1·x + b1) + b2, a 2-layer net from the attention input x_i to "
+    "heads × M logits; random: R_h(i, j) = T[h, p_i, p_j], a learned table. p is the absolute position the model "
+    "uses (RoPE's, or BERT's position embedding's), read from the KV cache for past keys; positions outside "
+    "[0, M − 1] (M = `synthesizer_max_positions`) are refused, fractional ones interpolate linearly between integer "
+    "positions. a and b (`synthesizer.dense_weight`, `synthesizer.random_weight`, one per head) are learned; "
+    "a = b = 0 is exactly the stock model."
+)
+
+
+def _synthesizer_layers(config) -> list[int]:
+    layers = config.synthesizer_layers
+    return list(range(config.num_hidden_layers)) if layers is None else sorted(layers)
+
+
+SYNTHESIZER = Design(
+    name="synthesizer",
+    summary="attention logits + a_h * F(x_i)[p_j] (dense) + b_h * T[h, p_i, p_j] (random): synthesized logits",
+    math=MATH,
+    fields=SynthesizerFields,
+    identity={"synthesizer_weight_init": 0.0},
+    active={"synthesizer_weight_init": 0.5, "synthesizer_kind": "dense+random"},
+    capabilities=Capabilities(conversion="exact", cached_generation=True, identity_gradient="gate_first"),
+    logit_term=SynthesizerTerm,
+    layers=_synthesizer_layers,
+    tasks=("retrieval", "mlm", "perplexity"),
+)
