@@ -29,7 +29,7 @@ import numpy as np
 
 from ..training import finetune_lora
 from .budgets import BUDGETS, Budget, get_budget
-from .records import EvalRecord, config_hash, now_utc, write_json
+from .records import EvalRecord, config_hash, now_utc, weights_hash, write_json
 from .stats import MetricComparison, compare_metric
 from .tasks import Task, get_task, model_kind
 
@@ -78,6 +78,7 @@ def _record(task: Task, model_path, seed: int, budget: Budget, result, start: fl
         task=task.name,
         model_path=str(model_path),
         config_hash=config_hash(model_path),
+        weights_hash=weights_hash(model_path),
         seed=seed,
         budget=budget.to_dict(),
         metrics=result.metrics,
@@ -140,11 +141,13 @@ def _train_and_evaluate(
     from transformers import AutoTokenizer
 
     start = time.perf_counter()
-    training, eval_path = {}, model_path
+    training, eval_path, train_path = {}, model_path, model_path
+    if task.objective is not None and budget.mntp_steps:
+        train_path, training["mntp"] = _mntp_stage(model_path, budget, seed, work_dir / "mntp", trust_remote_code)
     if task.objective is not None:
-        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(train_path, trust_remote_code=trust_remote_code)
         report = finetune_lora(
-            model_path,
+            train_path,
             task.objective,
             str(work_dir),
             max_steps=budget.steps,
@@ -162,7 +165,7 @@ def _train_and_evaluate(
             **task.training_kwargs(tokenizer, budget, seed),
         )
         eval_path = report.merged_dir
-        training = {
+        training |= {
             "objective": task.objective,
             "loss_curve": report.loss_curve,
             "train_loss": report.train_loss,
@@ -179,6 +182,42 @@ def _train_and_evaluate(
     return _record(task, model_path, seed, budget, result, start, training=training, role=role)
 
 
+def _mntp_stage(model_path: str, budget: Budget, seed: int, work_dir: Path, trust_remote_code) -> tuple[str, dict]:
+    """Masked next-token prediction before the task's training (LLM2Vec's first stage): LoRA with the budget's
+    rank, batch and learning rate for `budget.mntp_steps` steps on WordNet train texts, merged into the model; the
+    task's own LoRA is then trained on the merged model (LLM2Vec also merges MNTP before its contrastive stage).
+    Needs a model that loads with a causal LM head (a decoder, or a base model whose weights include one, tied).
+
+    Returns the merged model folder and what the stage measured (held-out masked-token loss before and after)."""
+    report = finetune_lora(
+        model_path,
+        "mntp",
+        str(work_dir),
+        max_steps=budget.mntp_steps,
+        batch_size=budget.batch_size,
+        learning_rate=budget.learning_rate,
+        design_learning_rate=budget.design_learning_rate,
+        lora_r=budget.lora_r,
+        lora_alpha=budget.lora_alpha,
+        seed=seed,
+        train_size=budget.train_size,
+        eval_size=min(budget.eval_size, 16),  # a check only: the LM head over a large vocabulary is costly
+        trust_remote_code=trust_remote_code,
+        max_length=budget.seq_len,
+        logging_steps=1,
+        mask_probability=budget.mntp_probability,
+    )
+    details = {
+        "steps": budget.mntp_steps,
+        "mask_probability": budget.mntp_probability,
+        "loss_curve": report.loss_curve,
+        "train_loss": report.train_loss,
+        "train_seconds": report.train_seconds,
+        "check": {"before": report.before, "after": report.after, "reloaded": report.reloaded},
+    }
+    return report.merged_dir, details
+
+
 def _load_record(path: Path, budget: Budget) -> EvalRecord | None:
     """A stored record if it exists and was made with this budget (anything else is re-run, never trusted)."""
     if not path.is_file():
@@ -190,6 +229,38 @@ def _load_record(path: Path, budget: Budget) -> EvalRecord | None:
     if Budget.from_dict(record.budget).training_dict() != budget.training_dict():
         return None
     return record
+
+
+# Library versions that change what a run computes; a record made under others is not reused elsewhere.
+_REUSE_VERSION_KEYS = ("torch", "transformers", "peft", "accelerate", "hf_archs", "device")
+
+
+def reusable_stock_record(out: Path, run_dir: Path, task: Task, budget: Budget, stock, seed: int) -> Path | None:
+    """A finished stock record of another comparison under `out` that this run would reproduce: same task, seed and
+    budget (what it computes), the same stock folder (path, config and weights hashes) and library versions. The
+    stock side of comparisons that share a stock model (several designs against one source) then trains once."""
+    from .records import library_versions
+
+    stock_path = Path(stock).resolve()
+    wanted = {"config_hash": config_hash(stock), "weights_hash": weights_hash(stock)}
+    if not wanted["weights_hash"]:
+        return None
+    versions = {key: library_versions().get(key) for key in _REUSE_VERSION_KEYS}
+    for path in sorted(Path(out).glob(f"*/{task.name}-*/seed_{seed}/stock.json")):
+        if path.parent.parent.resolve() == Path(run_dir).resolve():
+            continue
+        record = _load_record(path, budget)
+        if (
+            record is not None
+            and record.task == task.name
+            and record.seed == seed
+            and Path(record.model_path).resolve() == stock_path
+            and {"config_hash": record.config_hash, "weights_hash": record.weights_hash} == wanted
+            and {key: record.versions.get(key) for key in _REUSE_VERSION_KEYS} == versions
+            and not record.details.get("reused_from")
+        ):
+            return path
+    return None
 
 
 def compare(
@@ -253,6 +324,19 @@ def compare(
         for role, path in (("stock", stock), ("design", design))
         if _load_record(run_dir / f"seed_{seed}" / f"{role}.json", budget) is None
     ]
+    # Stock runs that another comparison under `out` already made with this budget are copied, not retrained.
+    reused_stock = {}
+    for seed, role, _ in todo:
+        source = reusable_stock_record(Path(out), run_dir, task, budget, stock, seed) if role == "stock" else None
+        if source is not None:
+            reused_stock[seed] = source
+    todo = [(seed, role, path) for seed, role, path in todo if not (role == "stock" and seed in reused_stock)]
+    state.wait_for_everyone()
+    if state.is_main_process:
+        for seed, source in reused_stock.items():
+            record = EvalRecord.load(source)
+            record.details["reused_from"] = str(source)
+            record.save(run_dir / f"seed_{seed}" / "stock.json")
     state.wait_for_everyone()
     trained_seeds = sorted({seed for seed, _, _ in todo})
     for seed, role, path in _progress(todo, progress, desc=f"compare {task.name} ({budget.name})", unit="run"):

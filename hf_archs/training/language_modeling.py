@@ -58,3 +58,66 @@ def evaluate_lm(model: nn.Module, batches: list[dict[str, torch.Tensor]], causal
         total_tokens += num_tokens
     mean_loss = total_loss / max(total_tokens, 1)
     return {"loss": mean_loss, "perplexity": math.exp(mean_loss)}
+
+
+# --- masked next-token prediction (MNTP) ---------------------------------------------------------------------------
+
+
+def mntp_mask_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id that replaces a masked token: the tokenizer's mask token, else its unknown token (decoders often have
+    no mask token; LLM2Vec also falls back to an otherwise unused token)."""
+    for token_id in (tokenizer.mask_token_id, tokenizer.unk_token_id):
+        if token_id is not None:
+            return token_id
+    raise ValueError("Masked next-token prediction needs a tokenizer with a mask or an unknown token.")
+
+
+class MNTPCollator:
+    """Masked next-token prediction batches (LLM2Vec) for a model with a causal LM head.
+
+    A fraction `probability` of the real, non-special tokens at positions i >= 1 is replaced by the mask token
+    (`mntp_mask_token_id`); `labels[b, i]` is the original token where position i is masked and -100 elsewhere. The
+    causal LM loss of Transformers scores `logits[b, i - 1]` against `labels[b, i]`, so the ORIGINAL token at i is
+    predicted from the output at i - 1 and only masked positions count. Position 0 is never masked (nothing
+    precedes it), nor is a token whose predecessor is padding. Every row with an eligible token gets at least one
+    mask, so no batch has an empty loss.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, probability: float = 0.2, seed: int | None = None):
+        if not 0 < probability < 1:
+            raise ValueError(f"`probability` must be in (0, 1), got {probability}.")
+        if tokenizer.pad_token is None:
+            raise ValueError("MNTP batches are padded: call `prepare_tokenizer` first.")
+        self.tokenizer, self.probability = tokenizer, probability
+        self.mask_token_id = mntp_mask_token_id(tokenizer)
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = self.tokenizer.pad(
+            [{"input_ids": f["input_ids"], "attention_mask": f["attention_mask"]} for f in features],
+            return_tensors="pt",
+        )
+        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"].bool()
+        special = torch.tensor(
+            [
+                self.tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True)
+                for row in input_ids.tolist()
+            ],
+            dtype=torch.bool,
+        )
+        # eligible[b, i]: a real, non-special token whose predecessor i - 1 is a real token too.
+        eligible = attention_mask & ~special
+        eligible[:, 0] = False
+        eligible[:, 1:] &= attention_mask[:, :-1]
+        draws = torch.rand(input_ids.shape, generator=self.generator)
+        masked = eligible & (draws < self.probability)
+        # A row with eligible tokens but no draw below `probability` masks its eligible token with the lowest draw.
+        empty = eligible.any(dim=1) & ~masked.any(dim=1)
+        lowest = draws.masked_fill(~eligible, 2.0).argmin(dim=1)
+        masked[empty, lowest[empty]] = True
+
+        labels = torch.full_like(input_ids, -100)
+        labels[masked] = input_ids[masked]
+        batch["input_ids"] = input_ids.masked_fill(masked, self.mask_token_id)
+        batch["labels"] = labels
+        return dict(batch)
