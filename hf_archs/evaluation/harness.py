@@ -384,6 +384,68 @@ def compare(
     return comparison
 
 
+def train_and_evaluate(
+    model: str | Path,
+    task: str | Task,
+    budget: str | Budget = "laptop",
+    *,
+    out: str | Path = "results",
+    name: str | None = None,
+    seeds: list[int] | tuple[int, ...] | None = None,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> dict:
+    """One model fine-tuned and evaluated under a budget for every seed, exactly as `compare` trains each side (for a
+    reference model that has no paired stock or design, e.g. a different architecture reported beside a
+    comparison: its rows are unpaired). Single process.
+
+    Files: `<out>/<name>/<task>-<budget>-<key>/run.json`, `seed_<s>/model.json` (one `EvalRecord` per seed, reused on
+    a rerun) and `summary.json` (mean ± std per metric). Returns the summary."""
+    from .stats import mean_std
+
+    task, budget = (get_task(task) if isinstance(task, str) else task), get_budget(budget)
+    model = str(model)
+    seeds = list(seeds if seeds is not None else budget.seeds)
+    if not task.applies_to(model_kind(model)):
+        raise ValueError(f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to {model}.")
+    name = name or Path(model).name
+    identity = {"task": task.name, "budget": budget.training_dict(), "model": [str(Path(model).resolve())]}
+    identity["model"].append(config_hash(model))
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+    run_dir = Path(out) / name / f"{task.name}-{budget.name}-{key}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ".gitignore").write_text("work/\n")
+    write_json(
+        run_dir / "run.json",
+        {"name": name, "task": task.name, "model": model, "model_config_hash": config_hash(model)}
+        | {"budget": budget.to_dict(), "budget_fingerprint": budget.fingerprint(), "created": now_utc()},
+    )
+    records = []
+    for seed in seeds:
+        path = run_dir / f"seed_{seed}" / "model.json"
+        record = _load_record(path, budget)
+        if record is None:
+            work_dir = run_dir / "work" / f"seed_{seed}"
+            record = _train_and_evaluate(task, "model", model, budget, seed, work_dir, device, trust_remote_code)
+            record.save(path)
+            shutil.rmtree(work_dir, ignore_errors=True)
+        records.append(record)
+    summary = {
+        "name": name,
+        "task": task.name,
+        "model": model,
+        "seeds": seeds,
+        "budget": budget.to_dict(),
+        "metrics": {
+            metric: dict(zip(("mean", "std"), mean_std([r.metrics[metric] for r in records]), strict=True))
+            | {"values": [r.metrics[metric] for r in records]}
+            for metric in task.metric_names(budget)
+        },
+    }
+    write_json(run_dir / "summary.json", summary)
+    return summary
+
+
 def _cost(run_dir: Path, design, stock, budget, device, trust_remote_code) -> dict | None:
     path = run_dir / "cost.json"
     if path.is_file():

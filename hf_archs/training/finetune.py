@@ -30,7 +30,9 @@ from . import distributed
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
 from .language_modeling import (
     MNTPCollator,
+    MNTPTrainer,
     evaluate_lm,
+    evaluate_mntp,
     fixed_eval_batches,
     lm_collator,
     prepare_tokenizer,
@@ -157,9 +159,14 @@ def _language_modeling_setup(
             for i in range(0, len(eval_features), _EVAL_BATCH_SIZE)
         ]
         collator = MNTPCollator(tokenizer, mask_probability, seed=seed + 1)
+        evaluate, trainer_class = (lambda model: evaluate_mntp(model, eval_batches)), MNTPTrainer
     else:
         eval_batches = fixed_eval_batches(tokenizer, eval_features, mlm=mlm, batch_size=_EVAL_BATCH_SIZE, seed=seed)
         collator = lm_collator(tokenizer, mlm=mlm)
+        evaluate, trainer_class = (
+            (lambda model: evaluate_lm(model, eval_batches, causal=not mlm)),
+            DesignParameterTrainer,
+        )
     if train_texts is None:
         train_texts = wordnet_texts("train", limit=train_size)
     elif train_size is not None:
@@ -167,9 +174,10 @@ def _language_modeling_setup(
     return _TaskSetup(
         train_dataset=tokenize_texts(tokenizer, train_texts, max_length),
         data_collator=collator,
-        evaluate=lambda model: evaluate_lm(model, eval_batches, causal=not mlm),
+        evaluate=evaluate,
         metric_names=["loss", "perplexity"],
         eval_size=len(eval_features),
+        trainer_class=trainer_class,
     )
 
 

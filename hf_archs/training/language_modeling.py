@@ -9,6 +9,8 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
+from .lora import DesignParameterTrainer
+
 
 def prepare_tokenizer(tokenizer: PreTrainedTokenizerBase, mlm: bool) -> PreTrainedTokenizerBase:
     """Check the tokenizer has the special tokens the objective needs (decoders often lack a pad token)."""
@@ -121,3 +123,54 @@ class MNTPCollator:
         batch["input_ids"] = input_ids.masked_fill(masked, self.mask_token_id)
         batch["labels"] = labels
         return dict(batch)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The Transformers model inside a PEFT wrapper (LoRA layers stay in place, inside its modules)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def masked_next_token_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The causal LM loss of an MNTP batch, computing the LM head only where it is scored.
+
+    Equal to `model(**batch).loss` (tested): mean cross-entropy of the head's output at i - 1 against `labels[:, i]`
+    over the labelled positions. The full forward would project every position onto the vocabulary (Gemma 3: 262k
+    entries, most of a step's cost) although only the ~20% before a masked token count. The final logit soft-cap
+    of Gemma-family configs is applied as their forward applies it.
+    """
+    core = _unwrap(model)
+    hidden = core.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+    labels = batch["labels"][:, 1:]  # labels[:, i] for i >= 1, aligned with the output at i - 1
+    rows, positions = (labels != -100).nonzero(as_tuple=True)
+    logits = core.get_output_embeddings()(hidden[rows, positions])
+    cap = getattr(core.config, "final_logit_softcapping", None)
+    if cap is not None:
+        logits = torch.tanh(logits / cap) * cap
+    return nn.functional.cross_entropy(logits.float(), labels[rows, positions])
+
+
+@torch.no_grad()
+def evaluate_mntp(model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """Masked-token-weighted mean MNTP loss over held-out batches, and its perplexity."""
+    model.eval()
+    device = next(model.parameters()).device
+    total_loss, total_tokens = 0.0, 0
+    for batch in batches:
+        batch = {key: value.to(device) for key, value in batch.items()}
+        num_tokens = int((batch["labels"][:, 1:] != -100).sum())
+        total_loss += masked_next_token_loss(model, batch).item() * num_tokens
+        total_tokens += num_tokens
+    mean_loss = total_loss / max(total_tokens, 1)
+    return {"loss": mean_loss, "perplexity": math.exp(mean_loss)}
+
+
+class MNTPTrainer(DesignParameterTrainer):
+    """Trainer with `masked_next_token_loss`. Under DDP the model's own forward (full LM head) is used: calling its
+    submodules directly would bypass DDP's gradient synchronisation."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if isinstance(model, torch.nn.parallel.DistributedDataParallel) or self.is_fsdp_enabled:
+            loss = model(**inputs).loss
+        else:
+            loss = masked_next_token_loss(model, inputs)
+        return (loss, {}) if return_outputs else loss

@@ -4,11 +4,18 @@ them predicts the original token at i from the output at i - 1, on masked positi
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3ForCausalLM
 
 from hf_archs.data import wordnet_texts
+from hf_archs.testing import tiny_gemma3_config
 from hf_archs.training import finetune_lora
-from hf_archs.training.language_modeling import MNTPCollator, prepare_tokenizer, tokenize_texts
+from hf_archs.training.language_modeling import (
+    MNTPCollator,
+    masked_next_token_loss,
+    prepare_tokenizer,
+    tokenize_texts,
+)
+from hf_archs.training.lora import apply_lora
 
 
 def _batch(tokenizer, probability=0.3, seed=0, texts=None):
@@ -64,6 +71,30 @@ def test_mntp_loss_predicts_the_original_token_at_i_from_the_output_at_i_minus_1
     labels[rows[0], positions[0]] = (labels[rows[0], positions[0]] + 1) % model.config.vocab_size
     with torch.no_grad():
         assert not torch.isclose(model(**{**batch, "labels": labels}).loss, outputs.loss)
+
+
+@pytest.mark.parametrize("kind", ["llama", "gemma3_softcapped", "llama_lora"])
+def test_the_fast_mntp_loss_equals_the_models_own_loss(tiny_llama_path, kind):
+    # The fast loss projects only the scored positions onto the vocabulary; it must equal the full forward's loss
+    # (with Gemma's final soft-cap, and through a PEFT LoRA wrapper with non-zero LoRA weights).
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama_path)
+    torch.manual_seed(0)
+    if kind == "gemma3_softcapped":
+        config = tiny_gemma3_config(vocab_size=len(tokenizer), final_logit_softcapping=2.0)
+        model = Gemma3ForCausalLM(config).double()
+    else:
+        model = AutoModelForCausalLM.from_pretrained(tiny_llama_path, dtype=torch.float64)
+    if kind == "llama_lora":
+        model = apply_lora(model, r=4, alpha=8, task_type="CAUSAL_LM")
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                torch.nn.init.normal_(parameter, std=0.5)
+    model.eval()
+    batch, _ = _batch(tokenizer)
+    with torch.no_grad():
+        full = model(**batch).loss
+        fast = masked_next_token_loss(model, batch)
+    torch.testing.assert_close(fast.double(), full.double(), rtol=1e-6, atol=1e-6)
 
 
 def test_mntp_finetune_trains_and_lowers_the_masked_token_loss(tiny_llama_path, tmp_path):
