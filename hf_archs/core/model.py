@@ -14,10 +14,12 @@ every head class is a design model with no code of its own, and weight names sta
 by state-dict copy).
 """
 
+import functools
 import sys
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
+from types import MethodType
 
 from torch import nn
 
@@ -30,6 +32,20 @@ from .positions import install_position_hook, replace_position_embedding
 # `trust_remote_code=True` loads them without hf_archs. Code loaded that way leaves it None: Transformers then
 # re-saves the (already flat) files itself through `_auto_class`.
 REMOTE_CODE_EXPORTER: Callable | None = None
+
+
+def _forward_passing_padding_mask(stock_forward: Callable) -> Callable:
+    """The class's `forward` with the batch's 2D padding mask also handed to the layers
+    (`pass_padding_mask_to_layers`), bound per instance so that `model(...)` and `model.forward(...)` both pass it.
+    It keeps the stock signature (what Trainer, generation and sentence-transformers inspect) and binds to the copy
+    under `copy.deepcopy`."""
+
+    @functools.wraps(stock_forward)
+    def forward(self, *args, **kwargs):
+        args, kwargs = pass_padding_mask_to_layers(self, args, kwargs)
+        return stock_forward(self, *args, **kwargs)
+
+    return forward
 
 
 def is_design_module(module: nn.Module) -> bool:
@@ -164,7 +180,9 @@ class DesignPreTrainedModel:
         for layer_idx, pattern in patterns.items():
             set_mask_pattern(layers[layer_idx], pattern)
         if patterns:
-            self.register_forward_pre_hook(pass_padding_mask_to_layers, with_kwargs=True)
+            # Not a forward pre-hook: hooks run only through `__call__`, and callers such as sentence-transformers
+            # call `model.forward(...)` directly; the layers would then build their masks without the padding.
+            self.forward = MethodType(_forward_passing_padding_mask(type(self).forward), self)
 
     def layers_that_cannot_decode(self) -> list[str]:
         """The attention layers whose mask is not causal, as "index (pattern)": with any of them the model cannot

@@ -151,13 +151,7 @@ def _train_and_evaluate(
             task.objective,
             str(work_dir),
             max_steps=budget.steps,
-            batch_size=budget.batch_size,
-            learning_rate=budget.learning_rate,
-            design_learning_rate=budget.design_learning_rate,
-            lora_r=budget.lora_r,
-            lora_alpha=budget.lora_alpha,
-            seed=seed,
-            train_size=budget.train_size,
+            **_lora_settings(budget, seed),
             # finetune_lora's own before/after/reload check on a WordNet subset; the task's evaluation follows.
             eval_size=min(budget.eval_size, 128),
             trust_remote_code=trust_remote_code,
@@ -182,6 +176,19 @@ def _train_and_evaluate(
     return _record(task, model_path, seed, budget, result, start, training=training, role=role)
 
 
+def _lora_settings(budget: Budget, seed: int) -> dict:
+    """The `finetune_lora` settings every training stage of a run takes from the budget."""
+    return {
+        "batch_size": budget.batch_size,
+        "learning_rate": budget.learning_rate,
+        "design_learning_rate": budget.design_learning_rate,
+        "lora_r": budget.lora_r,
+        "lora_alpha": budget.lora_alpha,
+        "seed": seed,
+        "train_size": budget.train_size,
+    }
+
+
 def _mntp_stage(model_path: str, budget: Budget, seed: int, work_dir: Path, trust_remote_code) -> tuple[str, dict]:
     """Masked next-token prediction before the task's training (LLM2Vec's first stage): LoRA with the budget's
     rank, batch and learning rate for `budget.mntp_steps` steps on WordNet train texts, merged into the model; the
@@ -194,13 +201,7 @@ def _mntp_stage(model_path: str, budget: Budget, seed: int, work_dir: Path, trus
         "mntp",
         str(work_dir),
         max_steps=budget.mntp_steps,
-        batch_size=budget.batch_size,
-        learning_rate=budget.learning_rate,
-        design_learning_rate=budget.design_learning_rate,
-        lora_r=budget.lora_r,
-        lora_alpha=budget.lora_alpha,
-        seed=seed,
-        train_size=budget.train_size,
+        **_lora_settings(budget, seed),
         eval_size=min(budget.eval_size, 16),  # a check only: the LM head over a large vocabulary is costly
         trust_remote_code=trust_remote_code,
         max_length=budget.seq_len,
