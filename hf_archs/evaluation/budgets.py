@@ -10,6 +10,10 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 
 
+# Fields added to `Budget` after results were stored (see `Budget.training_dict`); append new ones here.
+_LATER_FIELDS = ("mntp_steps", "mntp_probability")
+
+
 @dataclass(frozen=True)
 class Budget:
     """Everything that fixes how much a model is trained and on how much it is evaluated.
@@ -45,12 +49,18 @@ class Budget:
     # cost measurement
     cost_batch_size: int = 4
     cost_repeats: int = 3
+    # Masked next-token prediction before the task's own training (LLM2Vec): `mntp_steps` LoRA steps on WordNet
+    # texts for models with a causal LM head (0: no such stage), masking `mntp_probability` of the tokens.
+    mntp_steps: int = 0
+    mntp_probability: float = 0.2
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.eval_size < 1 or self.seq_len < 2:
             raise ValueError(f"Budget {self.name!r}: steps, batch_size, eval_size must be >= 1 and seq_len >= 2.")
         if len(self.seeds) < 1 or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"Budget {self.name!r}: seeds must be distinct and non-empty, got {self.seeds}.")
+        if self.mntp_steps < 0 or not 0 < self.mntp_probability < 1:
+            raise ValueError(f"Budget {self.name!r}: mntp_steps must be >= 0 and mntp_probability in (0, 1).")
         if not 0 < self.confidence < 1:
             raise ValueError(f"Budget {self.name!r}: confidence must be in (0, 1), got {self.confidence}.")
 
@@ -70,10 +80,18 @@ class Budget:
         return cls(**data)
 
     def training_dict(self) -> dict:
-        """The fields that change what a run computes (seeds excluded: results are stored per seed)."""
+        """The fields that change what a run computes (seeds excluded: results are stored per seed).
+
+        Fields added after results were stored are left out while at their default, so a budget that does not use
+        them keeps its fingerprint and run folder (and its stored records stay valid).
+        """
         data = self.to_dict()
         data.pop("seeds")
         data.pop("name")
+        defaults = {f.name: f.default for f in fields(self)}
+        for key in _LATER_FIELDS:
+            if data[key] == defaults[key]:
+                data.pop(key)
         return data
 
     def fingerprint(self) -> str:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..training import finetune_lora
 from .budgets import BUDGETS, Budget, get_budget
-from .records import EvalRecord, config_hash, now_utc, write_json
+from .records import EvalRecord, config_hash, now_utc, weights_hash, write_json
 from .stats import MetricComparison, compare_metric
 from .tasks import Task, get_task, model_kind
 
@@ -78,6 +78,7 @@ def _record(task: Task, model_path, seed: int, budget: Budget, result, start: fl
         task=task.name,
         model_path=str(model_path),
         config_hash=config_hash(model_path),
+        weights_hash=weights_hash(model_path),
         seed=seed,
         budget=budget.to_dict(),
         metrics=result.metrics,
@@ -140,21 +141,17 @@ def _train_and_evaluate(
     from transformers import AutoTokenizer
 
     start = time.perf_counter()
-    training, eval_path = {}, model_path
+    training, eval_path, train_path = {}, model_path, model_path
+    if task.objective is not None and budget.mntp_steps:
+        train_path, training["mntp"] = _mntp_stage(model_path, budget, seed, work_dir / "mntp", trust_remote_code)
     if task.objective is not None:
-        tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(train_path, trust_remote_code=trust_remote_code)
         report = finetune_lora(
-            model_path,
+            train_path,
             task.objective,
             str(work_dir),
             max_steps=budget.steps,
-            batch_size=budget.batch_size,
-            learning_rate=budget.learning_rate,
-            design_learning_rate=budget.design_learning_rate,
-            lora_r=budget.lora_r,
-            lora_alpha=budget.lora_alpha,
-            seed=seed,
-            train_size=budget.train_size,
+            **_lora_settings(budget, seed),
             # finetune_lora's own before/after/reload check on a WordNet subset; the task's evaluation follows.
             eval_size=min(budget.eval_size, 128),
             trust_remote_code=trust_remote_code,
@@ -162,7 +159,7 @@ def _train_and_evaluate(
             **task.training_kwargs(tokenizer, budget, seed),
         )
         eval_path = report.merged_dir
-        training = {
+        training |= {
             "objective": task.objective,
             "loss_curve": report.loss_curve,
             "train_loss": report.train_loss,
@@ -179,6 +176,49 @@ def _train_and_evaluate(
     return _record(task, model_path, seed, budget, result, start, training=training, role=role)
 
 
+def _lora_settings(budget: Budget, seed: int) -> dict:
+    """The `finetune_lora` settings every training stage of a run takes from the budget."""
+    return {
+        "batch_size": budget.batch_size,
+        "learning_rate": budget.learning_rate,
+        "design_learning_rate": budget.design_learning_rate,
+        "lora_r": budget.lora_r,
+        "lora_alpha": budget.lora_alpha,
+        "seed": seed,
+        "train_size": budget.train_size,
+    }
+
+
+def _mntp_stage(model_path: str, budget: Budget, seed: int, work_dir: Path, trust_remote_code) -> tuple[str, dict]:
+    """Masked next-token prediction before the task's training (LLM2Vec's first stage): LoRA with the budget's
+    rank, batch and learning rate for `budget.mntp_steps` steps on WordNet train texts, merged into the model; the
+    task's own LoRA is then trained on the merged model (LLM2Vec also merges MNTP before its contrastive stage).
+    Needs a model that loads with a causal LM head (a decoder, or a base model whose weights include one, tied).
+
+    Returns the merged model folder and what the stage measured (held-out masked-token loss before and after)."""
+    report = finetune_lora(
+        model_path,
+        "mntp",
+        str(work_dir),
+        max_steps=budget.mntp_steps,
+        **_lora_settings(budget, seed),
+        eval_size=min(budget.eval_size, 16),  # a check only: the LM head over a large vocabulary is costly
+        trust_remote_code=trust_remote_code,
+        max_length=budget.seq_len,
+        logging_steps=1,
+        mask_probability=budget.mntp_probability,
+    )
+    details = {
+        "steps": budget.mntp_steps,
+        "mask_probability": budget.mntp_probability,
+        "loss_curve": report.loss_curve,
+        "train_loss": report.train_loss,
+        "train_seconds": report.train_seconds,
+        "check": {"before": report.before, "after": report.after, "reloaded": report.reloaded},
+    }
+    return report.merged_dir, details
+
+
 def _load_record(path: Path, budget: Budget) -> EvalRecord | None:
     """A stored record if it exists and was made with this budget (anything else is re-run, never trusted)."""
     if not path.is_file():
@@ -190,6 +230,38 @@ def _load_record(path: Path, budget: Budget) -> EvalRecord | None:
     if Budget.from_dict(record.budget).training_dict() != budget.training_dict():
         return None
     return record
+
+
+# Library versions that change what a run computes; a record made under others is not reused elsewhere.
+_REUSE_VERSION_KEYS = ("torch", "transformers", "peft", "accelerate", "hf_archs", "device")
+
+
+def reusable_stock_record(out: Path, run_dir: Path, task: Task, budget: Budget, stock, seed: int) -> Path | None:
+    """A finished stock record of another comparison under `out` that this run would reproduce: same task, seed and
+    budget (what it computes), the same stock folder (path, config and weights hashes) and library versions. The
+    stock side of comparisons that share a stock model (several designs against one source) then trains once."""
+    from .records import library_versions
+
+    stock_path = Path(stock).resolve()
+    wanted = {"config_hash": config_hash(stock), "weights_hash": weights_hash(stock)}
+    if not wanted["weights_hash"]:
+        return None
+    versions = {key: library_versions().get(key) for key in _REUSE_VERSION_KEYS}
+    for path in sorted(Path(out).glob(f"*/{task.name}-*/seed_{seed}/stock.json")):
+        if path.parent.parent.resolve() == Path(run_dir).resolve():
+            continue
+        record = _load_record(path, budget)
+        if (
+            record is not None
+            and record.task == task.name
+            and record.seed == seed
+            and Path(record.model_path).resolve() == stock_path
+            and {"config_hash": record.config_hash, "weights_hash": record.weights_hash} == wanted
+            and {key: record.versions.get(key) for key in _REUSE_VERSION_KEYS} == versions
+            and not record.details.get("reused_from")
+        ):
+            return path
+    return None
 
 
 def compare(
@@ -253,6 +325,19 @@ def compare(
         for role, path in (("stock", stock), ("design", design))
         if _load_record(run_dir / f"seed_{seed}" / f"{role}.json", budget) is None
     ]
+    # Stock runs that another comparison under `out` already made with this budget are copied, not retrained.
+    reused_stock = {}
+    for seed, role, _ in todo:
+        source = reusable_stock_record(Path(out), run_dir, task, budget, stock, seed) if role == "stock" else None
+        if source is not None:
+            reused_stock[seed] = source
+    todo = [(seed, role, path) for seed, role, path in todo if not (role == "stock" and seed in reused_stock)]
+    state.wait_for_everyone()
+    if state.is_main_process:
+        for seed, source in reused_stock.items():
+            record = EvalRecord.load(source)
+            record.details["reused_from"] = str(source)
+            record.save(run_dir / f"seed_{seed}" / "stock.json")
     state.wait_for_everyone()
     trained_seeds = sorted({seed for seed, _, _ in todo})
     for seed, role, path in _progress(todo, progress, desc=f"compare {task.name} ({budget.name})", unit="run"):
@@ -298,6 +383,68 @@ def compare(
             plot_comparison(run_dir / "comparison.png", comparison, records, task)
     state.wait_for_everyone()
     return comparison
+
+
+def train_and_evaluate(
+    model: str | Path,
+    task: str | Task,
+    budget: str | Budget = "laptop",
+    *,
+    out: str | Path = "results",
+    name: str | None = None,
+    seeds: list[int] | tuple[int, ...] | None = None,
+    device: str | None = None,
+    trust_remote_code: bool = False,
+) -> dict:
+    """One model fine-tuned and evaluated under a budget for every seed, exactly as `compare` trains each side (for a
+    reference model that has no paired stock or design, e.g. a different architecture reported beside a
+    comparison: its rows are unpaired). Single process.
+
+    Files: `<out>/<name>/<task>-<budget>-<key>/run.json`, `seed_<s>/model.json` (one `EvalRecord` per seed, reused on
+    a rerun) and `summary.json` (mean ± std per metric). Returns the summary."""
+    from .stats import mean_std
+
+    task, budget = (get_task(task) if isinstance(task, str) else task), get_budget(budget)
+    model = str(model)
+    seeds = list(seeds if seeds is not None else budget.seeds)
+    if not task.applies_to(model_kind(model)):
+        raise ValueError(f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to {model}.")
+    name = name or Path(model).name
+    identity = {"task": task.name, "budget": budget.training_dict(), "model": [str(Path(model).resolve())]}
+    identity["model"].append(config_hash(model))
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
+    run_dir = Path(out) / name / f"{task.name}-{budget.name}-{key}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ".gitignore").write_text("work/\n")
+    write_json(
+        run_dir / "run.json",
+        {"name": name, "task": task.name, "model": model, "model_config_hash": config_hash(model)}
+        | {"budget": budget.to_dict(), "budget_fingerprint": budget.fingerprint(), "created": now_utc()},
+    )
+    records = []
+    for seed in seeds:
+        path = run_dir / f"seed_{seed}" / "model.json"
+        record = _load_record(path, budget)
+        if record is None:
+            work_dir = run_dir / "work" / f"seed_{seed}"
+            record = _train_and_evaluate(task, "model", model, budget, seed, work_dir, device, trust_remote_code)
+            record.save(path)
+            shutil.rmtree(work_dir, ignore_errors=True)
+        records.append(record)
+    summary = {
+        "name": name,
+        "task": task.name,
+        "model": model,
+        "seeds": seeds,
+        "budget": budget.to_dict(),
+        "metrics": {
+            metric: dict(zip(("mean", "std"), mean_std([r.metrics[metric] for r in records]), strict=True))
+            | {"values": [r.metrics[metric] for r in records]}
+            for metric in task.metric_names(budget)
+        },
+    }
+    write_json(run_dir / "summary.json", summary)
+    return summary
 
 
 def _cost(run_dir: Path, design, stock, budget, device, trust_remote_code) -> dict | None:

@@ -29,6 +29,25 @@ def config_hash(model_path: str | Path) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
 
 
+# Files whose bytes are the model's weights (any framework), hashed by `weights_hash`.
+_WEIGHT_FILE_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def weights_hash(model_path: str | Path) -> str:
+    """Hash of a model folder's weight files (names and bytes, top level, sorted): two folders share it only when
+    their weights are identical. "" for a folder without weight files."""
+    files = sorted(p for p in Path(model_path).glob("*") if p.is_file() and p.suffix in _WEIGHT_FILE_SUFFIXES)
+    if not files:
+        return ""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 24):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
 def library_versions() -> dict[str, str]:
     import accelerate
     import peft
@@ -78,6 +97,7 @@ class EvalRecord:
     time: str = field(default_factory=now_utc)
     seconds: float = 0.0
     record_version: int = RECORD_VERSION
+    weights_hash: str = ""  # of the evaluated (before training) folder's weights; "" in records made before it
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -53,3 +53,77 @@ def comparison_markdown(comparison, design: str, stock: str) -> str:
         )
     lines += ["", f"Reproduce: `{comparison.command}`"]
     return "\n".join(lines)
+
+
+def load_role_records(run_dir, role: str) -> dict:
+    """seed -> `EvalRecord` of one role ("stock", "design" or "model") of a stored run folder."""
+    from pathlib import Path
+
+    from .records import EvalRecord
+
+    records = {}
+    for path in sorted(Path(run_dir).glob(f"seed_*/{role}.json")):
+        record = EvalRecord.load(path)
+        records[record.seed] = record
+    return records
+
+
+def models_markdown(task, budget, rows: dict, pairs: list[tuple[str, str]], notes: dict | None = None) -> str:
+    """One table of several models on one task (mean ± std over their seeds) and one of paired differences.
+
+    rows: label -> {seed: EvalRecord}. pairs: (a, b) labels whose difference a − b is shown over the seeds both
+    have, with the paired bootstrap over held-out items (the same items for every model) and the t-interval over
+    seeds; a pair with fewer than 2 common seeds is listed without intervals. notes: label -> a remark for its row.
+    """
+    from .stats import compare_metric, mean_std
+
+    notes = notes or {}
+    metrics = task.metric_directions(budget)
+    level = round(budget.confidence * 100)
+    arrows = {m: "↑" if higher else "↓" for m, higher in metrics.items()}
+    lines = [
+        "| model | seeds | " + " | ".join(f"{m} {arrows[m]} (mean ± std)" for m in metrics) + " | note |",
+        "| --- | --- | " + " | ".join("---" for _ in metrics) + " | --- |",
+    ]
+    for label, records in rows.items():
+        values = [records[s] for s in sorted(records)]
+        cells = []
+        for metric in metrics:
+            mean, std = mean_std([r.metrics[metric] for r in values]) if values else (None, None)
+            std = std if len(values) > 1 else None  # one seed has no spread
+            cells.append(f"{fmt(mean)} ± {fmt(std)}")
+        seeds = ", ".join(str(s) for s in sorted(records)) or "none"
+        lines.append(f"| {label} | {seeds} | " + " | ".join(cells) + f" | {notes.get(label, '')} |")
+    lines += [
+        "",
+        f"| paired difference | seeds | metric | Δ mean | Δ [{level}% CI, bootstrap over items] | "
+        f"t-interval over seeds [{level}% CI] | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for a, b in pairs:
+        seeds = sorted(set(rows[a]) & set(rows[b]))
+        for metric, higher in metrics.items():
+            first, second = [rows[a][s] for s in seeds], [rows[b][s] for s in seeds]
+            if len(seeds) < 2:
+                delta = (first[0].metrics[metric] - second[0].metrics[metric]) if seeds else None
+                lines.append(
+                    f"| {a} − {b} | {', '.join(map(str, seeds)) or 'none'} | {metric} | {fmt(delta)} | – | – | – |"
+                )
+                continue
+            result = compare_metric(
+                metric,
+                higher,
+                [r.metrics[metric] for r in first],
+                [r.metrics[metric] for r in second],
+                design_items=[r.items[metric] for r in first],
+                stock_items=[r.items[metric] for r in second],
+                confidence=budget.confidence,
+                resamples=budget.bootstrap_resamples,
+                seed=budget.eval_seed,
+            )
+            lines.append(
+                f"| {a} − {b} | {', '.join(map(str, seeds))} | {metric} | "
+                f"{fmt(result.design_mean - result.stock_mean)} | {interval_text(result.primary)} | "
+                f"{interval_text(result.t)} | {result.verdict} |"
+            )
+    return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,3 +175,36 @@ def evaluate_retrieval(
         "recall@1": (ranks <= 1).float().mean().item(),
         "recall@10": (ranks <= 10).float().mean().item(),
     }
+
+
+def save_sentence_transformer(
+    model_dir: str | Path, output_dir: str | Path, pooling: Pooling | None = None, max_seq_length: int = 64
+) -> Path:
+    """Make a sentence-transformers folder of a saved Transformers model: its files (weights, config, tokenizer and,
+    for zoo model types, the code that `trust_remote_code=True` loads) plus a Transformer -> Pooling (-> Normalize)
+    pipeline, so that `SentenceTransformer(folder)` embeds texts as `encode` does with `pooling` (default: the
+    folder's own, mean pooling when it declares none). `embed` always normalizes, so the folder does too.
+    `max_seq_length` is the truncation length (that of `encode`)."""
+    model_dir, output_dir = Path(model_dir), Path(output_dir)
+    pooling = pooling or Pooling.from_model_dir(model_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for item in model_dir.iterdir():
+        if item.is_file():
+            shutil.copy2(item, output_dir / item.name)
+    config = json.loads((model_dir / "config.json").read_text())
+    hidden = config.get("hidden_size") or config.get("text_config", {}).get("hidden_size")
+    pooling_config = {"word_embedding_dimension": hidden}
+    pooling_config |= {flag: mode == pooling.mode for flag, mode in _POOLING_FLAGS.items()}
+    (output_dir / "1_Pooling").mkdir(exist_ok=True)
+    (output_dir / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config, indent=2) + "\n")
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (output_dir / "2_Normalize").mkdir(exist_ok=True)
+    (output_dir / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
+    (output_dir / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False}, indent=2) + "\n"
+    )
+    return output_dir

@@ -28,13 +28,27 @@ from ..checkpoints import copy_auxiliary_files
 from ..data import load_wordnet, wordnet_texts
 from . import distributed
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
-from .language_modeling import evaluate_lm, fixed_eval_batches, lm_collator, prepare_tokenizer, tokenize_texts
+from .language_modeling import (
+    MNTPCollator,
+    MNTPTrainer,
+    evaluate_lm,
+    evaluate_mntp,
+    fixed_eval_batches,
+    lm_collator,
+    prepare_tokenizer,
+    tokenize_texts,
+)
 from .lora import DesignParameterTrainer, apply_lora, count_parameters, default_lora_target_modules
 
 
-TASKS = ("embedding", "mlm", "causal_lm")
-_AUTO_CLASSES = {"embedding": AutoModel, "mlm": AutoModelForMaskedLM, "causal_lm": AutoModelForCausalLM}
-_PEFT_TASK_TYPES = {"embedding": "FEATURE_EXTRACTION", "mlm": None, "causal_lm": "CAUSAL_LM"}
+TASKS = ("embedding", "mlm", "causal_lm", "mntp")
+_AUTO_CLASSES = {
+    "embedding": AutoModel,
+    "mlm": AutoModelForMaskedLM,
+    "causal_lm": AutoModelForCausalLM,
+    "mntp": AutoModelForCausalLM,
+}
+_PEFT_TASK_TYPES = {"embedding": "FEATURE_EXTRACTION", "mlm": None, "causal_lm": "CAUSAL_LM", "mntp": "CAUSAL_LM"}
 _EVAL_BATCH_SIZE = 64
 
 
@@ -140,28 +154,52 @@ def _language_modeling_setup(
     seed: int,
     train_texts: list[str] | None = None,
     max_length: int = 128,
+    mask_probability: float = 0.2,
 ) -> _TaskSetup:
     mlm = task == "mlm"
     prepare_tokenizer(tokenizer, mlm=mlm)
     eval_features = tokenize_texts(tokenizer, wordnet_texts("test", limit=eval_size), max_length)
-    eval_batches = fixed_eval_batches(tokenizer, eval_features, mlm=mlm, batch_size=_EVAL_BATCH_SIZE, seed=seed)
+    if task == "mntp":
+        # Fixed held-out masks (their own generator), as for MLM; training draws from a seeded stream.
+        eval_collator = MNTPCollator(tokenizer, mask_probability, seed=seed)
+        eval_batches = [
+            eval_collator(eval_features[i : i + _EVAL_BATCH_SIZE])
+            for i in range(0, len(eval_features), _EVAL_BATCH_SIZE)
+        ]
+        collator = MNTPCollator(tokenizer, mask_probability, seed=seed + 1)
+        evaluate, trainer_class = (lambda model: evaluate_mntp(model, eval_batches)), MNTPTrainer
+    else:
+        eval_batches = fixed_eval_batches(tokenizer, eval_features, mlm=mlm, batch_size=_EVAL_BATCH_SIZE, seed=seed)
+        collator = lm_collator(tokenizer, mlm=mlm)
+        evaluate, trainer_class = (
+            (lambda model: evaluate_lm(model, eval_batches, causal=not mlm)),
+            DesignParameterTrainer,
+        )
     if train_texts is None:
         train_texts = wordnet_texts("train", limit=train_size)
     elif train_size is not None:
         train_texts = train_texts[:train_size]
     return _TaskSetup(
         train_dataset=tokenize_texts(tokenizer, train_texts, max_length),
-        data_collator=lm_collator(tokenizer, mlm=mlm),
-        evaluate=lambda model: evaluate_lm(model, eval_batches, causal=not mlm),
+        data_collator=collator,
+        evaluate=evaluate,
         metric_names=["loss", "perplexity"],
         eval_size=len(eval_features),
+        trainer_class=trainer_class,
     )
 
 
 def load_base_model(model_path: str, task: str, trust_remote_code: bool = False) -> nn.Module:
     """The model for `task` in float32 (LoRA on CPU, and a tight before/after/reload comparison)."""
     auto_class = _AUTO_CLASSES[task]
-    return auto_class.from_pretrained(model_path, dtype=torch.float32, trust_remote_code=trust_remote_code)
+    model, info = auto_class.from_pretrained(
+        model_path, dtype=torch.float32, trust_remote_code=trust_remote_code, output_loading_info=True
+    )
+    if task == "mntp" and info["missing_keys"]:
+        # MNTP predicts tokens with the LM head: a base-model folder of an untied decoder has none (it would be
+        # random). A tied head is the embedding matrix and is never missing.
+        raise ValueError(f"{model_path} lacks weights that masked next-token prediction needs: {info['missing_keys']}")
+    return model
 
 
 def _training_arguments(
@@ -240,6 +278,7 @@ def finetune_lora(
     max_length: int = 128,
     logging_steps: int | None = None,
     exclude_words: Collection[str] = (),
+    mask_probability: float = 0.2,
 ) -> FinetuneReport:
     """LoRA fine-tune a local Transformers model on the shipped WordNet corpus and measure it before and after.
 
@@ -247,7 +286,9 @@ def finetune_lora(
         model_path: a model folder (BERT family for `"embedding"`/`"mlm"`, Llama family for `"causal_lm"`); a
             sentence-transformers folder keeps its declared pooling (mean pooling when none is declared).
         task: `"embedding"` (contrastive definition -> word, scored by retrieval MRR / recall@k on the test split),
-            `"mlm"` or `"causal_lm"` (language modelling on WordNet texts, scored by held-out loss / perplexity).
+            `"mlm"` or `"causal_lm"` (language modelling on WordNet texts, scored by held-out loss / perplexity), or
+            `"mntp"` (masked next-token prediction, LLM2Vec: a model with a causal LM head predicts each masked token
+            from the output one position before it; see `MNTPCollator`; held-out loss over masked tokens).
         output_dir: receives `adapter/`, `merged/` (a full model with the LoRA weights merged) and `report.json`.
         max_steps, batch_size, learning_rate, seed: training budget and optimizer settings.
         design_learning_rate: learning rate of the design's new parameters (None: `learning_rate`).
@@ -255,12 +296,13 @@ def finetune_lora(
         train_size: number of train entries to draw from (all when None); eval_size: held-out test entries.
         train_design_parameters: also train (and save with the adapter) modules marked `hf_archs_design_module`.
         trust_remote_code: passed to `from_pretrained`.
-        train_texts: `"mlm"`/`"causal_lm"` only: train on these texts instead of the WordNet train split (the
+        train_texts: language-modelling tasks only: train on these texts instead of the WordNet train split (the
             held-out evaluation stays WordNet); `train_size` then keeps the first `train_size` of them.
         max_length: token length that training (and held-out) texts are truncated to.
         logging_steps: Trainer logging interval of the loss curve (default: a tenth of `max_steps`).
         exclude_words: `"embedding"` only: drop train entries whose word or any lemma is one of these (held-out
             items of another evaluation, e.g. analogy words).
+        mask_probability: `"mntp"` only: the fraction of tokens masked.
 
     Under `accelerate launch` / `torchrun` (DDP) `batch_size` stays the global batch (each process takes
     `batch_size / world_size`); only the main process writes files, every process reloads and checks the adapter.
@@ -283,7 +325,9 @@ def finetune_lora(
     else:
         if exclude_words:
             raise ValueError("`exclude_words` applies to the 'embedding' task only.")
-        setup = _language_modeling_setup(task, tokenizer, train_size, eval_size, seed, train_texts, max_length)
+        setup = _language_modeling_setup(
+            task, tokenizer, train_size, eval_size, seed, train_texts, max_length, mask_probability
+        )
     args = _training_arguments(
         output_dir, max_steps, batch_size, learning_rate, seed, setup.label_names, logging_steps
     )

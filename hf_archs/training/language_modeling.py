@@ -9,6 +9,8 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
+from .lora import DesignParameterTrainer
+
 
 def prepare_tokenizer(tokenizer: PreTrainedTokenizerBase, mlm: bool) -> PreTrainedTokenizerBase:
     """Check the tokenizer has the special tokens the objective needs (decoders often lack a pad token)."""
@@ -58,3 +60,117 @@ def evaluate_lm(model: nn.Module, batches: list[dict[str, torch.Tensor]], causal
         total_tokens += num_tokens
     mean_loss = total_loss / max(total_tokens, 1)
     return {"loss": mean_loss, "perplexity": math.exp(mean_loss)}
+
+
+# --- masked next-token prediction (MNTP) ---------------------------------------------------------------------------
+
+
+def mntp_mask_token_id(tokenizer: PreTrainedTokenizerBase) -> int:
+    """The id that replaces a masked token: the tokenizer's mask token, else its unknown token (decoders often have
+    no mask token; LLM2Vec also falls back to an otherwise unused token)."""
+    for token_id in (tokenizer.mask_token_id, tokenizer.unk_token_id):
+        if token_id is not None:
+            return token_id
+    raise ValueError("Masked next-token prediction needs a tokenizer with a mask or an unknown token.")
+
+
+class MNTPCollator:
+    """Masked next-token prediction batches (LLM2Vec) for a model with a causal LM head.
+
+    A fraction `probability` of the real, non-special tokens at positions i >= 1 is replaced by the mask token
+    (`mntp_mask_token_id`); `labels[b, i]` is the original token where position i is masked and -100 elsewhere. The
+    causal LM loss of Transformers scores `logits[b, i - 1]` against `labels[b, i]`, so the ORIGINAL token at i is
+    predicted from the output at i - 1 and only masked positions count. Position 0 is never masked (nothing
+    precedes it), nor is a token whose predecessor is padding. Every row with an eligible token gets at least one
+    mask, so no batch has an empty loss.
+    """
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, probability: float = 0.2, seed: int | None = None):
+        if not 0 < probability < 1:
+            raise ValueError(f"`probability` must be in (0, 1), got {probability}.")
+        if tokenizer.pad_token is None:
+            raise ValueError("MNTP batches are padded: call `prepare_tokenizer` first.")
+        self.tokenizer, self.probability = tokenizer, probability
+        self.mask_token_id = mntp_mask_token_id(tokenizer)
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        batch = self.tokenizer.pad(
+            [{"input_ids": f["input_ids"], "attention_mask": f["attention_mask"]} for f in features],
+            return_tensors="pt",
+        )
+        input_ids, attention_mask = batch["input_ids"], batch["attention_mask"].bool()
+        special = torch.tensor(
+            [
+                self.tokenizer.get_special_tokens_mask(row, already_has_special_tokens=True)
+                for row in input_ids.tolist()
+            ],
+            dtype=torch.bool,
+        )
+        # eligible[b, i]: a real, non-special token whose predecessor i - 1 is a real token too.
+        eligible = attention_mask & ~special
+        eligible[:, 0] = False
+        eligible[:, 1:] &= attention_mask[:, :-1]
+        draws = torch.rand(input_ids.shape, generator=self.generator)
+        masked = eligible & (draws < self.probability)
+        # A row with eligible tokens but no draw below `probability` masks its eligible token with the lowest draw.
+        empty = eligible.any(dim=1) & ~masked.any(dim=1)
+        lowest = draws.masked_fill(~eligible, 2.0).argmin(dim=1)
+        masked[empty, lowest[empty]] = True
+
+        labels = torch.full_like(input_ids, -100)
+        labels[masked] = input_ids[masked]
+        batch["input_ids"] = input_ids.masked_fill(masked, self.mask_token_id)
+        batch["labels"] = labels
+        return dict(batch)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The Transformers model inside a PEFT wrapper (LoRA layers stay in place, inside its modules)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def masked_next_token_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The causal LM loss of an MNTP batch, computing the LM head only where it is scored.
+
+    Equal to `model(**batch).loss` (tested): mean cross-entropy of the head's output at i - 1 against `labels[:, i]`
+    over the labelled positions. The full forward would project every position onto the vocabulary (Gemma 3: 262k
+    entries, most of a step's cost) although only the ~20% before a masked token count. The final logit soft-cap
+    of Gemma-family configs is applied as their forward applies it.
+    """
+    core = _unwrap(model)
+    hidden = core.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
+    labels = batch["labels"][:, 1:]  # labels[:, i] for i >= 1, aligned with the output at i - 1
+    rows, positions = (labels != -100).nonzero(as_tuple=True)
+    logits = core.get_output_embeddings()(hidden[rows, positions])
+    cap = getattr(core.config, "final_logit_softcapping", None)
+    if cap is not None:
+        logits = torch.tanh(logits / cap) * cap
+    return nn.functional.cross_entropy(logits.float(), labels[rows, positions])
+
+
+@torch.no_grad()
+def evaluate_mntp(model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """Masked-token-weighted mean MNTP loss over held-out batches, and its perplexity."""
+    model.eval()
+    device = next(model.parameters()).device
+    total_loss, total_tokens = 0.0, 0
+    for batch in batches:
+        batch = {key: value.to(device) for key, value in batch.items()}
+        num_tokens = int((batch["labels"][:, 1:] != -100).sum())
+        total_loss += masked_next_token_loss(model, batch).item() * num_tokens
+        total_tokens += num_tokens
+    mean_loss = total_loss / max(total_tokens, 1)
+    return {"loss": mean_loss, "perplexity": math.exp(mean_loss)}
+
+
+class MNTPTrainer(DesignParameterTrainer):
+    """Trainer with `masked_next_token_loss`. Under DDP the model's own forward (full LM head) is used: calling its
+    submodules directly would bypass DDP's gradient synchronisation."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        if isinstance(model, torch.nn.parallel.DistributedDataParallel) or self.is_fsdp_enabled:
+            loss = model(**inputs).loss
+        else:
+            loss = masked_next_token_loss(model, inputs)
+        return (loss, {}) if return_outputs else loss
