@@ -213,6 +213,10 @@ class DesignAttention:
         query, key, value = self.project_qkv(hidden_states, position_embeddings)  # (batch, heads, L, D)
 
         terms = self.logit_terms()
+        if replaces_query_key(terms):
+            # q·k is not in the logits: the keys only carry the cached features, so no gradient reaches k_proj
+            # whether or not a cache is used (training with and without gradient checkpointing agree).
+            key = key.detach()
         positions = kwargs.pop(TOKEN_POSITIONS_KWARG, None)
         query_features = (
             torch.cat([term_features(term, hidden_states, positions) for term in terms], -1) if terms else None
