@@ -38,8 +38,10 @@ def test_fsdp_lora_step_matches_single_process(case, tmp_path):
     for rank in (0, 1):
         figures = json.loads((tmp_path / f"rank_{rank}.json").read_text())
         assert figures["step_change"] > 1e-3  # the step really moves the output ...
-        # ... and the design's parameters, if any (a side branch trains through its own outputs, not the LM loss)
-        assert (figures["design_step"] > 1e-4) == (case.adds_parameters and case.changes_main_path)
+        # ... and the design's parameters, if any (a side branch trains through its own outputs, not the LM loss; a
+        # switch design may add parameters only in its active setting)
+        moved = figures["design_step"] > 1e-4
+        assert not moved if not case.changes_main_path else (moved or not case.adds_parameters)
         assert figures["design_parameters"] < 1e-6, figures
         assert figures["before"] < 1e-5, figures
         assert figures["after"] < 1e-5, figures
