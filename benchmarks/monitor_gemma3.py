@@ -60,13 +60,14 @@ def mean_std(values):
 
 
 def detection(args):
-    model, tokenizer = load_model()
+    model, tokenizer = load_model(args.device)
     monitor = model.model.monitor
     splits = split_chains(args.train_problems, args.test_problems)
     started = time.time()
     data = {name: collect_states(model, tokenizer, getattr(splits, name), monitor.layers_read) for name in
             ("train", "validation", "test")}  # fmt: skip
     collect_seconds = time.time() - started
+    model.cpu()  # the collected states live on the CPU; the monitor and the probes train there
     runs = {"monitor": [], **{f"probe_layer{layer}": [] for layer in monitor.layers_read}}
     for seed in args.seeds:
         torch.manual_seed(seed)
@@ -229,7 +230,9 @@ def card(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["detection", "generation", "card"])
-    parser.add_argument("--device", default="cpu", help="generation only (detection trains on the CPU)")
+    parser.add_argument(
+        "--device", default="cpu", help="where the decoder runs (detection: states; scorers train on the CPU)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--train-problems", type=int, default=40)
     parser.add_argument("--test-problems", type=int, default=15)
