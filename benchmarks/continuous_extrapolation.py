@@ -130,7 +130,10 @@ def main():
     with contextlib.redirect_stdout(io.StringIO()):
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     length, seeds = args.length, [int(s) for s in args.seeds.split(",")]
-    train_ids = token_stream(tokenizer, wordnet_texts("train"), args.steps * args.batch_size * length)
+    # Long runs cycle over the corpus (~600k MiniLM tokens in the train split): windows are drawn modulo its size.
+    texts = wordnet_texts("train")
+    available = sum(len(row) + 1 for row in tokenizer(texts, add_special_tokens=False)["input_ids"])
+    train_ids = token_stream(tokenizer, texts, min(args.steps * args.batch_size * length, available - length))
     test_ids = token_stream(tokenizer, wordnet_texts("test"), 32 * max(FACTORS) * length)
     kinds = ["learned", "sinusoidal", "continuous (raw)", "continuous (normalized)"]
     runs = []
