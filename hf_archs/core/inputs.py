@@ -41,7 +41,8 @@ def bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> 
     return arguments
 
 
-def _input_shape(arguments: dict) -> tuple[torch.Size, torch.device]:
+def input_shape(arguments: dict) -> tuple[torch.Size, torch.device]:
+    """(batch, L) of a call and its inputs' device, from `input_ids` or else `inputs_embeds`."""
     reference = arguments.get("input_ids")
     if reference is None:
         reference = arguments["inputs_embeds"][..., 0]
@@ -56,7 +57,7 @@ def token_positions(arguments: dict) -> torch.Tensor:
     position_ids = arguments.get("position_ids")
     if position_ids is not None:
         return position_ids.float().reshape(-1, position_ids.shape[-1])
-    (_, length), device = _input_shape(arguments)
+    (_, length), device = input_shape(arguments)
     attention_mask = arguments.get("attention_mask")
     if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
         # The mask covers the cached tokens and these (decoders): count over both, keep these.
@@ -99,7 +100,7 @@ class InputPreparation:
 
     def apply(self, model: nn.Module, arguments: dict) -> dict:
         if arguments.get("position_ids") is None and self.position_encoding is not None:
-            shape, device = _input_shape(arguments)
+            shape, device = input_shape(arguments)
             encoding = model.get_submodule(self.position_encoding)
             arguments["position_ids"] = encoding.position_ids(arguments.get("attention_mask"), shape, device)
         self.prepare_position_inputs(arguments)
@@ -140,6 +141,7 @@ __all__ = [
     "TOKEN_FEATURES_KWARG",
     "TOKEN_POSITIONS_KWARG",
     "bound_arguments",
+    "input_shape",
     "InputPreparation",
     "prepare_inputs_in_forward",
     "token_features",
