@@ -7,7 +7,9 @@ The stock forward and its signature stay untouched (Trainer and `generate()` rea
    when the caller gives none, and the backbone's adaptation of its inputs to float positions;
 2. the batch's 2D padding mask, for layers that build their own mask (`core/masks.py`), as `PADDING_MASK_KWARG`;
 3. every token's position, for logit terms whose features read positions (`core/attention.py`), as
-   `TOKEN_POSITIONS_KWARG`: the caller's `position_ids`, or 0, 1, 2, ... after the cached tokens.
+   `TOKEN_POSITIONS_KWARG`: the caller's `position_ids`, or 0, 1, 2, ... after the cached tokens;
+4. a side branch's call (`core/side_branch.py`): its memory keyword taken out of the stock arguments before, its
+   fields added to the output after the stock forward.
 
 Stock forwards hand extra keywords on to every layer, where the attention layer takes them out.
 """
@@ -20,6 +22,8 @@ from types import MethodType
 
 import torch
 from torch import nn
+
+from .side_branch import begin_side_call, end_side_call
 
 
 # The keyword that carries the batch's 2D padding mask (batch, keys), 1 = real token, to the attention layers.
@@ -90,6 +94,8 @@ class InputPreparation:
     pass_token_positions: pass every token's position to the layers.
     token_tables: paths (in the base model) of `TokenTable`s (`core/feed_forward.py`) whose per-token features of the
         input ids the layers get.
+    side_branches: the base model has side branches (`core/side_branch.py`): open their call first (taking their
+        memory keywords out of the arguments) and add their fields to the output (`finish`).
     """
 
     position_encoding: str | None = None
@@ -97,8 +103,11 @@ class InputPreparation:
     pass_padding_mask: bool = False
     pass_token_positions: bool = False
     token_tables: tuple[str, ...] = ()
+    side_branches: bool = False
 
     def apply(self, model: nn.Module, arguments: dict) -> dict:
+        if self.side_branches:
+            begin_side_call(model, arguments)
         if arguments.get("position_ids") is None and self.position_encoding is not None:
             shape, device = input_shape(arguments)
             encoding = model.get_submodule(self.position_encoding)
@@ -113,9 +122,14 @@ class InputPreparation:
             arguments[TOKEN_FEATURES_KWARG] = token_features(tables, arguments.get("input_ids"))
         return arguments
 
+    def finish(self, model: nn.Module, output):
+        """The stock forward's output, with the side branches' fields."""
+        return end_side_call(model, output) if self.side_branches else output
+
 
 def prepare_inputs_in_forward(base_model: nn.Module, preparation: InputPreparation) -> None:
-    """Make the base model's `forward` apply `preparation` to its arguments first.
+    """Make the base model's `forward` apply `preparation` to its arguments first (and `preparation.finish` to its
+    output).
 
     Not a forward pre-hook: hooks run only through `model(...)`, and callers such as sentence-transformers call
     `model.forward(...)` directly, which would skip them (layers building their own mask would then lose the padding,
@@ -131,7 +145,8 @@ def prepare_inputs_in_forward(base_model: nn.Module, preparation: InputPreparati
     def forward(self, *args, **kwargs):
         arguments = bound_arguments(signature, (self, *args), kwargs)
         arguments.pop("self")
-        return stock_forward(self, **self.hf_archs_input_preparation.apply(self, arguments))
+        preparation = self.hf_archs_input_preparation
+        return preparation.finish(self, stock_forward(self, **preparation.apply(self, arguments)))
 
     base_model.forward = MethodType(forward, base_model)
 
