@@ -6,6 +6,7 @@ from transformers import PreTrainedConfig
 from transformers.models.bert import modeling_bert as stock
 
 from ..core.attention import DesignAttention
+from ..core.inputs import input_shape
 from .base import Backbone, UnsupportedSourceError
 
 
@@ -39,9 +40,8 @@ def _prepare_position_inputs(arguments: dict) -> None:
     position_ids = arguments.get("position_ids")
     if position_ids is None or not position_ids.is_floating_point() or arguments.get("token_type_ids") is not None:
         return
-    reference = arguments.get("input_ids")
-    shape = reference.shape if reference is not None else arguments["inputs_embeds"].shape[:-1]
-    arguments["token_type_ids"] = torch.zeros(shape, dtype=torch.long, device=position_ids.device)
+    shape, device = input_shape(arguments)
+    arguments["token_type_ids"] = torch.zeros(shape, dtype=torch.long, device=device)
 
 
 def _validate(config):

@@ -11,7 +11,9 @@ A logit term adds a per-head bias built from per-token features of the attention
   (torch SDPA with the bias folded into a float mask) compute any set of terms; a term may add fused
   kernels under keys of its own (`LogitTerm.kernels`).
 - Features of past tokens ride in the KV cache, appended to the key head dim (`update_cache_with_features`), so
-  every cache operation (crop, beam reorder, static and sliding-window layers) keeps them aligned for free.
+  every cache operation (crop, beam reorder, static and sliding-window layers) keeps them aligned for free. They are
+  stored in the keys' dtype: a term that puts token positions among its features writes them with
+  `encode_positions` and reads them with `decode_positions`, which stay exact in bfloat16.
 """
 
 from collections.abc import Callable
@@ -23,6 +25,49 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from .inputs import TOKEN_POSITIONS_KWARG
 from .masks import layer_attention_mask
+
+
+# A position p among a term's features: ⌊p / 256⌋, ⌊p⌋ mod 256 and p − ⌊p⌋, three numbers that bfloat16 (8
+# significant bits: integers exact up to 256 only) and float16 hold exactly for integer p in [−2^16, 2^16).
+POSITION_FEATURES = 3
+POSITION_BASE = 256
+MAX_EXACT_POSITION = POSITION_BASE**2
+
+
+def encode_positions(positions: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(...) float positions -> (..., 3) features in `dtype`, read back by `decode_positions`.
+
+    Integer positions in [−2^16, 2^16) come back exactly from features in bfloat16, float16 or any wider dtype; the
+    positions of 16-bit features (or of features cast to 16-bit keys under autocast) outside that range are refused.
+    A fractional part is stored as a number in [0, 1) and keeps that dtype's precision there: within 2^-9 in
+    bfloat16, 2^-12 in float16, 2^-25 in float32, exact in float64 (then `decode_positions` adds float32's rounding of
+    the sum, 2^-24·|p|, unless the features are float64). The features are differentiable in p (through the fraction:
+    decoding gives ∂p/∂p = 1).
+    """
+    positions = positions.to(torch.promote_types(positions.dtype, torch.float32))
+    if _stored_in_16_bits(dtype, positions.device) and not torch.compiler.is_compiling():
+        if bool(((positions < -MAX_EXACT_POSITION) | (positions >= MAX_EXACT_POSITION)).any()):
+            raise ValueError(
+                f"Token positions ride in the KV cache in 16 bits here, exact in [{-MAX_EXACT_POSITION}, "
+                f"{MAX_EXACT_POSITION}); got positions in [{positions.min().item():g}, {positions.max().item():g}]."
+            )
+    integer = positions.floor()
+    high = torch.div(integer, POSITION_BASE, rounding_mode="floor")
+    parts = [high, integer - POSITION_BASE * high, positions - integer]
+    return torch.stack(parts, dim=-1).to(dtype)
+
+
+def decode_positions(features: torch.Tensor) -> torch.Tensor:
+    """(..., 3) features of `encode_positions` -> (...) positions in float32 (float64 for float64 features)."""
+    features = features.to(torch.promote_types(features.dtype, torch.float32))
+    return features[..., 0] * POSITION_BASE + features[..., 1] + features[..., 2]
+
+
+def _stored_in_16_bits(dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether features of `dtype` may end up in a 16-bit cache: the keys are in autocast's dtype when it is on."""
+    if torch.is_autocast_enabled(device.type):
+        dtype = torch.get_autocast_dtype(device.type)
+    return torch.finfo(dtype).bits <= 16
 
 
 class LogitTerm(nn.Module):
@@ -48,7 +93,8 @@ class LogitTerm(nn.Module):
 
         positions: (batch or 1, L) float positions of the tokens, given to terms with `uses_positions` (the caller's
         `position_ids`, else 0, 1, ... after the cached tokens). A term that puts them among its features gets the
-        cached tokens' positions back from the KV cache as key features, so relative distances stay right.
+        cached tokens' positions back from the KV cache as key features, so relative distances stay right; it writes
+        them with `encode_positions` (the cache stores features in the keys' dtype, where plain positions would round).
         """
         raise NotImplementedError
 

@@ -7,7 +7,9 @@ The stock forward and its signature stay untouched (Trainer and `generate()` rea
    when the caller gives none, and the backbone's adaptation of its inputs to float positions;
 2. the batch's 2D padding mask, for layers that build their own mask (`core/masks.py`), as `PADDING_MASK_KWARG`;
 3. every token's position, for logit terms whose features read positions (`core/attention.py`), as
-   `TOKEN_POSITIONS_KWARG`: the caller's `position_ids`, or 0, 1, 2, ... after the cached tokens.
+   `TOKEN_POSITIONS_KWARG`: the caller's `position_ids`, or 0, 1, 2, ... after the cached tokens;
+4. a side branch's call (`core/side_branch.py`): its memory keyword taken out of the stock arguments before, its
+   fields added to the output after the stock forward.
 
 Stock forwards hand extra keywords on to every layer, where the attention layer takes them out.
 """
@@ -20,6 +22,8 @@ from types import MethodType
 
 import torch
 from torch import nn
+
+from .side_branch import begin_side_call, end_side_call
 
 
 # The keyword that carries the batch's 2D padding mask (batch, keys), 1 = real token, to the attention layers.
@@ -41,7 +45,8 @@ def bound_arguments(signature: inspect.Signature, args: tuple, kwargs: dict) -> 
     return arguments
 
 
-def _input_shape(arguments: dict) -> tuple[torch.Size, torch.device]:
+def input_shape(arguments: dict) -> tuple[torch.Size, torch.device]:
+    """(batch, L) of a call and its inputs' device, from `input_ids` or else `inputs_embeds`."""
     reference = arguments.get("input_ids")
     if reference is None:
         reference = arguments["inputs_embeds"][..., 0]
@@ -56,7 +61,7 @@ def token_positions(arguments: dict) -> torch.Tensor:
     position_ids = arguments.get("position_ids")
     if position_ids is not None:
         return position_ids.float().reshape(-1, position_ids.shape[-1])
-    (_, length), device = _input_shape(arguments)
+    (_, length), device = input_shape(arguments)
     attention_mask = arguments.get("attention_mask")
     if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
         # The mask covers the cached tokens and these (decoders): count over both, keep these.
@@ -89,6 +94,8 @@ class InputPreparation:
     pass_token_positions: pass every token's position to the layers.
     token_tables: paths (in the base model) of `TokenTable`s (`core/feed_forward.py`) whose per-token features of the
         input ids the layers get.
+    side_branches: the base model has side branches (`core/side_branch.py`): open their call first (taking their
+        memory keywords out of the arguments) and add their fields to the output (`finish`).
     """
 
     position_encoding: str | None = None
@@ -96,10 +103,13 @@ class InputPreparation:
     pass_padding_mask: bool = False
     pass_token_positions: bool = False
     token_tables: tuple[str, ...] = ()
+    side_branches: bool = False
 
     def apply(self, model: nn.Module, arguments: dict) -> dict:
+        if self.side_branches:
+            begin_side_call(model, arguments)
         if arguments.get("position_ids") is None and self.position_encoding is not None:
-            shape, device = _input_shape(arguments)
+            shape, device = input_shape(arguments)
             encoding = model.get_submodule(self.position_encoding)
             arguments["position_ids"] = encoding.position_ids(arguments.get("attention_mask"), shape, device)
         self.prepare_position_inputs(arguments)
@@ -112,9 +122,14 @@ class InputPreparation:
             arguments[TOKEN_FEATURES_KWARG] = token_features(tables, arguments.get("input_ids"))
         return arguments
 
+    def finish(self, model: nn.Module, output):
+        """The stock forward's output, with the side branches' fields."""
+        return end_side_call(model, output) if self.side_branches else output
+
 
 def prepare_inputs_in_forward(base_model: nn.Module, preparation: InputPreparation) -> None:
-    """Make the base model's `forward` apply `preparation` to its arguments first.
+    """Make the base model's `forward` apply `preparation` to its arguments first (and `preparation.finish` to its
+    output).
 
     Not a forward pre-hook: hooks run only through `model(...)`, and callers such as sentence-transformers call
     `model.forward(...)` directly, which would skip them (layers building their own mask would then lose the padding,
@@ -130,7 +145,8 @@ def prepare_inputs_in_forward(base_model: nn.Module, preparation: InputPreparati
     def forward(self, *args, **kwargs):
         arguments = bound_arguments(signature, (self, *args), kwargs)
         arguments.pop("self")
-        return stock_forward(self, **self.hf_archs_input_preparation.apply(self, arguments))
+        preparation = self.hf_archs_input_preparation
+        return preparation.finish(self, stock_forward(self, **preparation.apply(self, arguments)))
 
     base_model.forward = MethodType(forward, base_model)
 
@@ -140,6 +156,7 @@ __all__ = [
     "TOKEN_FEATURES_KWARG",
     "TOKEN_POSITIONS_KWARG",
     "bound_arguments",
+    "input_shape",
     "InputPreparation",
     "prepare_inputs_in_forward",
     "token_features",

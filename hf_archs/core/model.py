@@ -158,6 +158,7 @@ class DesignPreTrainedModel:
             pass_padding_mask=has_patterns,
             pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),
             token_tables=tuple(table.attribute_name for table in token_tables),
+            side_branches=any(design.side_branch for design in self.config.designs),
         )
         prepare_inputs_in_forward(self, preparation)
         # After the stock layers got their parts: the extensions' inner layers are not stock layers (no logit terms,

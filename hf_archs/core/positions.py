@@ -19,6 +19,8 @@ position ids work on every zoo model type (decoders: `float_positions_are_coordi
 import torch
 from torch import nn
 
+from .inputs import input_shape
+
 
 class PositionEncoding(nn.Module):
     """A design's position embedding: `forward(position_ids) -> (batch or 1, L, hidden)` added to the token embeddings.
@@ -64,9 +66,8 @@ def float_positions_are_coordinates(arguments: dict) -> None:
         return
     if arguments.get("attention_mask") is not None or arguments.get("past_key_values") is not None:
         return
-    reference = arguments.get("input_ids")
-    shape = reference.shape if reference is not None else arguments["inputs_embeds"].shape[:-1]
-    arguments["attention_mask"] = torch.ones(shape, dtype=torch.long, device=position_ids.device)
+    shape, device = input_shape(arguments)
+    arguments["attention_mask"] = torch.ones(shape, dtype=torch.long, device=device)
 
 
 class IdentityRotary(nn.Module):

@@ -2,16 +2,19 @@
 
 A design with a side branch (`Design.side_branch`) gets one `SideBranch` module in its base model. Forward hooks on
 the layers it reads hand it their output hidden states (the hooks return nothing, so the main path is bitwise the
-stock one, whatever the branch's weights); after the base forward the branch computes its fields, and the base
+stock one, whatever the branch's weights); after the stock forward the branch computes its fields, and the base
 model's output (and its head's) becomes the subclass the branch declares for it, e.g. `CausalLMOutputWithPast` ->
 a subclass with an `anomaly_scores` field. Tuple outputs (`return_dict=False`) are left as the stock model makes them.
 
-A branch that looks back over earlier positions can take its past states as a keyword of the model call
-(`SideBranch.memory_keyword`): the base model's pre-hook removes it from the stock forward's arguments and hands it
-to the branch, so decoding with a KV cache can carry the branch's window along with the cache.
+The base model's own part runs inside its prepared `forward` (`core/inputs.py`: `begin_side_call` before the stock
+forward, `end_side_call` after it), not in hooks on the base model, so a direct `model.forward(...)` call (which
+skips module hooks) gets the branch's fields too. A branch that looks back over earlier positions can take its past
+states as a keyword of the model call (`SideBranch.memory_keyword`): `begin_side_call` removes it from the stock
+forward's arguments and hands it to the branch, so decoding with a KV cache can carry the branch's window along with
+the cache.
 
-The per-call scratch (`_side_call`, `_side_sink`) lives only from a call's pre-hook to its post-hook: hooks cannot
-pass values to one another any other way. No statistic is kept across calls.
+The per-call scratch (`_side_call`, `_side_sink`) lives only from the start of a call to its end: the layer hooks
+cannot pass values to the branch any other way. No statistic is kept across calls.
 """
 
 from dataclasses import dataclass, field
@@ -74,18 +77,19 @@ class _Spec:
 
 
 @torch.compiler.disable  # the per-call scratch is Python state; compiled code runs around it
-def _before_base_forward(base_model, args, kwargs):
+def begin_side_call(base_model: nn.Module, arguments: dict) -> None:
+    """Before the stock forward: take each branch's memory keyword out of the call's keyword `arguments` (in place)
+    and open the call's scratch, which the layer hooks fill."""
     calls = []
     for spec in base_model._side_branch_specs:
-        memory = kwargs.pop(spec.memory_keyword, None) if spec.memory_keyword else None
-        mask = kwargs.get("attention_mask")
-        cache = kwargs.get("past_key_values")
+        memory = arguments.pop(spec.memory_keyword, None) if spec.memory_keyword else None
+        mask = arguments.get("attention_mask")
+        cache = arguments.get("past_key_values")
         continues_cache = cache is not None and cache.get_seq_length() > 0
         blind = continues_cache and spec.memory_keyword is not None and memory is None
         padding = mask if isinstance(mask, torch.Tensor) and mask.dim() == 2 else None  # not a 4D or per-layer mask
         calls.append(_SideCall(padding, memory, blind))
     base_model._side_call = calls
-    return args, kwargs
 
 
 def _capture_layer(base_model, layer_idx):
@@ -106,7 +110,9 @@ def _with_fields(output, fields: dict, output_classes: dict):
 
 
 @torch.compiler.disable  # the per-call scratch is Python state; compiled code runs around it
-def _after_base_forward(base_model, args, output):
+def end_side_call(base_model: nn.Module, output):
+    """After the stock forward: the branches' fields from the captured states, added to the base model's `output`
+    (and left for the head that called it); closes the call's scratch."""
     calls = base_model.__dict__.pop("_side_call", None) or []
     fields, output_classes = {}, {}
     for spec, call in zip(base_model._side_branch_specs, calls, strict=True):
@@ -140,7 +146,8 @@ def _after_head_forward(head, args, output):
 
 
 def install_side_branches(base_model: nn.Module, branches: list[SideBranch], layers: nn.ModuleList) -> None:
-    """Attach `branches` to `base_model` and hook the `layers` they read (called at construction)."""
+    """Attach `branches` to `base_model` and hook the `layers` they read (called at construction). The base model's
+    input preparation calls `begin_side_call` and `end_side_call` around its stock forward."""
     specs = []
     for branch in branches:
         base_model.add_module(branch.attribute_name, branch)
@@ -157,8 +164,6 @@ def install_side_branches(base_model: nn.Module, branches: list[SideBranch], lay
     base_model._side_branch_specs = tuple(specs)
     for layer_idx in sorted({i for spec in specs for i in spec.layers}):
         layers[layer_idx].register_forward_hook(_capture_layer(base_model, layer_idx))
-    base_model.register_forward_pre_hook(_before_base_forward, with_kwargs=True)
-    base_model.register_forward_hook(_after_base_forward)
 
 
 def install_side_outputs_on_head(head: nn.Module) -> None:
@@ -167,4 +172,4 @@ def install_side_outputs_on_head(head: nn.Module) -> None:
     head.register_forward_hook(_after_head_forward)
 
 
-__all__ = ["SideBranch", "install_side_branches", "install_side_outputs_on_head"]
+__all__ = ["SideBranch", "begin_side_call", "end_side_call", "install_side_branches", "install_side_outputs_on_head"]

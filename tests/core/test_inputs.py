@@ -8,16 +8,18 @@ from dataclasses import dataclass
 import pytest
 import torch
 from huggingface_hub.dataclasses import strict
-from transformers import BertConfig, LlamaConfig
+from transformers import AutoModel, BertConfig, LlamaConfig
 from transformers.models.bert import modeling_bert as bert
 from transformers.models.llama import modeling_llama as llama
 
 import hf_archs  # noqa: F401
+from hf_archs import PositionalBertConfig
 from hf_archs.backbones.bert import BERT
 from hf_archs.backbones.llama import LLAMA
 from hf_archs.core.attention import LogitTerm
 from hf_archs.core.design import Capabilities, Design, DesignFields
 from hf_archs.core.model import DesignConfig, DesignPreTrainedModel
+from hf_archs.testing import tiny_bert_config
 
 
 SLOPE = 0.25
@@ -224,3 +226,19 @@ def test_left_padding_does_not_shift_the_positions_terms_see():
         design(torch.tensor([[8], [8]]), attention_mask=step_mask, past_key_values=output.past_key_values)
     assert term.seen_positions[0].tolist() == [[0.0, 0.0, 0.0, 1.0, 2.0], [0.0, 1.0, 2.0, 3.0, 4.0]]
     assert term.seen_positions[1].tolist() == [[3.0], [5.0]]
+
+
+def test_float_positions_read_the_input_shape_from_inputs_embeds_too():
+    """Float `position_ids` make the input preparation build inputs of the call's shape (decoders: an all-ones mask;
+    BERT: zero token type ids), taken from `input_ids` or else `inputs_embeds` (`core.inputs.input_shape`)."""
+    decoder, _ = llama_pair("sdpa")
+    config = tiny_bert_config(positional_encoding="sinusoidal").to_dict()
+    torch.manual_seed(0)
+    encoder = AutoModel.from_config(PositionalBertConfig(**{**config, "model_type": "positional_bert"})).eval()
+    input_ids = torch.randint(1, 64, (2, 5))
+    positions = torch.tensor([[0.0, 0.5, 1.0, 1.5, 2.0]]).expand(2, -1)
+    for model, embed in ((decoder.model, decoder.model.embed_tokens), (encoder, encoder.embeddings.word_embeddings)):
+        with torch.no_grad():
+            expected = model(input_ids=input_ids, position_ids=positions).last_hidden_state
+            actual = model(inputs_embeds=embed(input_ids), position_ids=positions).last_hidden_state
+        torch.testing.assert_close(actual, expected, atol=0, rtol=0)

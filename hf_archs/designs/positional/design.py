@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import initialization as init
 
-from ...core.attention import LogitTerm
+from ...core.attention import POSITION_FEATURES, LogitTerm, decode_positions, encode_positions
 from ...core.design import Capabilities, ConversionPlan, Design, DesignFields
 from ...core.positions import PositionEncoding
 
@@ -235,7 +235,7 @@ class RelativePositionBias(LogitTerm):
         super().__init__()
         self.variant = variant(config)
         self.num_heads = config.num_attention_heads
-        self.num_features = 1
+        self.num_features = POSITION_FEATURES
         if self.variant == "alibi":
             self.slopes = nn.Buffer(alibi_slopes(self.num_heads).float(), persistent=False)
         if self.variant == "t5":
@@ -250,18 +250,22 @@ class RelativePositionBias(LogitTerm):
             self.distance_embedding = nn.Parameter(
                 torch.empty(2 * self.max_relative + 1, self.num_heads, self.relative_dim)
             )
-            self.num_features = 1 + self.num_heads * self.relative_dim
+            self.num_features = POSITION_FEATURES + self.num_heads * self.relative_dim
 
     def features(self, hidden_states, positions=None):
-        positions = positions.to(hidden_states.dtype)[..., None].expand(*hidden_states.shape[:-1], 1)
+        # (batch, L, 3): the positions as the KV cache can hold them exactly (`encode_positions`).
+        positions = encode_positions(positions, hidden_states.dtype)
+        positions = positions.expand(*hidden_states.shape[:-1], POSITION_FEATURES)
         if self.variant != "relative":
             return positions
         return torch.cat([positions, self.query(hidden_states)], dim=-1)
 
     def bias(self, query_features, key_features, dtype):
         # (batch, Lq, Lk) signed distance key − query, in float32 at least.
-        precision = torch.promote_types(query_features.dtype, torch.float32)
-        relative = key_features[:, None, :, 0].to(precision) - query_features[:, :, None, 0].to(precision)
+        query_positions = decode_positions(query_features[..., :POSITION_FEATURES])
+        key_positions = decode_positions(key_features[..., :POSITION_FEATURES])
+        relative = key_positions[:, None, :] - query_positions[:, :, None]
+        precision = relative.dtype
         if self.variant == "alibi":
             return (-self.slopes.to(precision)[None, :, None, None] * relative.abs()[:, None]).to(dtype)
         if self.variant == "t5":
@@ -274,7 +278,7 @@ class RelativePositionBias(LogitTerm):
             return self.bucket_bias[buckets].permute(0, 3, 1, 2).to(dtype)
         # relative: score every query against the 2K + 1 distance embeddings, then pick each key's distance.
         batch, length = query_features.shape[:2]
-        projected = query_features[..., 1:].reshape(batch, length, self.num_heads, self.relative_dim)
+        projected = query_features[..., POSITION_FEATURES:].reshape(batch, length, self.num_heads, self.relative_dim)
         scores = torch.einsum("bihd,rhd->bhir", projected, self.distance_embedding.to(projected.dtype))
         index = (relative.round().long().clamp(-self.max_relative, self.max_relative) + self.max_relative)[:, None]
         index = index.expand(-1, self.num_heads, -1, -1)

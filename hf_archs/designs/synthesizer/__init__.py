@@ -21,9 +21,9 @@ a = b = 0 is exactly the stock model, so conversion copies the weights and sets 
 only a and b get gradient; F and T get gradient once a step moves a, b off zero). The paper's mixture
 α·S_syn + (1 − α)·S_dot also rescales q·k; keeping q·k fixed is what makes zero the identity.
 
-Cost: the per-token features are [⌊p/256⌋, p mod 256] (two numbers that stay integers in bfloat16 up to p < 65536)
-plus, for the dense kind, the r pre-activations W1·x + b1; they ride in the KV cache, so every layer caches 2 (random)
-or r + 2 (dense) extra numbers per token, rounded up to a multiple of the KV heads, against 2 · kv_heads · head_dim
+Cost: the per-token features are the position p as three numbers exact in bfloat16 (`core.attention.encode_positions`)
+plus, for the dense kind, the r pre-activations W1·x + b1; they ride in the KV cache, so every layer caches 3 (random)
+or r + 3 (dense) extra numbers per token, rounded up to a multiple of the KV heads, against 2 · kv_heads · head_dim
 for K and V. Parameters per layer: d·r + r + r·heads·M + heads·M (dense), heads·M² (random), 2·heads (weights).
 Compute: the dense bias is a gather of the (batch, heads, Lq, M) net outputs at the key positions, the random bias a
 gather of the table; the SDPA path materializes a (batch, heads, Lq, Lk) bias.

@@ -6,13 +6,11 @@ import torch
 from torch import nn
 from transformers import initialization as init
 
-from ...core.attention import LogitTerm
+from ...core.attention import MAX_EXACT_POSITION, POSITION_FEATURES, LogitTerm, decode_positions, encode_positions
 from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
 
 
 KINDS = ("dense", "random", "dense+random")
-# Positions ride in the KV cache as (⌊p / BASE⌋, p mod BASE): both stay exact integers in bfloat16 for p < BASE².
-POSITION_BASE = 256
 
 
 @dataclass(kw_only=True)
@@ -37,8 +35,9 @@ class SynthesizerFields(DesignFields):
     def validate_design_fields(self):
         if self.synthesizer_kind not in KINDS:
             raise ValueError(f"synthesizer_kind={self.synthesizer_kind!r} must be one of {KINDS}.")
-        if not 1 <= self.synthesizer_max_positions <= POSITION_BASE**2:
-            raise ValueError(f"synthesizer_max_positions must be in [1, {POSITION_BASE**2}].")
+        # Positions ride in the KV cache (`encode_positions`), exact up to MAX_EXACT_POSITION in every dtype.
+        if not 1 <= self.synthesizer_max_positions <= MAX_EXACT_POSITION:
+            raise ValueError(f"synthesizer_max_positions must be in [1, {MAX_EXACT_POSITION}].")
         if self.synthesizer_hidden_size < 1:
             raise ValueError("synthesizer_hidden_size must be ≥ 1.")
         if not abs(self.synthesizer_weight_init) < float("inf"):
@@ -76,9 +75,9 @@ def gather_at_keys(rows: torch.Tensor, key_positions: torch.Tensor, max_position
 class SynthesizerTerm(LogitTerm):
     """a_h · D_h(i, j) + b_h · R_h(i, j) on one layer (the kinds of `synthesizer_kind`).
 
-    Features per token: [⌊p/256⌋, p mod 256] and, for the dense kind, the first layer's pre-activations W1·x + b1
-    (the key side reads only the positions). Attached to the attention layer as `synthesizer`, so PEFT trains and
-    saves it with an adapter (`modules_to_save=["synthesizer"]`).
+    Features per token: the position p (`encode_positions`, exact in the KV cache's dtype) and, for the dense kind,
+    the first layer's pre-activations W1·x + b1 (the key side reads only the positions). Attached to the attention
+    layer as `synthesizer`, so PEFT trains and saves it with an adapter (`modules_to_save=["synthesizer"]`).
     """
 
     attribute_name = "synthesizer"
@@ -91,7 +90,7 @@ class SynthesizerTerm(LogitTerm):
         self.dense = "dense" in config.synthesizer_kind
         self.random = "random" in config.synthesizer_kind
         heads, positions = self.num_heads, self.max_positions
-        self.num_features = 2
+        self.num_features = POSITION_FEATURES
         if self.dense:
             self.num_features += config.synthesizer_hidden_size
             self.dense_in = nn.Linear(config.hidden_size, config.synthesizer_hidden_size)
@@ -103,26 +102,23 @@ class SynthesizerTerm(LogitTerm):
 
     def features(self, hidden_states, positions=None):
         check_positions(positions, self.max_positions)
-        positions = positions.expand(hidden_states.shape[0], -1)
-        high = torch.div(positions, POSITION_BASE, rounding_mode="floor")
-        parts = [high, positions - POSITION_BASE * high]
-        features = torch.stack(parts, dim=-1).to(hidden_states.dtype)
+        features = encode_positions(positions.expand(hidden_states.shape[0], -1), hidden_states.dtype)
         if self.dense:
             features = torch.cat([features, self.dense_in(hidden_states)], dim=-1)
         return features
 
     def bias(self, query_features, key_features, dtype):
-        key_positions = key_features[..., 0].float() * POSITION_BASE + key_features[..., 1].float()
+        key_positions = decode_positions(key_features[..., :POSITION_FEATURES])
         total = 0.0
         if self.dense:
             batch, length, _ = query_features.shape
-            logits = self.dense_out(torch.relu(query_features[..., 2:]))  # (batch, Lq, heads · M)
+            logits = self.dense_out(torch.relu(query_features[..., POSITION_FEATURES:]))  # (batch, Lq, heads · M)
             rows = logits.view(batch, length, self.num_heads, self.max_positions).transpose(1, 2)
             total = total + self.dense_weight.view(1, -1, 1, 1) * gather_at_keys(
                 rows, key_positions, self.max_positions
             )
         if self.random:
-            query_positions = query_features[..., 0].float() * POSITION_BASE + query_features[..., 1].float()
+            query_positions = decode_positions(query_features[..., :POSITION_FEATURES])
             lower, upper, fraction = neighbours(query_positions, self.max_positions)
             # T[h, p_i, :] interpolated over the query position: (heads, batch, Lq, M) -> (batch, heads, Lq, M)
             low, high = self.table[:, lower].transpose(0, 1), self.table[:, upper].transpose(0, 1)

@@ -132,6 +132,21 @@ def test_cached_scores_with_the_window_in_memory_equal_a_full_forward(backbone):
     assert blind.logits is not None
 
 
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_a_direct_forward_call_of_the_base_model_runs_the_monitor_too(backbone):
+    """Callers such as sentence-transformers call `model.forward(...)`, which skips module hooks: the base model's
+    input handling (taking `monitor_memory` out of the stock arguments) and the monitor's fields must not depend on
+    them."""
+    _, model = stock_and_monitor(backbone)
+    input_ids, attention_mask = padded_batch(seed=5)
+    with torch.no_grad():
+        expected = model.model(input_ids=input_ids, attention_mask=attention_mask, monitor_memory=torch.empty(0))
+        actual = model.model.forward(input_ids=input_ids, attention_mask=attention_mask, monitor_memory=torch.empty(0))
+    assert torch.equal(actual.last_hidden_state, expected.last_hidden_state)
+    for name in ("anomaly_logits", "anomaly_scores", "monitor_memory"):
+        assert torch.equal(getattr(actual, name), getattr(expected, name)), name
+
+
 def test_bad_settings_are_refused():
     entry = zoo_model("monitor", "llama")
     for bad in ({"monitor_dim": 10, "monitor_heads": 4}, {"monitor_window": 0}, {"monitor_layers": [5]}):

@@ -146,6 +146,62 @@ def test_relative_biases_match_reference(name, backbone, seed):
     assert_outputs_and_gradients_match(actual, expected, [positions, hidden, *term.parameters()], seed)
 
 
+@pytest.mark.parametrize("name", ["alibi", "t5", "relative"])
+def test_bfloat16_features_keep_the_distances_of_large_positions(name):
+    """Positions ride in the KV cache in the keys' dtype, and bfloat16 holds integers exactly only up to 256 (near
+    1000 it rounds to multiples of 8, near 65000 to multiples of 256): neighbouring tokens came back 0 or 8 apart.
+    With integer inputs and parameters small enough that every product and sum of the term is exact in bfloat16, the
+    bias from bfloat16 features must equal the float64 reference's at the exact positions."""
+    config, term = relative_term(name, 0, llama_config, positional_num_buckets=8, positional_bucket_max_distance=20)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for parameter in term.parameters():
+            parameter.copy_(torch.randint(-1, 2, parameter.shape, generator=g))
+    hidden = torch.randint(-1, 2, (2, 9, config.hidden_size), generator=g).double()
+    # Distances up to 40 (past t5's exact buckets and relative's clipping), one row far from 0, one near 2^16.
+    offsets = torch.randint(0, 40, (2, 9), generator=g).sort(dim=-1).values
+    positions = offsets + torch.tensor([[1000], [65400]])
+    params = dict(term.named_parameters())
+    params = {"query": term.query.weight, **params} if name == "relative" else params
+    options = {
+        "alibi": {},
+        "t5": dict(bidirectional=False, num_buckets=8, max_distance=20),
+        "relative": dict(max_distance=3),
+    }[name]
+    expected = naive.bias(
+        name, positions.double(), config.num_attention_heads, hidden=hidden, params=params, options=options
+    )
+    term = term.to(torch.bfloat16)
+    features = term.features(hidden.bfloat16(), positions.float())
+    assert features.dtype == torch.bfloat16
+    actual = term.bias(features, features, torch.float64)
+    torch.testing.assert_close(actual, expected, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["alibi", "t5", "relative"])
+def test_bfloat16_decoder_is_translation_invariant_far_from_zero(name):
+    """Each relative bias reads only distances, and the decoders' RoPE is off under them: shifting every position by
+    1000 leaves a bfloat16 model's logits bitwise unchanged, with the keys' positions read back from a bfloat16 KV
+    cache."""
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(llama_config(positional_encoding=name))
+    model = model.to(torch.bfloat16).eval()
+    ids = torch.randint(3, VOCAB, (2, 9), generator=torch.Generator().manual_seed(1))
+    positions = torch.arange(9)[None].expand(2, -1)
+
+    def logits(shift: int) -> torch.Tensor:
+        with torch.no_grad():
+            prompt = model(input_ids=ids[:, :6], position_ids=positions[:, :6] + shift, use_cache=True)
+            step = model(
+                input_ids=ids[:, 6:], position_ids=positions[:, 6:] + shift, past_key_values=prompt.past_key_values
+            )
+        return torch.cat([prompt.logits, step.logits], dim=1)
+
+    near, far = logits(0), logits(1000)
+    assert torch.equal(near, far)
+    assert not torch.equal(near[:, -1], logits(0)[:, -2])  # the logits are not constant
+
+
 def test_alibi_slopes_for_heads_that_are_not_a_power_of_two():
     for heads in (4, 6, 12):
         expected = torch.tensor([naive.alibi_slope(h, heads) for h in range(heads)], dtype=torch.float64)

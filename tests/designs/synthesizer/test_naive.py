@@ -97,3 +97,37 @@ def test_term_matches_the_loop_reference_outputs_and_gradients(kind, seed):
     # The term is really there: without it the output differs.
     plain, _ = reference_attention(Layer().eval(), query, key, value, attention_mask, scaling=0.5)
     assert (plain - actual).abs().max() > 1e-3
+
+
+def test_bfloat16_features_keep_fractional_positions():
+    """Positions ride in the KV cache in the keys' dtype: in bfloat16 the cached p mod 256 kept no fraction from 128
+    on (200.5 came back 200 or 201), so interpolation between table rows was lost. With a table of small integers
+    and half positions every step of the random kind is exact in bfloat16: the bias from bfloat16 features must equal
+    the float64 reference's."""
+    config = SynthesizerLlamaConfig(
+        hidden_size=HIDDEN,
+        num_attention_heads=HEADS,
+        num_hidden_layers=1,
+        synthesizer_kind="random",
+        synthesizer_max_positions=1024,
+    )
+    term = SynthesizerTerm(config)
+    generator = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        term.table.copy_(torch.randint(-3, 4, term.table.shape, generator=generator))
+        term.random_weight.fill_(1.0)
+    positions = torch.tensor([[3.0, 130.5, 200.5, 255.5, 400.5, 1000.5]])
+    x = torch.randn(1, 6, HIDDEN, generator=generator)
+    expected = synthesizer_bias_naive(
+        x.double(),
+        positions.double(),
+        positions.double(),
+        num_heads=HEADS,
+        max_positions=1024,
+        table=term.table.double(),
+        random_weight=term.random_weight.double(),
+    )
+    term = term.to(torch.bfloat16)
+    features = term("features", x.bfloat16(), positions)
+    assert features.dtype == torch.bfloat16
+    torch.testing.assert_close(term("bias", features, features, torch.float64), expected, atol=0, rtol=0)
