@@ -8,7 +8,8 @@ few class statements.
 - `semantic_continuous_multiscale_bert` (the three-idea encoder: semantic attention, continuous positions and
   multi-scale layers on a BERT/MiniLM encoder). Its math is the three designs' together:
 
-      pe(u) = W2 · GELU(W1 · u + b1) + b2 replaces the learned position table (u = p / scale, or per-row normalized);
+      pe(u) = W2 · GELU(W1 · u + b1) / E² + b2 replaces the learned position table (u = p / scale, or per-row
+      normalized);
       logits_h(i, j) = q_h(i)·k_h(j) / sqrt(head_dim) + tau_h · cos(x_i, x_j) in each stock (full-width) attention;
       y = Fuse(concat_s Block_s(P_s x)) on each layer, the full-width branch being the stock layer with its
       semantic term, the narrower branches plain layers of the family.

@@ -51,7 +51,8 @@ def fit_mlp(encoding: ContinuousPositionEncoding, table: torch.Tensor, max_cance
     # Normalized coordinates have no fixed position; the table is fitted as one full-length row (k / (P - 1)).
     u = positions / (len(table) - 1) if encoding.normalize else positions / encoding.scale
     with torch.no_grad():
-        hidden = torch.nn.functional.gelu(u[:, None] * encoding.w1.double() + encoding.b1.double())  # (P, E)
+        hidden = torch.nn.functional.gelu(u[:, None] * encoding.w1.double() + encoding.b1.double())
+        hidden = hidden * encoding.hidden_scale  # (P, E), the units `encode` feeds to W2
         centred, target_centred = hidden - hidden.mean(0), target - target.mean(0)
         gram = centred.T @ centred
         scale = gram.diagonal().mean()

@@ -53,10 +53,16 @@ def normalized_positions(attention_mask: torch.Tensor | None, input_shape: torch
 
 
 class ContinuousPositionEncoding(PositionEncoding):
-    """pe(u) = W2 · GELU(W1 · u + b1) + b2 (+ R[p] in the exact variant), in place of the learned position table.
+    """pe(u) = W2 · GELU(W1 · u + b1) / E² + b2 (+ R[p] in the exact variant), in place of the learned position table.
 
     The first layer (a scalar input) runs in float32 at least whatever the model dtype: bfloat16 cannot tell
     neighbouring positions of a long sequence apart.
+
+    Why the hidden units are divided by E²: they are ramps of slope ±E with kinks spread over [0, 1], so their sum
+    reaches about E²/2 on the trained range. Adam moves every entry of W2 by about its learning rate in one step, so
+    unscaled units moved pe by up to lr · E²/2 per step (about 800 · lr for E = 64): at lr 5e-4 a single step shifted
+    every position's encoding by 20× MiniLM's token embeddings and training collapsed to chance. Scaled, a step moves
+    pe by at most about lr / 2 (plus b2's lr), as a step moves a row of the stock table.
     """
 
     def __init__(self, config):
@@ -66,6 +72,7 @@ class ContinuousPositionEncoding(PositionEncoding):
         self.b1 = nn.Parameter(torch.empty(width))
         self.w2 = nn.Parameter(torch.empty(hidden, width))
         self.b2 = nn.Parameter(torch.empty(hidden))
+        self.hidden_scale = 1.0 / width**2
         self.normalize = config.continuous_normalize
         self.scale = float(config.continuous_scale or config.max_position_embeddings)
         if config.continuous_residual_table:
@@ -90,11 +97,14 @@ class ContinuousPositionEncoding(PositionEncoding):
     def first_layer_dtype(self) -> torch.dtype:
         return torch.promote_types(self.w1.dtype, torch.float32)
 
+    def hidden_units(self, u: torch.Tensor) -> torch.Tensor:
+        """(..., L) coordinates -> (..., L, E) hidden units GELU(W1 · u + b1) / E², in the first layer's dtype."""
+        dtype = self.first_layer_dtype
+        return F.gelu(u.unsqueeze(-1).to(dtype) * self.w1.to(dtype) + self.b1.to(dtype)) * self.hidden_scale
+
     def encode(self, u: torch.Tensor) -> torch.Tensor:
         """(..., L) coordinates -> (..., L, hidden) MLP encodings."""
-        dtype = self.first_layer_dtype
-        hidden = F.gelu(u.unsqueeze(-1).to(dtype) * self.w1.to(dtype) + self.b1.to(dtype))
-        return F.linear(hidden.to(self.w2.dtype), self.w2, self.b2)
+        return F.linear(self.hidden_units(u).to(self.w2.dtype), self.w2, self.b2)
 
     def residual_at(self, position_ids: torch.Tensor) -> torch.Tensor:
         """R at (..., L) positions, linear between neighbouring rows (exact at integer positions)."""
@@ -140,17 +150,19 @@ class ContinuousPositionEncoding(PositionEncoding):
 
 CONTINUOUS = Design(
     name="continuous",
-    summary="a learned table of positions replaced by an MLP of the (float) position: pe(p) = W2·GELU(W1·p + b1) + b2",
+    summary="a learned table of positions replaced by an MLP of the (float) position: pe = W2·GELU(W1·p + b1)/E² + b2",
     math=(
-        "pe(u) = W2 · GELU(W1 · u + b1) + b2 is added to the token embeddings in place of the learned position "
-        "table (W1, b1 ∈ R^E, W2 ∈ R^{d×E}, b2 ∈ R^d, E = `continuous_encoding_dim`). u is the raw position over a "
-        "scale, u = p / scale (scale = `max_position_embeddings` unless set), or the normalized position "
-        "u = k / (n − 1) of the k-th of a row's n tokens, computed from the attention mask so that padding on either "
-        "side does not shift it. Positions may be fractional (float `position_ids`). Conversion fits the MLP to the "
-        "stock table (least squares for W2, b2 on spread GELU units, then Adam on all four); the fit error and the "
-        "change in outputs are reported. The exact variant (`continuous_residual_table=True`, a setting) adds a "
-        "frozen table R = stock table − fitted MLP at the stock integer positions (linearly interpolated between "
-        "them), which reproduces the stock model while the MLP trains."
+        "pe(u) = W2 · GELU(W1 · u + b1) / E² + b2 is added to the token embeddings in place of the learned position "
+        "table (W1, b1 ∈ R^E, W2 ∈ R^{d×E}, b2 ∈ R^d, E = `continuous_encoding_dim`; the E ramps of slope ±E sum to "
+        "about E²/2, and the 1/E² keeps one Adam step from moving pe by more than about lr, as for a table row). "
+        "u is the raw position over a scale, u = p / scale (scale = `max_position_embeddings` unless set), or the "
+        "normalized position u = k / (n − 1) of the k-th of a row's n tokens, computed from the attention mask so "
+        "that padding on either side does not shift it. Positions may be fractional (float `position_ids`). "
+        "Conversion fits the MLP to the stock table (least squares for W2, b2 on spread GELU units, then Adam on all "
+        "four); the fit error and the change in outputs are reported. The exact variant "
+        "(`continuous_residual_table=True`, a setting) adds a frozen table R = stock table − fitted MLP at the stock "
+        "integer positions (linearly interpolated between them), which reproduces the stock model while the MLP "
+        "trains."
     ),
     fields=ContinuousFields,
     identity={"continuous_residual_table": True},

@@ -2,7 +2,7 @@
 
 u = p / scale                      (raw positions; scale = the trained length by default)
 u = index among the row's tokens / (n - 1)   (normalized positions; n = the row's token count)
-pe(u) = W2 · GELU(W1 · u + b1) + b2         (W1, b1: (E,); W2: (d, E); b2: (d,))
+pe(u) = W2 · GELU(W1 · u + b1) / E² + b2    (W1, b1: (E,); W2: (d, E); b2: (d,))
 exact variant: pe(p) + R[p], R the frozen residual table, linearly interpolated at fractional p
 """
 
@@ -16,10 +16,12 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return x * 0.5 * (1.0 + torch.erf(x / math.sqrt(2.0)))
 
 
-def encode(u: torch.Tensor, w1, b1, w2, b2) -> torch.Tensor:
-    """(..., L) coordinates -> (..., L, d): W2 · GELU(W1 · u + b1) + b2, one position at a time."""
+def encode(u: torch.Tensor, w1, b1, w2, b2, hidden_scale: float = 1.0) -> torch.Tensor:
+    """(..., L) coordinates -> (..., L, d): W2 · (GELU(W1 · u + b1) · hidden_scale) + b2, one position at a time.
+
+    The continuous design's hidden_scale is 1 / E²; 1 is the plain MLP (the positional switch's `continuous`)."""
     flat = u.reshape(-1)
-    rows = [w2 @ gelu(w1 * flat[i] + b1) + b2 for i in range(flat.numel())]
+    rows = [w2 @ (gelu(w1 * flat[i] + b1) * hidden_scale) + b2 for i in range(flat.numel())]
     return torch.stack(rows).reshape(*u.shape, -1)
 
 

@@ -40,7 +40,7 @@ def test_mlp_matches_reference_outputs_and_gradients(seed):
     u = (torch.rand(3, 7, generator=g, dtype=torch.float64) * 4 - 1).requires_grad_()
     weights = [encoding.w1, encoding.b1, encoding.w2, encoding.b2]
     actual = encoding.encode(u)
-    expected = naive.encode(u, *weights)
+    expected = naive.encode(u, *weights, hidden_scale=1 / 8**2)  # E = 8
     torch.testing.assert_close(actual, expected, atol=1e-12, rtol=1e-12)
     cotangent = torch.randn(actual.shape, generator=g, dtype=torch.float64)
     grads = torch.autograd.grad((actual * cotangent).sum(), [u, *weights])
@@ -186,7 +186,8 @@ def test_fractional_position_ids_use_the_mlp_between_positions():
     positions = torch.tensor([[0.0, 0.5, 1.0, 2.5], [0.0, 0.33, 0.67, 1.0]])
     with torch.no_grad():
         actual = encoding(positions)
-        expected = naive.encode(positions / encoding.scale, encoding.w1, encoding.b1, encoding.w2, encoding.b2)
+        weights = (encoding.w1, encoding.b1, encoding.w2, encoding.b2)
+        expected = naive.encode(positions / encoding.scale, *weights, hidden_scale=1 / 64**2)  # E = 64
         torch.testing.assert_close(actual, expected.float(), atol=1e-6, rtol=1e-5)
         ids = torch.randint(3, VOCAB, (2, 4), generator=torch.Generator().manual_seed(3))
         out = built(input_ids=ids, position_ids=positions).last_hidden_state
@@ -218,6 +219,33 @@ def test_residual_table_is_a_buffer_that_training_leaves_alone():
     assert encoding.w2.grad.abs().sum() > 0
     optimizer.step()
     assert torch.equal(encoding.residual, before)
+
+
+@pytest.mark.parametrize("weights", ["initialized", "fitted"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_adam_step_moves_the_encoding_as_little_as_a_table_row(weights, seed):
+    """Bug: the hidden units (ramps of slope ±E, kinks over [0, 1]) sum to about E²/2, and Adam moves every entry of W2
+    by its learning rate in one step, so one step moved pe by up to ~1000 · lr (E = 64): at lr 5e-4 every position's
+    encoding shifted by 20× MiniLM's token embeddings and retrieval training collapsed to chance (the continuous
+    design alone, and the semantic + continuous + multi-scale composition). A step on a row of the stock table moves
+    it by at most lr; the MLP (W2's share plus b2's lr, W1 and b1 barely count) must stay within 2 · lr."""
+    from hf_archs.designs.continuous.conversion import fit_mlp
+
+    cfg = config()  # E = 64, the default
+    encoding = ContinuousPositionEncoding(cfg)
+    encoding.init_design_weights(cfg)
+    g = torch.Generator().manual_seed(seed)
+    if weights == "fitted":  # the state conversion leaves: W2, b2 fitted to a table
+        fit_mlp(encoding, torch.randn(cfg.max_position_embeddings, cfg.hidden_size, generator=g) * 0.02)
+    positions = torch.arange(cfg.max_position_embeddings, dtype=torch.float32)[None]  # the trained range
+    before = encoding(positions)
+    lr = 1e-3
+    optimizer = torch.optim.Adam(encoding.parameters(), lr=lr)
+    (before * torch.randn(before.shape, generator=g)).sum().backward()
+    optimizer.step()
+    with torch.no_grad():
+        moved = (encoding(positions) - before).abs().max().item()
+    assert lr <= moved <= 2 * lr  # b2 alone moves every coordinate by lr
 
 
 # --- conversion -----------------------------------------------------------------------------------------------------
