@@ -37,7 +37,7 @@ VOCAB = 130  # bytes 0..127, 128 = [MASK] (BERT), 0 = padding
 MASK = 128
 VARIANTS = {
     "llama": ("rope", "nope", "alibi", "t5", "relative"),
-    "bert": ("learned", "scaled", "sinusoidal", "continuous", "alibi", "t5", "relative", "nope"),
+    "bert": ("learned", "scaled", "sinusoidal", "continuous", "dynamic", "alibi", "t5", "relative", "nope"),
 }
 TABLE_VARIANTS = ("learned", "scaled")
 

@@ -14,8 +14,9 @@ from ...core.design import Capabilities, ConversionPlan, Design, DesignFields
 from ...core.positions import PositionEncoding
 
 
-# Added to the token embeddings in place of a learned position table (backbones that have one: BERT).
-ABSOLUTE = ("learned", "scaled", "sinusoidal", "continuous")
+# Added to the token embeddings in place of a learned position table (backbones that have one: BERT); `dynamic`
+# also gates its sinusoid by the content it is added to (`DynamicPositionEncoding`).
+ABSOLUTE = ("learned", "scaled", "sinusoidal", "continuous", "dynamic")
 # Additive per-head biases on the attention logits, from the tokens' positions (every backbone).
 RELATIVE = ("alibi", "t5", "relative")
 # RoPE: the decoders' own rotation of q and k; NoPE: no position signal at all (causal masks still order tokens).
@@ -41,16 +42,18 @@ def variant(config) -> str:
 class PositionalFields(DesignFields):
     """Config fields of the positional suite.
 
-    positional_encoding: the switch, one of learned, scaled, sinusoidal, continuous (absolute, on backbones with a
-        position table), alibi, t5, relative (biases on the logits, every backbone), rope (decoders), nope; None is
-        the backbone's own encoding (learned on BERT, rope on the decoders).
+    positional_encoding: the switch, one of learned, scaled, sinusoidal, continuous, dynamic (absolute, on backbones
+        with a position table; dynamic gates a sinusoid by the content and the row's length), alibi, t5, relative
+        (biases on the logits, every backbone), rope (decoders), nope; None is the backbone's own encoding (learned
+        on BERT, rope on the decoders).
     positional_max_distance: K of `relative` (Shaw et al.): distances are clipped to [-K, K].
     positional_relative_dim: d_r, the width of `relative`'s per-head query projection and distance embeddings.
     positional_num_buckets, positional_bucket_max_distance: `t5`'s buckets (half exact, half logarithmic up to the
         max distance; on an encoder half the buckets for each direction).
     positional_continuous_dim: E, the hidden width of `continuous`'s MLP of the position.
     positional_sinusoidal_scale: amplitude of the fixed `sinusoidal` table (None: √2 × initializer_range, the RMS of a
-        freshly initialized learned table, so that the token embeddings are not drowned).
+        freshly initialized learned table, so that the token embeddings are not drowned); `dynamic` starts at the
+        same amplitude (its learned per-channel scale s is initialized to 4 × this, both gates being 1/2).
     """
 
     positional_encoding: str | None = None
@@ -65,6 +68,13 @@ class PositionalFields(DesignFields):
         name = self.positional_encoding
         if name is not None and name not in VARIANTS:
             raise ValueError(f"positional_encoding must be one of {VARIANTS} or None, got {name!r}.")
+        if name == "dynamic" and not has_position_table(self):
+            raise ValueError(
+                f"positional_encoding='dynamic' is an encoder encoding: the {self.backbone.name} backbone has no "
+                "position table for it to replace, and its length gate makes a token's encoding depend on the final "
+                "length of its row, which cached decoding does not know yet (keys cached at one length would not "
+                f"match a recompute at the next). Use one of {(*RELATIVE, 'rope', 'nope')}."
+            )
         if name in ABSOLUTE and not has_position_table(self):
             raise ValueError(
                 f"positional_encoding={name!r} replaces a learned position table, which the {self.backbone.name} "
@@ -188,6 +198,96 @@ class AbsolutePositionEncoding(PositionEncoding):
         return f"variant={self.variant}"
 
 
+# --- the content-gated `dynamic` encoding ---------------------------------------------------------------------------
+
+
+def row_positions(attention_mask: torch.Tensor | None, input_shape: torch.Size, device) -> torch.Tensor:
+    """(batch, L) float positions counted over each row's real tokens (left padding gets 0, right padding repeats the
+    row's last position), or 0 … L − 1 as (1, L) without a mask."""
+    if attention_mask is None:
+        return torch.arange(input_shape[-1], dtype=torch.float32, device=device)[None]
+    counted = attention_mask.to(device=device, dtype=torch.long).cumsum(-1) - 1
+    return counted.clamp(min=0).float()
+
+
+class DynamicPositionEncoding(PositionEncoding):
+    """The seed's content-gated encoding: the sinusoid of each position, gated per channel by the token it is added to
+    and by the length of the token's row. It returns the embeddings, not an addend:
+
+        out = x ⊙ c + (S(p) ⊙ s) ⊙ σ(MLP(x) · f_c) ⊙ σ(ℓ / P · f_ℓ)
+
+    x (batch, L, d): the content the stock table was added to (word + token-type embeddings); S(p): the unit sinusoid
+    of `sinusoidal_table`; c, s ∈ R^d: per-channel scales; MLP = Linear(d, 2d) → GELU → Linear(2d, d); f_c, f_ℓ:
+    scalars; ℓ: the length of the token's own row, 1 + its last position (its token count under the default
+    positions, which are counted per row from the attention mask: `row_positions`); P = max_position_embeddings.
+    The stock embeddings do not hand x to a position embedding: `modeling_positional` gives the BERT embeddings of
+    this variant a forward that does (`content_gated_embeddings_forward`).
+
+    Initialization: c = 1 (x passes unchanged), the MLP's output layer zero (content gate σ(0) = 1/2), f_c = 1,
+    f_ℓ = 0 (length gate 1/2), s = 4a (a as in `sinusoidal`). At initialization the variant is therefore exactly
+    `sinusoidal`, and converting a stock BERT has the sinusoidal variant's fidelity (the learned table is replaced
+    by a·S(p); reported, not exact). The MLP's hidden layer and f_c get gradient once its output layer moves off
+    zero (its own gradient is not zero, so after the first step).
+    """
+
+    def __init__(self, config):
+        super().__init__()
+        self.variant = "dynamic"
+        self.hidden_size = config.hidden_size
+        self.max_positions = float(config.max_position_embeddings)
+        self.amplitude = config.positional_sinusoidal_scale or math.sqrt(2) * config.initializer_range
+        self.content_scale = nn.Parameter(torch.empty(config.hidden_size))
+        self.position_scale = nn.Parameter(torch.empty(config.hidden_size))
+        self.gate_in = nn.Linear(config.hidden_size, 2 * config.hidden_size)
+        self.gate_out = nn.Linear(2 * config.hidden_size, config.hidden_size)
+        self.content_factor = nn.Parameter(torch.empty(()))
+        self.length_factor = nn.Parameter(torch.empty(()))
+
+    def position_ids(self, attention_mask, input_shape, device):
+        # Per row: padding on either side does not move a row's positions, hence neither its length ℓ.
+        return row_positions(attention_mask, input_shape, device)
+
+    def forward(self, position_ids: torch.Tensor, content: torch.Tensor | None = None) -> torch.Tensor:
+        """position_ids (L,), (1, L) or (batch, L), integer or float; content x (batch, L, hidden) -> the embeddings
+        (batch, L, hidden)."""
+        if content is None:
+            raise ValueError(
+                "positional_encoding='dynamic' gates the position signal by the content it is added to: the "
+                "positional_bert embeddings call it with (position_ids, content), not with positions alone."
+            )
+        if position_ids.dim() == 1:
+            position_ids = position_ids[None]
+        # Positions in float32 at least (bfloat16 cannot tell neighbouring positions of a long input apart).
+        positions = position_ids.to(torch.promote_types(content.dtype, torch.float32))
+        # (batch or 1, 1, 1): each row's own length from its positions, never the padded length of the batch.
+        length = positions.amax(dim=-1, keepdim=True)[..., None] + 1
+        length_gate = torch.sigmoid(length / self.max_positions * self.length_factor.to(positions.dtype))
+        position_signal = (sinusoidal_table(positions, self.hidden_size) * length_gate).to(content.dtype)
+        content_gate = torch.sigmoid(self.gate_out(F.gelu(self.gate_in(content))) * self.content_factor)
+        return content * self.content_scale + position_signal * self.position_scale * content_gate
+
+    def init_design_weights(self, config):
+        init.ones_(self.content_scale)
+        # s = 4a: with both gates at 1/2 the position term is a · S(p), the `sinusoidal` variant's.
+        init.constant_(self.position_scale, 4 * self.amplitude)
+        init.normal_(self.gate_in.weight, mean=0.0, std=config.initializer_range)
+        init.zeros_(self.gate_in.bias)
+        init.zeros_(self.gate_out.weight)
+        init.zeros_(self.gate_out.bias)
+        init.ones_(self.content_factor)
+        init.zeros_(self.length_factor)
+
+    def extra_repr(self) -> str:
+        return f"variant=dynamic, max_positions={self.max_positions:g}"
+
+
+def absolute_encoding(config) -> PositionEncoding:
+    """The module in place of the learned table: the content-gated `dynamic` one, or `AbsolutePositionEncoding`."""
+    if variant(config) == "dynamic":
+        return DynamicPositionEncoding(config)
+    return AbsolutePositionEncoding(config)
+
+
 # --- relative biases on the logits ----------------------------------------------------------------------------------
 
 
@@ -300,7 +400,10 @@ class RelativePositionBias(LogitTerm):
 MATH = (
     "One switch, `positional_encoding`, picks how positions p reach the model. Absolute encodings pe(p) are added "
     "to the token embeddings in place of the learned table (BERT): learned T[p]; scaled T[p]·s[p]; sinusoidal "
-    "a·(sin(p·ω_k), cos(p·ω_k)) in channels (2k, 2k+1), ω_k = 10000^(−2k/d); continuous W2·GELU(W1·p/P + b1) + b2. "
+    "a·(sin(p·ω_k), cos(p·ω_k)) in channels (2k, 2k+1), ω_k = 10000^(−2k/d); continuous W2·GELU(W1·p/P + b1) + b2; "
+    "dynamic replaces x + pe(p) by x⊙c + (S(p)⊙s) ⊙ σ(MLP(x)·f_c) ⊙ σ(ℓ/P·f_ℓ), the unit sinusoid S gated per channel "
+    "by the content x (MLP: Linear(d, 2d), GELU, Linear(2d, d)) and by the row's own length ℓ (encoders only), "
+    "initialized to equal sinusoidal. "
     "Relative encodings add a per-head bias to the logits, logits_h(i, j) = q_i·k_j/√d + B_h(i, j): alibi "
     "B_h = −m_h·|p_i − p_j|, m_h = 2^(−8h/H); t5 B_h = b[bucket(p_j − p_i), h] (exact buckets for short distances, "
     "logarithmic up to a max distance); relative (Shaw, clipped) "
@@ -312,8 +415,8 @@ MATH = (
 
 POSITIONAL = Design(
     name="positional",
-    summary="the positional-encoding suite behind one switch: learned, scaled, sinusoidal, continuous, ALiBi, T5 "
-    "bias, Shaw relative, RoPE, NoPE",
+    summary="the positional-encoding suite behind one switch: learned, scaled, sinusoidal, continuous, content-gated "
+    "dynamic, ALiBi, T5 bias, Shaw relative, RoPE, NoPE",
     math=MATH,
     fields=PositionalFields,
     identity={},
@@ -323,15 +426,16 @@ POSITIONAL = Design(
         "gemma3": {"positional_encoding": "rope"},
     },
     active={"positional_encoding": "t5"},
-    # The decoders' identity (RoPE) adds no parameters; variants that do (t5, relative, scaled, continuous) are
-    # checked to train in the design's own tests.
+    # The decoders' identity (RoPE) adds no parameters; variants that do (t5, relative, scaled, continuous, dynamic)
+    # are checked to train in the design's own tests.
     capabilities=Capabilities(conversion="exact", cached_generation=True, new_parameters=False),
     # Variants without a table drop the stock one (the converter then does not refuse it as unexpected).
     conversion=ConversionPlan(replaces=("embeddings.position_embeddings.weight",)),
     logit_term=RelativePositionBias,
     layers=lambda config: list(range(config.num_hidden_layers)) if variant(config) in RELATIVE else [],
     tasks=("extrapolation",),
-    position_encoding=AbsolutePositionEncoding,
+    # Built per variant: `dynamic` is its own module (it reads the content), the others `AbsolutePositionEncoding`.
+    position_encoding=absolute_encoding,
     position_encoding_when=has_position_table,
     # Every variant but rope turns the decoders' RoPE into the identity (BERT has none to turn off).
     keeps_rotary=lambda config: variant(config) == "rope" or config.backbone.rotary_embedding is None,

@@ -4,6 +4,8 @@ channel, one (query, key) pair at a time.
 sinusoidal:  pe(p)_{2k} = a·sin(p·ω_k), pe(p)_{2k+1} = a·cos(p·ω_k), ω_k = 10000^(−2k/d)
 learned:     T[p]; scaled: T[p]·s[p]; float p linear between ⌊p⌋ and ⌊p⌋ + 1
 continuous:  W2 · GELU(W1 · p/P + b1) + b2
+dynamic:     out = x⊙c + (S(p)⊙s) ⊙ σ((V2 · GELU(V1 · x + e1) + e2) · f_c) ⊙ σ(ℓ/P · f_ℓ), S the unit sinusoid,
+             ℓ = 1 + the row's last position (the embeddings, not an addend)
 alibi:       B_h(i, j) = −m_h·|p_i − p_j|
 t5:          B_h(i, j) = b[bucket(p_j − p_i), h]
 relative:    B_h(i, j) = Σ_c (x_i W_r)_{h,c} · a[clip(p_j − p_i, −K, K), h, c] / √d_r
@@ -14,6 +16,7 @@ import math
 import torch
 
 from ..continuous.naive import encode as mlp_encode
+from ..continuous.naive import gelu
 
 
 def sinusoidal(positions: torch.Tensor, width: int, amplitude: float = 1.0) -> torch.Tensor:
@@ -48,6 +51,28 @@ def scaled(table: torch.Tensor, scale: torch.Tensor, positions: torch.Tensor) ->
 
 def continuous(positions: torch.Tensor, rows: int, w1, b1, w2, b2) -> torch.Tensor:
     return mlp_encode(positions / rows, w1, b1, w2, b2)
+
+
+def dynamic(positions: torch.Tensor, content: torch.Tensor, max_positions: int, params: dict) -> torch.Tensor:
+    """(batch, L) positions and (batch, L, d) content -> (batch, L, d), one token at a time. params: content_scale c,
+    position_scale s, gate_in.weight/bias (V1, e1), gate_out.weight/bias (V2, e2), content_factor f_c,
+    length_factor f_ℓ."""
+    batch, length, width = content.shape
+    rows = []
+    for b in range(batch):
+        row_length = max(positions[b, j] for j in range(length)) + 1  # the row's own length, not the batch's
+        length_gate = torch.sigmoid(row_length / max_positions * params["length_factor"])
+        tokens = []
+        for j in range(length):
+            x = content[b, j]
+            hidden = gelu(params["gate_in.weight"] @ x + params["gate_in.bias"])
+            content_gate = torch.sigmoid(
+                (params["gate_out.weight"] @ hidden + params["gate_out.bias"]) * params["content_factor"]
+            )
+            signal = sinusoidal(positions[b, j], width) * params["position_scale"]
+            tokens.append(x * params["content_scale"] + signal * content_gate * length_gate)
+        rows.append(torch.stack(tokens))
+    return torch.stack(rows)
 
 
 def alibi_slope(head: int, num_heads: int) -> float:
