@@ -5,7 +5,7 @@ Absolute encodings, added to the token embeddings in place of the learned table 
 - learned:     pe(p) = T[p]                       (the stock table; identity on BERT, conversion copies it exactly)
 - scaled:      pe(p) = T[p] · s[p]                 (a learned scale per position, initialized to 1: also exact)
 - sinusoidal:  pe(p)_{2k} = a·sin(p·ω_k), pe(p)_{2k+1} = a·cos(p·ω_k),  ω_k = 10000^(−2k/d), fixed
-- continuous:  pe(p) = W2 · GELU(W1 · p/P + b1) + b2  (P = max_position_embeddings)
+- continuous:  pe(p) = W2 · GELU(W1 · p/P + b1) / E² + b2  (P = max_position_embeddings)
 - dynamic:     x + pe(p) becomes x⊙c + (S(p)⊙s) ⊙ σ(MLP(x)·f_c) ⊙ σ(ℓ/P·f_ℓ): the unit sinusoid S gated per channel by
                the content x (word + token-type embeddings; MLP = Linear(d, 2d) → GELU → Linear(2d, d)) and by the
                row's own length ℓ; c, s per-channel scales, f_c, f_ℓ scalars. Initialized to equal `sinusoidal`.

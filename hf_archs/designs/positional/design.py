@@ -124,7 +124,7 @@ class AbsolutePositionEncoding(PositionEncoding):
     """pe(p) added to the token embeddings, chosen by `positional_encoding`:
 
     learned: T[p] (the stock table: conversion copies it, exact); scaled: T[p] · s[p] (s initialized to 1: exact);
-    sinusoidal: a · sin/cos(p · ω_k) (fixed); continuous: W2 · GELU(W1 · p / P + b1) + b2; rope / nope and the
+    sinusoidal: a · sin/cos(p · ω_k) (fixed); continuous: W2 · GELU(W1 · p / P + b1) / E² + b2; rope / nope and the
     relative biases: 0 (the stock table is removed). Float positions are linear between the rows of a table.
     """
 
@@ -148,6 +148,8 @@ class AbsolutePositionEncoding(PositionEncoding):
             self.w2 = nn.Parameter(torch.empty(config.hidden_size, width))
             self.b2 = nn.Parameter(torch.empty(config.hidden_size))
             self.range = float(rows)
+            # Hidden units sum to ~E²/2 over [0, 1]: divided by E², one Adam step moves pe by ~lr, as a table row.
+            self.hidden_scale = 1.0 / width**2
 
     def position_ids(self, attention_mask, input_shape, device):
         """Variants without a table run past `max_position_embeddings`, where the stock embeddings' buffers of
@@ -173,7 +175,7 @@ class AbsolutePositionEncoding(PositionEncoding):
             hidden = F.gelu(
                 positions[..., None] / self.range * self.w1.to(positions.dtype) + self.b1.to(positions.dtype)
             )
-            return F.linear(hidden.to(self.w2.dtype), self.w2, self.b2)
+            return F.linear((hidden * self.hidden_scale).to(self.w2.dtype), self.w2, self.b2)
         # Relative biases, RoPE and NoPE carry no absolute signal: the table's contribution is zero.
         return torch.zeros(*positions.shape, self.hidden_size, device=positions.device, dtype=self.dtype_probe.dtype)
 
@@ -400,7 +402,7 @@ class RelativePositionBias(LogitTerm):
 MATH = (
     "One switch, `positional_encoding`, picks how positions p reach the model. Absolute encodings pe(p) are added "
     "to the token embeddings in place of the learned table (BERT): learned T[p]; scaled T[p]·s[p]; sinusoidal "
-    "a·(sin(p·ω_k), cos(p·ω_k)) in channels (2k, 2k+1), ω_k = 10000^(−2k/d); continuous W2·GELU(W1·p/P + b1) + b2; "
+    "a·(sin(p·ω_k), cos(p·ω_k)) in channels (2k, 2k+1), ω_k = 10000^(−2k/d); continuous W2·GELU(W1·p/P + b1)/E² + b2; "
     "dynamic replaces x + pe(p) by x⊙c + (S(p)⊙s) ⊙ σ(MLP(x)·f_c) ⊙ σ(ℓ/P·f_ℓ), the unit sinusoid S gated per channel "
     "by the content x (MLP: Linear(d, 2d), GELU, Linear(2d, d)) and by the row's own length ℓ (encoders only), "
     "initialized to equal sinusoidal. "

@@ -3,7 +3,7 @@ channel, one (query, key) pair at a time.
 
 sinusoidal:  pe(p)_{2k} = a·sin(p·ω_k), pe(p)_{2k+1} = a·cos(p·ω_k), ω_k = 10000^(−2k/d)
 learned:     T[p]; scaled: T[p]·s[p]; float p linear between ⌊p⌋ and ⌊p⌋ + 1
-continuous:  W2 · GELU(W1 · p/P + b1) + b2
+continuous:  W2 · GELU(W1 · p/P + b1) / E² + b2
 dynamic:     out = x⊙c + (S(p)⊙s) ⊙ σ((V2 · GELU(V1 · x + e1) + e2) · f_c) ⊙ σ(ℓ/P · f_ℓ), S the unit sinusoid,
              ℓ = 1 + the row's last position (the embeddings, not an addend)
 alibi:       B_h(i, j) = −m_h·|p_i − p_j|
@@ -49,8 +49,8 @@ def scaled(table: torch.Tensor, scale: torch.Tensor, positions: torch.Tensor) ->
     return table_at(table, positions) * table_at(scale, positions)[..., None]
 
 
-def continuous(positions: torch.Tensor, rows: int, w1, b1, w2, b2) -> torch.Tensor:
-    return mlp_encode(positions / rows, w1, b1, w2, b2)
+def continuous(positions: torch.Tensor, rows: int, w1, b1, w2, b2, hidden_scale: float) -> torch.Tensor:
+    return mlp_encode(positions / rows, w1, b1, w2, b2, hidden_scale)
 
 
 def dynamic(positions: torch.Tensor, content: torch.Tensor, max_positions: int, params: dict) -> torch.Tensor:

@@ -82,10 +82,29 @@ def test_absolute_encodings_match_reference(name, seed):
         expected = naive.sinusoidal(positions, config.hidden_size, 0.7)
     else:
         rows = config.max_position_embeddings
-        expected = naive.continuous(positions, rows, module.w1, module.b1, module.w2, module.b2)
+        expected = naive.continuous(positions, rows, module.w1, module.b1, module.w2, module.b2, module.hidden_scale)
     assert actual.dtype == torch.float64 and actual.shape == (2, 6, config.hidden_size)
     # Gradients with respect to the positions too (for a table: its slope between neighbouring rows).
     assert_outputs_and_gradients_match(actual, expected, [positions, *parameters], seed)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_one_adam_step_moves_the_continuous_encoding_as_little_as_a_table_row(seed):
+    """Bug (as in the continuous design): unscaled hidden units (ramps of slope ±E over [0, 1]) sum to ~E²/2, so one
+    Adam step on W2 moved pe by up to ~1000 · lr (E = 64) and training collapsed; scaled by 1/E², a step moves pe by
+    about lr, as it moves a row of the learned table."""
+    config = bert_config(positional_encoding="continuous")  # E = 64, the default
+    module = AbsolutePositionEncoding(config)
+    module.init_design_weights(config)
+    positions = torch.arange(config.max_position_embeddings, dtype=torch.float32)[None]
+    before = module(positions)
+    lr = 1e-3
+    optimizer = torch.optim.Adam(module.parameters(), lr=lr)
+    (before * torch.randn(before.shape, generator=torch.Generator().manual_seed(seed))).sum().backward()
+    optimizer.step()
+    with torch.no_grad():
+        moved = (module(positions) - before).abs().max().item()
+    assert lr <= moved <= 2 * lr  # b2 alone moves every coordinate by lr
 
 
 def test_sinusoidal_frequencies_fix_the_seed_exponent():
