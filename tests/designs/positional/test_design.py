@@ -411,10 +411,32 @@ def test_conversion_is_exact_at_the_identity_and_reports_fidelity_otherwise(
         assert worst > 1e-3, report.max_abs_diff  # the stock encoding is gone: reported, not hidden
 
 
+def lora_train_save_merge(base, load_base, lora_config, tmp_path):
+    """Three LoRA steps on `base`, adapter saved, reloaded onto `load_base()` and merged: the merged model is returned
+    after checking it gives the trained model's logits."""
+    from peft import PeftModel, get_peft_model
+
+    model = get_peft_model(base, lora_config)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    ids = torch.randint(3, VOCAB, (2, 12), generator=torch.Generator().manual_seed(0))
+    for _ in range(3):
+        model(input_ids=ids, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
+    with torch.no_grad():
+        expected = model(input_ids=ids).logits
+    model.save_pretrained(tmp_path / "adapter")
+    merged = PeftModel.from_pretrained(load_base(), tmp_path / "adapter").merge_and_unload().eval()
+    with torch.no_grad():
+        torch.testing.assert_close(merged(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-5)
+    return merged
+
+
 def test_lora_recipe_trains_and_saves_the_variant_parameters(stock_dirs, tmp_path):
     """A converted non-identity variant (T5 bias on Llama) adapted with LoRA: the bias table is in
     `modules_to_save`, trains, and survives save / load / merge."""
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import LoraConfig
 
     from hf_archs.training import design_modules_to_save
 
@@ -430,20 +452,9 @@ def test_lora_recipe_trains_and_saves_the_variant_parameters(stock_dirs, tmp_pat
     base = transformers.AutoModelForCausalLM.from_pretrained(path)
     assert design_modules_to_save(base) == ["positional_bias"]
     before = base.model.layers[0].self_attn.positional_bias.bucket_bias.detach().clone()
-    model = get_peft_model(base, LoraConfig(task_type="CAUSAL_LM", r=4, modules_to_save=["positional_bias"]))
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    ids = torch.randint(3, VOCAB, (2, 12), generator=torch.Generator().manual_seed(0))
-    for _ in range(3):
-        model(input_ids=ids, labels=ids).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
-    with torch.no_grad():
-        expected = model(input_ids=ids).logits
-    model.save_pretrained(tmp_path / "adapter")
-    reloaded = PeftModel.from_pretrained(transformers.AutoModelForCausalLM.from_pretrained(path), tmp_path / "adapter")
-    merged = reloaded.merge_and_unload().eval()
-    with torch.no_grad():
-        torch.testing.assert_close(merged(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-5)
+    lora = LoraConfig(task_type="CAUSAL_LM", r=4, modules_to_save=["positional_bias"])
+    merged = lora_train_save_merge(
+        base, lambda: transformers.AutoModelForCausalLM.from_pretrained(path), lora, tmp_path
+    )
     after = merged.model.layers[0].self_attn.positional_bias.bucket_bias
     assert not torch.equal(after, before)

@@ -21,6 +21,7 @@ from tests.designs.positional.test_design import (
     fractional_positions,
     gemma3_config,
     llama_config,
+    lora_train_save_merge,
     randomized,
 )
 
@@ -198,7 +199,7 @@ def test_save_and_load_keep_the_dynamic_encoding(tmp_path):
 def test_lora_trains_the_dynamic_encoding_in_full(tmp_path):
     """The encoding is called with (positions, content) through PEFT's `modules_to_save` wrapper, trains, and
     survives save / load / merge."""
-    from peft import LoraConfig, PeftModel, get_peft_model
+    from peft import LoraConfig
 
     from hf_archs.training import design_modules_to_save
 
@@ -209,21 +210,9 @@ def test_lora_trains_the_dynamic_encoding_in_full(tmp_path):
     assert design_modules_to_save(base) == ["position_embeddings"]
     before = base.bert.embeddings.position_embeddings.position_scale.detach().clone()
     config = LoraConfig(r=4, target_modules=["query", "value"], modules_to_save=["position_embeddings"])
-    model = get_peft_model(base, config)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    ids = torch.randint(3, VOCAB, (2, 12), generator=torch.Generator().manual_seed(0))
-    for _ in range(3):
-        model(input_ids=ids, labels=ids).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.eval()
-    with torch.no_grad():
-        expected = model(input_ids=ids).logits
-    model.save_pretrained(tmp_path / "adapter")
-    reloaded = PeftModel.from_pretrained(transformers.AutoModelForMaskedLM.from_pretrained(path), tmp_path / "adapter")
-    merged = reloaded.merge_and_unload().eval()
-    with torch.no_grad():
-        torch.testing.assert_close(merged(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-5)
+    merged = lora_train_save_merge(
+        base, lambda: transformers.AutoModelForMaskedLM.from_pretrained(path), config, tmp_path
+    )
     assert not torch.equal(merged.bert.embeddings.position_embeddings.position_scale, before)
 
 
