@@ -117,15 +117,15 @@ def _load(auto_class, model_path: str, device: str, trust_remote_code: bool):
 
 
 @torch.no_grad()
-def retrieval_ranks(model: nn.Module, tokenizer, entries, pooling, batch_size: int) -> list[int]:
+def retrieval_ranks(model: nn.Module, tokenizer, entries, pooling, batch_size: int, max_length: int) -> list[int]:
     """1-based rank of the right word among all distinct words of `entries`, per definition (ties count against
     it): the ranking of `training.embedding.evaluate_retrieval`, kept per item."""
     from ..training.embedding import encode, ranks_of_targets
 
     words = sorted(set(entries["word"]))
     index = {w: i for i, w in enumerate(words)}
-    queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, desc="encode definitions")
-    candidates = encode(model, tokenizer, words, pooling, batch_size, desc="encode words")
+    queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, max_length, "encode definitions")
+    candidates = encode(model, tokenizer, words, pooling, batch_size, max_length, "encode words")
     targets = torch.tensor([index[w] for w in entries["word"]])
     return ranks_of_targets(queries @ candidates.T, targets).tolist()
 
@@ -135,7 +135,8 @@ def _evaluate_retrieval(model_path, budget, device, trust_remote_code) -> TaskRe
 
     model, tokenizer = _load(AutoModel, model_path, device, trust_remote_code)
     entries = load_wordnet("test", limit=budget.eval_size)
-    ranks = np.array(retrieval_ranks(model, tokenizer, entries, Pooling.from_model_dir(model_path), 128))
+    pooling = Pooling.from_model_dir(model_path)
+    ranks = np.array(retrieval_ranks(model, tokenizer, entries, pooling, 128, budget.seq_len))
     items = {"mrr": (1.0 / ranks).tolist(), "recall@1": (ranks <= 1).astype(float).tolist()}
     items["recall@10"] = (ranks <= 10).astype(float).tolist()
     return TaskResult({k: float(np.mean(v)) for k, v in items.items()}, items)
@@ -151,7 +152,8 @@ def _evaluate_analogy(model_path, budget, device, trust_remote_code) -> TaskResu
     model, tokenizer = _load(AutoModel, model_path, device, trust_remote_code)
     items, pairs, words = wordnet_analogy(budget.eval_size)
     vocabulary = sorted(words)
-    embeddings = encode(model, tokenizer, vocabulary, Pooling.from_model_dir(model_path), 128, desc="encode words")
+    pooling = Pooling.from_model_dir(model_path)
+    embeddings = encode(model, tokenizer, vocabulary, pooling, 128, budget.seq_len, "encode words")
     ranks = np.array(analogy_ranks(embeddings, {w: i for i, w in enumerate(vocabulary)}, items, pairs))
     items_out = {"accuracy@1": (ranks <= 1).astype(float).tolist(), "mrr": (1.0 / ranks).tolist()}
     per_relation = {}
@@ -171,7 +173,11 @@ def _analogy_training(tokenizer, budget: Budget, seed: int) -> dict:
     from .analogy import wordnet_analogy
 
     # The contrastive definition -> word objective, without any WordNet entry that names a held-out analogy word.
-    return {"exclude_words": wordnet_analogy(budget.eval_size)[2]}
+    return {"exclude_words": wordnet_analogy(budget.eval_size)[2], "max_length": budget.seq_len}
+
+
+def _retrieval_training(tokenizer, budget: Budget, seed: int) -> dict:
+    return {"max_length": budget.seq_len}
 
 
 # --- held-out language-modelling loss ------------------------------------------------------------------------------
@@ -317,6 +323,7 @@ for _task in (
         "embedding",
         {"mrr": True, "recall@1": True, "recall@10": True},
         _evaluate_retrieval,
+        _retrieval_training,
     ),
     Task(
         "analogy",

@@ -158,7 +158,12 @@ def ranks_of_targets(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
 
 
 def evaluate_retrieval(
-    model: nn.Module, tokenizer: PreTrainedTokenizerBase, entries: Dataset, pooling: Pooling, batch_size: int = 128
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    entries: Dataset,
+    pooling: Pooling,
+    batch_size: int = 128,
+    max_length: int = 64,
 ) -> dict[str, float]:
     """Definition -> word retrieval: rank every distinct word of `entries` for each definition by cosine.
 
@@ -166,8 +171,8 @@ def evaluate_retrieval(
     """
     words = sorted(set(entries["word"]))
     word_index = {word: i for i, word in enumerate(words)}
-    queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, desc="encode definitions")
-    candidates = encode(model, tokenizer, words, pooling, batch_size, desc="encode words")
+    queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, max_length, "encode definitions")
+    candidates = encode(model, tokenizer, words, pooling, batch_size, max_length, "encode words")
     targets = torch.tensor([word_index[word] for word in entries["word"]])
     ranks = ranks_of_targets(queries @ candidates.T, targets)
     return {

@@ -127,6 +127,7 @@ def _embedding_setup(
     train_size: int | None,
     eval_size: int,
     exclude_words: Collection[str] = (),
+    max_length: int = 128,
 ) -> _TaskSetup:
     pooling = Pooling.from_model_dir(model_path)
     eval_entries = load_wordnet("test", limit=eval_size)
@@ -136,8 +137,10 @@ def _embedding_setup(
         train_dataset = train_dataset.filter(lambda e: excluded.isdisjoint([e["word"], *e["lemmas"]]))
     return _TaskSetup(
         train_dataset=train_dataset,
-        data_collator=DefinitionWordCollator(tokenizer),
-        evaluate=lambda model: evaluate_retrieval(model, tokenizer, eval_entries, pooling, _EVAL_BATCH_SIZE),
+        data_collator=DefinitionWordCollator(tokenizer, max_length),
+        evaluate=lambda model: evaluate_retrieval(
+            model, tokenizer, eval_entries, pooling, _EVAL_BATCH_SIZE, max_length=max_length
+        ),
         metric_names=["mrr", "recall@1", "recall@10"],
         eval_size=len(eval_entries),
         trainer_class=ContrastiveTrainer,
@@ -321,7 +324,7 @@ def finetune_lora(
     if task == "embedding":
         if train_texts is not None:
             raise ValueError("`train_texts` applies to the language-modelling tasks, not to 'embedding'.")
-        setup = _embedding_setup(model_path, tokenizer, train_size, eval_size, exclude_words)
+        setup = _embedding_setup(model_path, tokenizer, train_size, eval_size, exclude_words, max_length)
     else:
         if exclude_words:
             raise ValueError("`exclude_words` applies to the 'embedding' task only.")

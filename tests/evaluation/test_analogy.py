@@ -173,7 +173,7 @@ def test_analogy_compare_on_encoder_and_decoder(tiny_models, tmp_path, stock, mo
 
     seen = []
     original = finetune._embedding_setup
-    monkeypatch.setattr(finetune, "_embedding_setup", lambda *a: seen.append(a[-1]) or original(*a))
+    monkeypatch.setattr(finetune, "_embedding_setup", lambda *a: seen.append(a[4]) or original(*a))
     ci = BUDGETS["ci"]
     design = str(tiny_models[f"{stock}_semantic"])
     result = compare(design, str(tiny_models[stock]), "analogy", ci, out=tmp_path, seeds=[0, 1], progress=False)

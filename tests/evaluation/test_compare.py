@@ -144,3 +144,33 @@ def test_cli_eval_and_leaderboard(tiny_models, tmp_path, capsys):
         cli_main(["eval", str(tiny_models["llama"]), "--task", "retrieval", "--budget", "ci", "--out", str(record)])
         == 2
     )
+
+
+def test_retrieval_truncates_at_the_budgets_sequence_length(tiny_models):
+    """Bug: the retrieval task ignored `seq_len` (training and evaluation truncated at a fixed 64 tokens), so the
+    dictionary benchmark's "short context" (L = 16) and "long context" (L = 64) runs were the same runs."""
+    import dataclasses
+
+    ci = BUDGETS["ci"]
+    model = tiny_models["bert_semantic"]
+    full = evaluate(model, "retrieval", ci)
+    truncated = evaluate(model, "retrieval", dataclasses.replace(ci, seq_len=3))
+    assert truncated.items["mrr"] != full.items["mrr"]  # definitions cut to [CLS] + 1 token + [SEP] rank differently
+
+
+def test_embedding_training_truncates_at_max_length(tiny_models, tmp_path, monkeypatch):
+    """finetune_lora's `max_length` reaches the contrastive collator (it was fixed at 64 for the embedding task)."""
+    from hf_archs.training import embedding
+
+    seen = []
+    call = embedding.DefinitionWordCollator._tokenize
+
+    def spy(self, texts):
+        batch = call(self, texts)
+        seen.append(batch["input_ids"].shape[1])
+        return batch
+
+    monkeypatch.setattr(embedding.DefinitionWordCollator, "_tokenize", spy)
+    finetune_lora(str(tiny_models["bert"]), "embedding", str(tmp_path), max_steps=1, batch_size=4, eval_size=8,
+                  max_length=5, train_size=16)  # fmt: skip
+    assert seen and max(seen) <= 5
