@@ -15,6 +15,11 @@ length. A step ends with a boundary token (e.g. ";" or "." of an arithmetic chai
 
 With the monitor off (or a threshold it never passes) and one branch, every strategy is greedy decoding, token for
 token the stock model's `generate(do_sample=False)`.
+
+Through Transformers' `generate()`: `model.generate(input_ids, attention_mask=..., max_new_tokens=...,
+custom_generate=monitored_decoding, strategy="backtrack", boundary_token_ids=[...])` returns the stock-shaped
+`sequences` (left-padded prompts + generated tokens, padded after a row's end), and with
+`return_dict_in_generate=True` a `MonitoredGenerateOutput` that adds the anomaly scores.
 """
 
 from collections.abc import Callable
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import DynamicCache
+from transformers.generation.utils import GenerateDecoderOnlyOutput
 
 
 STRATEGIES = ("greedy", "backtrack", "cot_retry", "tot")
@@ -294,3 +300,71 @@ def monitored_generate(
         else:
             results.append(_tree_of_thought(decoder, settings, budget_end, branches))
     return results
+
+
+@dataclass
+class MonitoredGenerateOutput(GenerateDecoderOnlyOutput):
+    """`generate(custom_generate=monitored_decoding, return_dict_in_generate=True)`: `sequences` as the stock
+    `generate()` returns them, plus per row the anomaly scores of the kept generated tokens ((batch, new tokens), NaN
+    after a row's end; None with the monitor off), the tokens decoded (discarded ones included) and the rewinds."""
+
+    anomaly_scores: torch.Tensor | None = None
+    decoded_tokens: list[int] | None = None
+    rewinds: list[list[Rewind]] | None = None
+
+
+def monitored_decoding(
+    model,
+    input_ids: torch.Tensor,
+    logits_processor=None,
+    stopping_criteria=None,
+    generation_config=None,
+    *,
+    strategy: str = "greedy",
+    monitor: bool = True,
+    threshold: float | None = None,
+    boundary_token_ids=(),
+    stop_token_ids=None,
+    temperature: float = 0.7,
+    max_rewinds: int = 4,
+    max_retries: int = 2,
+    branches: int = 3,
+    seed: int = 0,
+    **model_kwargs,
+):
+    """The decoding method behind `model.generate(..., custom_generate=monitored_decoding, strategy=...)`.
+
+    The length comes from the generation config (`max_new_tokens` / `max_length`) and the stop tokens from its
+    `eos_token_id` unless `stop_token_ids` is given. The strategies choose their tokens themselves (argmax, or
+    sampling at `temperature` where they resample): `generate()`'s logits processors and stopping criteria are not
+    applied, and a `streamer` is not fed (`generate()` does not hand it to a callable `custom_generate`; a rewind
+    would also take back streamed tokens).
+    """
+    prompt_length = input_ids.shape[1]
+    max_new_tokens = generation_config.max_length - prompt_length
+    if stop_token_ids is None:
+        eos = generation_config.eos_token_id
+        stop_token_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+    rows = monitored_generate(
+        model, input_ids, model_kwargs.get("attention_mask"), strategy=strategy, max_new_tokens=max_new_tokens,
+        monitor=monitor, threshold=threshold, boundary_token_ids=boundary_token_ids, stop_token_ids=stop_token_ids,
+        temperature=temperature, max_rewinds=max_rewinds, max_retries=max_retries, branches=branches, seed=seed,
+    )  # fmt: skip
+    pad = generation_config.pad_token_id
+    pad = pad if pad is not None else (stop_token_ids[0] if stop_token_ids else 0)
+    width = max(len(row.new_tokens) for row in rows)
+    sequences = torch.full((len(rows), prompt_length + width), pad, dtype=input_ids.dtype, device=input_ids.device)
+    sequences[:, :prompt_length] = input_ids
+    scores = None if not monitor else torch.full((len(rows), width), float("nan"))
+    for b, row in enumerate(rows):
+        sequences[b, prompt_length : prompt_length + len(row.new_tokens)] = row.new_tokens
+        if scores is not None:
+            scores[b, : len(row.new_tokens)] = row.anomaly_scores.float().cpu()
+    if not generation_config.return_dict_in_generate:
+        return sequences
+    return MonitoredGenerateOutput(
+        sequences=sequences,
+        anomaly_scores=scores,
+        decoded_tokens=[row.decoded_tokens for row in rows],
+        rewinds=[row.rewinds for row in rows],
+    )

@@ -5,7 +5,12 @@ boundary; retry and tree-of-thought react to the monitor."""
 import pytest
 import torch
 
-from hf_archs.designs.monitor.generation import STRATEGIES, monitored_generate
+from hf_archs.designs.monitor.generation import (
+    STRATEGIES,
+    MonitoredGenerateOutput,
+    monitored_decoding,
+    monitored_generate,
+)
 from tests.designs.monitor.test_monitor import padded_batch, stock_and_monitor
 
 
@@ -78,3 +83,38 @@ def test_cot_retry_and_tree_of_thought_react_to_the_monitor():
     )[0]  # fmt: skip
     assert tree.decoded_tokens > len(tree.new_tokens)  # three branches per step
     assert len(tree.new_tokens) == 8
+
+
+@pytest.mark.parametrize("backbone", ["llama", "gemma3"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_the_strategies_run_through_generate(backbone, strategy):
+    """`generate(custom_generate=monitored_decoding, ...)`: with the monitor off and one branch, the stock greedy
+    `generate()` output itself (left-padded prompts included); with the monitor on, `monitored_generate`'s tokens and
+    anomaly scores in a `MonitoredGenerateOutput`."""
+    stock, model = stock_and_monitor(backbone)
+    stock.generation_config.eos_token_id = None
+    model.generation_config.eos_token_id = None
+    input_ids, attention_mask = padded_batch(seed=5)
+    expected = stock.generate(input_ids, attention_mask=attention_mask, max_new_tokens=10, do_sample=False)
+    boundary = [int(t) for t in expected[0, -10::3]]
+    through_generate = stock.generate(
+        input_ids, attention_mask=attention_mask, max_new_tokens=10, do_sample=False,
+        custom_generate=monitored_decoding, strategy=strategy, monitor=False, branches=1, boundary_token_ids=boundary,
+    )  # fmt: skip
+    assert torch.equal(through_generate, expected)
+
+    out = model.generate(
+        input_ids, attention_mask=attention_mask, max_new_tokens=10, do_sample=False, return_dict_in_generate=True,
+        custom_generate=monitored_decoding, strategy=strategy, threshold=0.5, boundary_token_ids=boundary, seed=3,
+    )  # fmt: skip
+    rows = monitored_generate(
+        model, input_ids, attention_mask, strategy=strategy, max_new_tokens=10, threshold=0.5,
+        boundary_token_ids=boundary, stop_token_ids=[], seed=3,
+    )  # fmt: skip
+    assert isinstance(out, MonitoredGenerateOutput)
+    assert torch.equal(out.sequences[:, : input_ids.shape[1]], input_ids)
+    for b, row in enumerate(rows):
+        n = len(row.new_tokens)
+        assert torch.equal(out.sequences[b, input_ids.shape[1] : input_ids.shape[1] + n], row.new_tokens)
+        torch.testing.assert_close(out.anomaly_scores[b, :n], row.anomaly_scores.float(), atol=0, rtol=0)
+        assert out.decoded_tokens[b] == row.decoded_tokens
