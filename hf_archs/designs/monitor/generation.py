@@ -319,6 +319,7 @@ def monitored_decoding(
     logits_processor=None,
     stopping_criteria=None,
     generation_config=None,
+    # monitored_generate's options, spelled out: generate() hands a callable only the keywords its signature names.
     *,
     strategy: str = "greedy",
     monitor: bool = True,
