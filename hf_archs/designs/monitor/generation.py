@@ -245,6 +245,12 @@ def _tree_of_thought(decoder, settings, budget_end, branches: int):
     return decoder.result()
 
 
+def eos_token_ids(generation_config) -> list[int]:
+    """The generation config's EOS token ids as a list (none, one or several)."""
+    eos = generation_config.eos_token_id
+    return [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+
+
 def monitored_generate(
     model,
     input_ids: torch.Tensor,
@@ -274,8 +280,7 @@ def monitored_generate(
     if threshold is None:
         threshold = getattr(model.config, "monitor_threshold", 0.5)
     if stop_token_ids is None:
-        eos = model.generation_config.eos_token_id
-        stop_token_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+        stop_token_ids = eos_token_ids(model.generation_config)
     settings = _Settings(
         max_new_tokens,
         set(stop_token_ids),
@@ -344,8 +349,7 @@ def monitored_decoding(
     prompt_length = input_ids.shape[1]
     max_new_tokens = generation_config.max_length - prompt_length
     if stop_token_ids is None:
-        eos = generation_config.eos_token_id
-        stop_token_ids = [] if eos is None else [eos] if isinstance(eos, int) else list(eos)
+        stop_token_ids = eos_token_ids(generation_config)
     rows = monitored_generate(
         model, input_ids, model_kwargs.get("attention_mask"), strategy=strategy, max_new_tokens=max_new_tokens,
         monitor=monitor, threshold=threshold, boundary_token_ids=boundary_token_ids, stop_token_ids=stop_token_ids,
