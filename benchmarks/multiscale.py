@@ -2,7 +2,8 @@
 
 The stock model is BERT of all-MiniLM-L6-v2's shape (d = 384, 12 heads, 6 layers, MLP 1536) with random weights;
 the multi-scale model is the same with every layer multi-scale (default scales 64, 128, 256, 384) unless
-`--scales`/`--layers` say otherwise. Measured per model, on a (batch, L) input of random tokens:
+`--scales`/`--layers` say otherwise, or with one multi-scale block after the encoder (`--placement after_encoder`).
+Measured per model, on a (batch, L) input of random tokens:
 - parameters (all, and the encoder layers alone);
 - FLOPs of one forward, counted by `torch.utils.flop_counter.FlopCounterMode` (matmuls and attention; 2 per
   multiply-add);
@@ -11,7 +12,7 @@ the multi-scale model is the same with every layer multi-scale (default scales 6
   saved for backward (the activation memory of training), counted with saved-tensor hooks.
 Ratios (multi-scale / stock) are printed last; `--out FILE` writes everything as JSON.
 
-    OMP_NUM_THREADS=1 python benchmarks/multiscale.py [--batch 8] [--length 128] [--repeats 5] [--out FILE]
+    OMP_NUM_THREADS=1 python benchmarks/multiscale.py [--batch B] [--length L] [--repeats 5] [--placement P] [--out F]
 """
 
 import argparse
@@ -45,7 +46,12 @@ def build(kind: str, args, device):
     if kind == "stock":
         config = BertConfig(**MINILM_SHAPE, attn_implementation=args.attn)
     else:
-        fields = {"multiscale_scales": args.scales, "multiscale_layers": args.layers, "multiscale_branch_weight": 0.02}
+        fields = {
+            "multiscale_scales": args.scales,
+            "multiscale_layers": args.layers,
+            "multiscale_placement": args.placement,
+            "multiscale_branch_weight": 0.02,
+        }
         config = MultiscaleBertConfig(**MINILM_SHAPE, **fields, attn_implementation=args.attn)
     return AutoModel.from_config(config).to(device)
 
@@ -122,6 +128,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scales", type=int, nargs="+", default=None, help="default: 64 128 256 384")
     parser.add_argument("--layers", type=int, nargs="+", default=None, help="default: every layer")
+    parser.add_argument(
+        "--placement", default="layers", choices=["layers", "after_encoder"], help="after_encoder: one block"
+    )
     parser.add_argument("--attn", default="sdpa", choices=["sdpa", "eager"])
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -135,7 +144,8 @@ def main():
         "batch": args.batch,
         "length": args.length,
         "scales": args.scales or [64, 128, 256, 384],
-        "layers": args.layers or "all",
+        "placement": args.placement,
+        "layers": args.layers or ("the block after the last" if args.placement == "after_encoder" else "all"),
         "attn_implementation": args.attn,
     }
     print(json.dumps(setup))

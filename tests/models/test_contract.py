@@ -21,6 +21,7 @@ import hf_archs  # noqa: F401  (registers the zoo)
 from hf_archs.conversion import compare_models
 from hf_archs.conversion.verify import main_output
 from hf_archs.core.model import design_parameter_names
+from hf_archs.testing import assert_cached_generation_matches_recompute
 from hf_archs.training import design_modules_to_save
 from tests.zoo_cases import VOCAB, case_params
 
@@ -166,16 +167,6 @@ def test_stock_kernels_that_would_drop_the_term_are_refused(case, converted, imp
 
 
 # 5. generate() with KV cache == full recompute ----------------------------------------------------------------------
-def assert_cached_generation_matches_recompute(model, inputs: dict, kwargs: dict):
-    """Greedy generation with a KV cache gives the sequences and logits of a full recompute; returns the latter."""
-    cached = model.generate(**inputs, use_cache=True, **kwargs)
-    recomputed = model.generate(**inputs, use_cache=False, **kwargs)
-    assert torch.equal(cached.sequences, recomputed.sequences)
-    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
-        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
-    return recomputed
-
-
 @pytest.mark.parametrize("case", case_params(lambda case: case.decodes_with_cache))
 def test_generate_with_cache_matches_recompute(case, converted):
     model = load(case, converted(case, active=True))

@@ -16,12 +16,22 @@ and contribute once Fuse's columns for them move off zero (`multiscale_branch_we
 At the identity only Fuse gets gradient; every other new weight gets it after one step (capability
 `identity_gradient="gate_first"`).
 
-Where it sits: `multiscale_layers` chooses the layers (default every layer). Branch layers are not layers of the
-model: `output_hidden_states` and `output_attentions` keep one entry per stock layer.
+Where it sits (`multiscale_placement`):
+- "layers" (default): the chosen stock layers (`multiscale_layers`, default every layer) become multi-scale layers
+  as above;
+- "after_encoder": one multi-scale block after the last layer (before a decoder's final norm), on its output h:
+
+      y = h + Fuse(concat_s Block_s(P_s h))
+
+  where every width, the full one included, is a new layer of the family (P_d = identity), so the stock model is
+  untouched and the block adds capacity on top; identity setting Fuse = 0 (exact: h + 0 = h).
+Branch layers are not layers of the model: `output_hidden_states` and `output_attentions` keep one entry per stock
+layer (with "after_encoder", the last layer's entry is y).
 
 The room:
 - `design.py`: the declaration (config fields, the `MultiScaleLayer` module, the `Design`);
-- `naive.py`: the float64 reference of one multi-scale BERT layer, every operation written out;
+- `naive.py`: the float64 references of one multi-scale BERT and Llama layer and of the BERT block after the
+  encoder, every operation written out;
 - `configuration_multiscale.py`, `modeling_multiscale.py`: the model types on the Llama, Gemma 3 and BERT backbones.
 
 Cost per multi-scale layer, relative to the stock layer: parameters and FLOPs of the branches grow about with

@@ -14,6 +14,7 @@ from ...core.layers import LayerExtension, call_like, ensure_cache_layer, layer_
 
 # The seed's scales [64, 128, 256, 384] for d = 384, as sixths of the width.
 DEFAULT_SIXTHS = (1, 2, 4, 6)
+PLACEMENTS = ("layers", "after_encoder")
 
 
 def resolved_scales(config) -> list[int]:
@@ -33,16 +34,30 @@ class MultiscaleFields(DesignFields):
     multiscale_scales: the branch widths s; the largest must be hidden_size (that branch is the stock layer), every
         other a multiple of hidden_size / num_attention_heads (heads = s / head_dim). None: d/6, d/3, 2d/3, d
         rounded down to such multiples ([64, 128, 256, 384] for d = 384 with 12 heads).
-    multiscale_layers: indices of the layers that become multi-scale layers; None means every layer.
-    multiscale_branch_weight: standard deviation of the initial Fuse columns that read the narrower branches; 0.0 is
-        the identity setting (Fuse selects the full-width branch, which is the stock layer).
+    multiscale_placement: "layers": the chosen stock layers become multi-scale layers, y = Fuse(concat_s
+        Block_s(P_s x)) with the stock layer as the full-width branch. "after_encoder": one multi-scale block after
+        the last layer (before a decoder's final norm), y = h + Fuse(concat_s Block_s(P_s h)) on the last layer's
+        output h, where every width, the full one included, is a new layer (P_d = identity).
+    multiscale_layers: with placement "layers", indices of the layers that become multi-scale layers; None means
+        every layer.
+    multiscale_branch_weight: standard deviation of the initial Fuse columns of new branches; 0.0 is the identity
+        setting (placement "layers": Fuse selects the full-width branch, the stock layer; "after_encoder": Fuse = 0
+        and the block adds nothing).
     """
 
     multiscale_scales: list[int] | None = None
+    multiscale_placement: str = "layers"
     multiscale_layers: list[int] | None = None
     multiscale_branch_weight: float = 0.0
 
     def validate_design_fields(self):
+        if self.multiscale_placement not in PLACEMENTS:
+            raise ValueError(f"multiscale_placement={self.multiscale_placement!r} must be one of {PLACEMENTS}.")
+        if self.multiscale_placement == "after_encoder" and self.multiscale_layers is not None:
+            raise ValueError(
+                "multiscale_layers chooses the layers of placement 'layers'; the 'after_encoder' block follows the "
+                "last layer (set multiscale_layers=None)."
+            )
         check_layer_indices("multiscale_layers", self.multiscale_layers, self.num_hidden_layers)
         d, heads = self.hidden_size, self.num_attention_heads
         scales = resolved_scales(self)
@@ -63,11 +78,17 @@ class MultiscaleFields(DesignFields):
 
 
 class MultiScaleLayer(LayerExtension):
-    """y = Fuse(concat_s Block_s(P_s x)) on one layer: Block_d is the stock layer itself (P_d = identity).
+    """Multi-scale widths on one layer, in one of two placements (`multiscale_placement`):
 
-    Attached to the stock layer as `multiscale`: `projections.k` (P_s: Linear d → s), `branches.k` (Block_s: a
-    stock layer of the family of width s), `fuse_weight` (d, Σs) and `fuse_bias` (d) (Fuse: Linear Σs → d). Each
-    branch keeps its own KV-cache layer; its outputs are not recorded as hidden states or attentions of the model.
+    - "layers": y = Fuse(concat_s Block_s(P_s x)) on the layer input x; Block_d is the stock layer itself
+      (P_d = identity), the layer's own output;
+    - "after_encoder" (on the last layer): y = h + Fuse(concat_s Block_s(P_s h)) on the layer's output h; every
+      width, the full one included, is a new layer (P_d = identity).
+
+    Attached to the stock layer as `multiscale`: `projections.k` (P_s: Linear d → s; Identity at s = d),
+    `branches.k` (Block_s: a stock layer of the family of width s), `fuse_weight` (d, Σs) and `fuse_bias` (d)
+    (Fuse: Linear Σs → d). Each branch keeps its own KV-cache layer; its outputs are not recorded as hidden states
+    or attentions of the model.
     """
 
     attribute_name = "multiscale"
@@ -77,8 +98,10 @@ class MultiScaleLayer(LayerExtension):
         scales = resolved_scales(config)
         width = config.hidden_size
         self.layer_idx = layer_idx
-        self.widths = scales[:-1]
-        self.projections = nn.ModuleList([nn.Linear(width, s) for s in self.widths])
+        self.after_encoder = config.multiscale_placement == "after_encoder"
+        # The new branches' widths: "layers" reuses the stock layer as the full-width branch.
+        self.widths = scales if self.after_encoder else scales[:-1]
+        self.projections = nn.ModuleList([nn.Linear(width, s) if s < width else nn.Identity() for s in self.widths])
         self.branches = nn.ModuleList([backbone.narrow_layer(config, layer_idx, s) for s in self.widths])
         self.fuse_weight = nn.Parameter(torch.empty(width, sum(scales)))
         self.fuse_bias = nn.Parameter(torch.empty(width))
@@ -100,7 +123,7 @@ class MultiScaleLayer(LayerExtension):
                 branch_config._attn_implementation_internal = implementation
 
     def forward(self, layer_output, layer_args, layer_kwargs):
-        hidden_states = layer_input(layer_args, layer_kwargs)
+        branch_input = layer_output if self.after_encoder else layer_input(layer_args, layer_kwargs)
         cache = layer_kwargs.get("past_key_values")
         self._follow_attention_implementation()
         outputs = []
@@ -108,23 +131,36 @@ class MultiScaleLayer(LayerExtension):
             for projection, branch, cache_index in zip(self.projections, self.branches, self.cache_indices):
                 if cache is not None:
                     ensure_cache_layer(cache, cache_index, like=self.layer_idx)
-                outputs.append(call_like(branch, projection(hidden_states), layer_args, layer_kwargs))
+                outputs.append(call_like(branch, projection(branch_input), layer_args, layer_kwargs))
+        if self.after_encoder:
+            return layer_output + F.linear(torch.cat(outputs, dim=-1), self.fuse_weight, self.fuse_bias)
         outputs.append(layer_output)
         return F.linear(torch.cat(outputs, dim=-1), self.fuse_weight, self.fuse_bias)
 
     def init_design_weights(self, config):
-        """Fuse = [N(0, w²) columns for the narrower branches | identity for the stock branch], bias 0; the
-        projections and branches get the family's usual initialization (from `_init_weights`)."""
-        width, narrow = config.hidden_size, sum(self.widths)
-        fuse = torch.zeros(width, narrow + width)
+        """Fuse's columns of the new branches N(0, w²) (0 at the identity); with placement "layers" the stock
+        branch's columns are the identity. Bias 0; the projections and branches get the family's usual
+        initialization (from `_init_weights`)."""
+        width, new = config.hidden_size, sum(self.widths)
+        fuse = torch.zeros(width, self.fuse_weight.shape[1])
         if config.multiscale_branch_weight:
-            fuse[:, :narrow].normal_(0.0, abs(config.multiscale_branch_weight))
-        fuse[:, narrow:] = torch.eye(width)
+            fuse[:, :new].normal_(0.0, abs(config.multiscale_branch_weight))
+        if not self.after_encoder:
+            fuse[:, new:] = torch.eye(width)
         init.copy_(self.fuse_weight, fuse)
         init.zeros_(self.fuse_bias)
 
     def extra_repr(self) -> str:
-        return f"layer={self.layer_idx}, widths={[*self.widths, self.fuse_weight.shape[0]]}"
+        placement = "after_encoder" if self.after_encoder else "layers"
+        return f"layer={self.layer_idx}, placement={placement}, widths={resolved_scales(self.model_config)}"
+
+
+def multiscale_layer_indices(config) -> list[int]:
+    if config.multiscale_placement == "after_encoder":
+        return [config.num_hidden_layers - 1]
+    return (
+        list(range(config.num_hidden_layers)) if config.multiscale_layers is None else sorted(config.multiscale_layers)
+    )
 
 
 MULTISCALE = Design(
@@ -136,15 +172,15 @@ MULTISCALE = Design(
         "(attention with s / head_dim heads, MLP of width intermediate · s / d, norms), on the same masks, rotary "
         "embeddings and KV cache (its own cache layer); Fuse: Linear(Σs → d). The full-width branch is the stock "
         "layer (P_d = identity). Identity setting: Fuse = [0 | I] selects it, so conversion is exact; the narrower "
-        "branches are initialized normally and contribute once Fuse's columns for them move off zero."
+        "branches are initialized normally and contribute once Fuse's columns for them move off zero. Placement "
+        "'after_encoder': one block after the last layer, y = h + Fuse(concat_s Block_s(P_s h)) with every width a "
+        "new layer; Fuse = 0 is the identity."
     ),
     fields=MultiscaleFields,
     identity={"multiscale_branch_weight": 0.0},
     active={"multiscale_branch_weight": 0.05},
     capabilities=Capabilities(conversion="exact", cached_generation=True, identity_gradient="gate_first"),
-    layers=lambda config: (
-        list(range(config.num_hidden_layers)) if config.multiscale_layers is None else sorted(config.multiscale_layers)
-    ),
+    layers=multiscale_layer_indices,
     tasks=("retrieval", "mlm", "perplexity"),
     layer_extension=MultiScaleLayer,
 )

@@ -11,6 +11,10 @@ The multi-scale layer, for narrower widths s and the full width d (the stock lay
 
     y = concat(Block_s(x P_sᵀ + p_s) for s < d, Block_d(x)) Fᵀ + f
 
+The block after the encoder, on the last layer's output h, with a new full-width layer Block'_d:
+
+    y = h + concat(Block_s(h P_sᵀ + p_s) for s < d, Block'_d(h)) Fᵀ + f
+
 One Llama layer (pre-norm) of width w with h query heads and g KV heads of size D, positions t, causal mask:
 
     RMS(z) = z / sqrt(mean(z²) + eps) · weight
@@ -76,6 +80,20 @@ def multiscale_bert_layer(
     outputs.append(bert_layer(x, stock, heads[-1], mask, eps))
     fuse_weight, fuse_bias = fuse
     return torch.cat(outputs, dim=-1) @ fuse_weight.T + fuse_bias
+
+
+def bert_block_after_encoder(
+    h: torch.Tensor,
+    branches: list[dict],
+    projections: list[tuple[torch.Tensor, torch.Tensor]],
+    fuse: tuple[torch.Tensor, torch.Tensor],
+    heads: list[int],
+    mask: torch.Tensor,
+    eps: float,
+) -> torch.Tensor:
+    """y = h + Fuse(concat(Block_s(P_s h) for s < d, Block'_d(h))) on one sequence h (L, d), the last layer's output:
+    h plus the multi-scale layer whose full-width branch is the new layer `branches[-1]` (P_d = identity)."""
+    return h + multiscale_bert_layer(h, branches[-1], branches[:-1], projections, fuse, heads, mask, eps)
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:

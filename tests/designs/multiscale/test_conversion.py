@@ -9,15 +9,25 @@ import transformers
 from transformers import AutoModel
 
 import hf_archs
+from hf_archs.testing import assert_cached_generation_matches_recompute
 from tests.conftest import quiet
 
 
-def test_minilm_multiscale_is_exact(minilm_dir, tmp_path):
-    report = quiet(hf_archs.convert, "multiscale", str(minilm_dir), tmp_path / "ms", progress=False)
+@pytest.mark.parametrize("placement", ["layers", "after_encoder"])
+def test_minilm_multiscale_is_exact(minilm_dir, tmp_path, placement):
+    settings = {"multiscale_placement": placement}
+    report = quiet(
+        hf_archs.convert, "multiscale", str(minilm_dir), tmp_path / "ms", design_settings=settings, progress=False
+    )
     assert report.identity and max(report.max_abs_diff.values()) <= 1e-5, report.max_abs_diff
     assert report.sentence_embedding_max_abs_diff is None or report.sentence_embedding_max_abs_diff <= 1e-5
     model = AutoModel.from_pretrained(tmp_path / "ms")
-    assert [len(layer.multiscale.branches) for layer in model.encoder.layer] == [3] * 6  # 64, 128, 256 beside 384
+    assert model.config.multiscale_placement == placement
+    branches = [len(layer.multiscale.branches) if hasattr(layer, "multiscale") else 0 for layer in model.encoder.layer]
+    if placement == "layers":
+        assert branches == [3] * 6  # 64, 128, 256 beside the stock 384
+    else:
+        assert branches == [0] * 5 + [4]  # 64, 128, 256 and a new 384 after the last layer
     assert any(name.endswith("branches.2.attention.self.query.weight") for name in report.new_parameters)
 
 
@@ -65,8 +75,4 @@ def test_real_gemma_converts_exactly_and_decodes_with_branch_caches(gemma3_dir, 
     kwargs = dict(max_new_tokens=6, do_sample=False, return_dict_in_generate=True, output_logits=True)
 
     model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path / "active", dtype=torch.float64).eval()
-    cached = model.generate(**inputs, use_cache=True, **kwargs)
-    recomputed = model.generate(**inputs, use_cache=False, **kwargs)
-    assert torch.equal(cached.sequences, recomputed.sequences)
-    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
-        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+    assert_cached_generation_matches_recompute(model, dict(inputs), kwargs)

@@ -11,7 +11,13 @@ from hf_archs import MultiscaleBertConfig, MultiscaleGemma3TextConfig, Multiscal
 from hf_archs.backbones.base import scaled_kv_heads
 from hf_archs.designs.multiscale import naive
 from hf_archs.designs.multiscale.design import resolved_scales
-from hf_archs.testing import VOCAB, tiny_bert_config, tiny_gemma3_config, tiny_llama_config
+from hf_archs.testing import (
+    VOCAB,
+    assert_cached_generation_matches_recompute,
+    tiny_bert_config,
+    tiny_gemma3_config,
+    tiny_llama_config,
+)
 
 
 def bert_config(**overrides) -> MultiscaleBertConfig:
@@ -42,16 +48,34 @@ def relative_to(prefix: str, state: dict) -> dict:
     return {name[len(prefix) :]: value for name, value in state.items() if name.startswith(prefix)}
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_bert_layer_matches_float64_reference_outputs_and_gradients(seed):
-    config = bert_config(multiscale_scales=[16, 48, 64], attn_implementation="eager")
-    model = randomized(AutoModel.from_config(config).double(), seed).eval()
-    layer = model.encoder.layer[0]
+def padded_bert_input(seed: int):
+    """A generator, float64 input x (2, 7, 64) whose second row ends in 3 padding tokens, the padding and the
+    additive key mask."""
     g = torch.Generator().manual_seed(100 + seed)
     x = torch.randn(2, 7, 64, generator=g, dtype=torch.float64, requires_grad=True)
     padding = torch.ones(2, 7, dtype=torch.bool)
     padding[1, -3:] = False
     additive = torch.zeros(2, 7, dtype=torch.float64).masked_fill(~padding, torch.finfo(torch.float64).min)
+    return g, x, padding, additive
+
+
+def assert_same_outputs_and_gradients(actual, expected, x, state: dict, cotangent):
+    """Outputs at 1e-12 and the gradients of every input and weight at 1e-10; every weight takes part."""
+    torch.testing.assert_close(actual, expected, atol=1e-12, rtol=1e-12)
+    inputs = [x, *state.values()]
+    grads = torch.autograd.grad((actual * cotangent).sum(), inputs)
+    expected_grads = torch.autograd.grad((expected * cotangent).sum(), inputs)
+    for name, a, e in zip(["x", *state], grads, expected_grads):
+        torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10, msg=name)
+    assert all(g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bert_layer_matches_float64_reference_outputs_and_gradients(seed):
+    config = bert_config(multiscale_scales=[16, 48, 64], attn_implementation="eager")
+    model = randomized(AutoModel.from_config(config).double(), seed).eval()
+    layer = model.encoder.layer[0]
+    g, x, padding, additive = padded_bert_input(seed)
 
     actual = layer(x, additive[:, None, None, :])
     state = dict(layer.named_parameters())
@@ -69,15 +93,38 @@ def test_bert_layer_matches_float64_reference_outputs_and_gradients(seed):
             for b in range(2)
         ]
     )
-    torch.testing.assert_close(actual, expected, atol=1e-12, rtol=1e-12)
-
     cotangent = torch.randn(actual.shape, generator=g, dtype=torch.float64) * padding[..., None]
-    inputs = [x, *state.values()]
-    grads = torch.autograd.grad((actual * cotangent).sum(), inputs)
-    expected_grads = torch.autograd.grad((expected * cotangent).sum(), inputs)
-    for name, a, e in zip(["x", *state], grads, expected_grads):
-        torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10, msg=name)
-    assert all(g.abs().sum() > 0 for g in grads)  # every branch weight takes part
+    assert_same_outputs_and_gradients(actual, expected, x, state, cotangent)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_bert_block_after_encoder_matches_float64_reference_outputs_and_gradients(seed):
+    """Placement "after_encoder": only the last layer carries the block, y = h + Fuse(concat_s Block_s(P_s h)) on
+    its output h, with a new full-width layer as the last branch."""
+    config = bert_config(
+        multiscale_scales=[16, 48, 64], multiscale_placement="after_encoder", attn_implementation="eager"
+    )
+    model = randomized(AutoModel.from_config(config).double(), seed).eval()
+    assert [hasattr(layer, "multiscale") for layer in model.encoder.layer] == [False, True]
+    layer = model.encoder.layer[-1]
+    g, x, padding, additive = padded_bert_input(seed)
+
+    actual = layer(x, additive[:, None, None, :])
+    state = dict(layer.named_parameters())
+    stock = {k: v for k, v in state.items() if not k.startswith("multiscale.")}
+    extension = relative_to("multiscale.", state)
+    branches = [relative_to(f"branches.{k}.", extension) for k in range(3)]
+    projections = [(extension[f"projections.{k}.weight"], extension[f"projections.{k}.bias"]) for k in range(2)]
+    assert not any(name.startswith("projections.2.") for name in extension)  # P_d = identity
+    fuse = (extension["fuse_weight"], extension["fuse_bias"])
+    eps = config.layer_norm_eps
+    expected = []
+    for b in range(2):
+        mask = additive[b][None, :].expand(7, 7)
+        h = naive.bert_layer(x[b], stock, 4, mask, eps)
+        expected.append(naive.bert_block_after_encoder(h, branches, projections, fuse, [1, 3, 4], mask, eps))
+    cotangent = torch.randn(actual.shape, generator=g, dtype=torch.float64) * padding[..., None]
+    assert_same_outputs_and_gradients(actual, torch.stack(expected), x, state, cotangent)
 
 
 def rms_norm_in_input_dtype(self, hidden_states):
@@ -125,23 +172,18 @@ def test_llama_layer_matches_float64_reference_outputs_and_gradients(seed, monke
             for b in range(2)
         ]
     )
-    torch.testing.assert_close(actual, expected, atol=1e-12, rtol=1e-12)
-
     cotangent = torch.randn(actual.shape, generator=g, dtype=torch.float64)
     cotangent[1, :2] = 0  # padding queries
-    inputs = [x, *state.values()]
-    grads = torch.autograd.grad((actual * cotangent).sum(), inputs)
-    expected_grads = torch.autograd.grad((expected * cotangent).sum(), inputs)
-    for name, a, e in zip(["x", *state], grads, expected_grads):
-        torch.testing.assert_close(a, e, atol=1e-10, rtol=1e-10, msg=name)
-    assert all(g.abs().sum() > 0 for g in grads)
+    assert_same_outputs_and_gradients(actual, expected, x, state, cotangent)
 
 
+@pytest.mark.parametrize("placement", ["layers", "after_encoder"])
 @pytest.mark.parametrize("make_config", [bert_config, llama_config, gemma3_config])
-def test_identity_is_the_stock_layer_exactly(make_config):
-    """Fuse = [0 | I] gives the stock layer's output bit for bit, whatever the branches compute."""
+def test_identity_is_the_stock_model_exactly(make_config, placement):
+    """Fuse = [0 | I] ("layers") or Fuse = 0 ("after_encoder") gives the stock model's output bit for bit, whatever
+    the branches compute."""
     torch.manual_seed(0)
-    model = AutoModel.from_config(make_config()).eval()
+    model = AutoModel.from_config(make_config(multiscale_placement=placement)).eval()
     stock_class = model.config.backbone.stock_base_class
     stock = stock_class._from_config(make_config(), attn_implementation="sdpa").eval()
     stock.load_state_dict({k: v for k, v in model.state_dict().items() if ".multiscale." not in k})
@@ -175,20 +217,25 @@ def test_hidden_states_are_the_fused_layer_outputs(make_config):
     assert all(w[:, : -w.shape[0]].abs().sum() > 0 for w in fuse_weights)  # the narrower branches contribute
 
 
+@pytest.mark.parametrize("placement", ["layers", "after_encoder"])
 @pytest.mark.parametrize("make_config", [llama_config, gemma3_config])
-def test_each_branch_keeps_a_cache_layer_of_its_stock_layers_kind(make_config):
+def test_each_branch_keeps_a_cache_layer_of_its_stock_layers_kind(make_config, placement):
     torch.manual_seed(0)
-    config = make_config(multiscale_branch_weight=0.3)
+    config = make_config(multiscale_branch_weight=0.3, multiscale_placement=placement)
     model = AutoModelForCausalLM.from_config(config).eval()
     input_ids = torch.randint(3, VOCAB, (2, 9), generator=torch.Generator().manual_seed(1))
     out = model.generate(
         input_ids=input_ids, max_new_tokens=4, do_sample=False, pad_token_id=0, return_dict_in_generate=True
     )
     cache = out.past_key_values
-    branches = len(resolved_scales(config)) - 1
     layers = model.model.layers
-    assert len(cache.layers) == config.num_hidden_layers * (1 + branches)
-    for layer_idx, layer in enumerate(layers):
+    extended = [(layer_idx, layer) for layer_idx, layer in enumerate(layers) if hasattr(layer, "multiscale")]
+    if placement == "after_encoder":  # one block of every width, the full one included, after the last layer
+        assert [layer_idx for layer_idx, _ in extended] == [config.num_hidden_layers - 1]
+        assert len(cache.layers) == config.num_hidden_layers + len(resolved_scales(config))
+    else:
+        assert len(cache.layers) == config.num_hidden_layers * len(resolved_scales(config))
+    for layer_idx, layer in extended:
         for branch, cache_index in zip(layer.multiscale.branches, layer.multiscale.cache_indices):
             assert branch.self_attn.layer_idx == cache_index
             assert type(cache.layers[cache_index]) is type(cache.layers[layer_idx])
@@ -233,6 +280,8 @@ def test_branch_shapes_scale_heads_kv_heads_and_mlp():
         ({"multiscale_scales": [16, 16, 64]}, "distinct"),
         ({"multiscale_layers": [0, 5]}, "multiscale_layers"),
         ({"multiscale_branch_weight": float("nan")}, "finite"),
+        ({"multiscale_placement": "before_encoder"}, "multiscale_placement"),
+        ({"multiscale_placement": "after_encoder", "multiscale_layers": [1]}, "after_encoder"),
     ],
 )
 def test_contradicting_fields_are_refused(fields, message):
@@ -244,3 +293,24 @@ def test_chosen_layers_only():
     model = AutoModel.from_config(bert_config(multiscale_layers=[1]))
     assert not hasattr(model.encoder.layer[0], "multiscale") and hasattr(model.encoder.layer[1], "multiscale")
     assert model.encoder.layer[1].multiscale.cache_indices == [2, 3]
+
+
+@pytest.mark.parametrize("make_config", [llama_config, gemma3_config])
+def test_block_after_encoder_decodes_with_its_caches_as_recomputed(make_config):
+    """With the block active, cached greedy decoding gives the recomputed tokens and logits (float64, left
+    padding), and the block changes the model's output."""
+    torch.manual_seed(0)
+    config = make_config(multiscale_branch_weight=0.3, multiscale_placement="after_encoder")
+    model = AutoModelForCausalLM.from_config(config).double().eval()
+    input_ids = torch.randint(3, VOCAB, (2, 7), generator=torch.Generator().manual_seed(1))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[1, :2] = 0
+    kwargs = dict(max_new_tokens=5, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
+    inputs = dict(input_ids=input_ids, attention_mask=attention_mask)
+    recomputed = assert_cached_generation_matches_recompute(model, inputs, kwargs, atol=1e-10)
+    with torch.no_grad():
+        active = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, -1]
+        model.model.layers[-1].multiscale.fuse_weight.zero_()
+        without_block = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, -1]
+    torch.testing.assert_close(recomputed.logits[0], active.float())  # generate() returns float32 logits
+    assert (active - without_block).abs().max() > 1e-3

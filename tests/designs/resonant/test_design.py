@@ -11,7 +11,7 @@ from hf_archs.core.model import design_parameter_names
 from hf_archs.designs.resonant.design import ResonantFields, ResonantTerm
 from hf_archs.designs.resonant.naive import resonance_naive, slot_states
 from hf_archs.registry import ZOO
-from hf_archs.testing import STOCK_VARIANTS
+from hf_archs.testing import STOCK_VARIANTS, assert_cached_generation_matches_recompute
 from tests.conftest import quiet
 
 
@@ -108,11 +108,8 @@ def test_squared_form_generates_the_same_with_and_without_cache(tmp_path):
     attention_mask = torch.ones_like(input_ids)
     attention_mask[0, :3] = 0
     kwargs = dict(max_new_tokens=6, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
-    cached = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=True, **kwargs)
-    recomputed = model.generate(input_ids=input_ids, attention_mask=attention_mask, use_cache=False, **kwargs)
-    assert torch.equal(cached.sequences, recomputed.sequences)
-    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
-        torch.testing.assert_close(step_cached, step_recomputed, atol=1e-5, rtol=1e-5)
+    inputs = dict(input_ids=input_ids, attention_mask=attention_mask)
+    assert_cached_generation_matches_recompute(model, inputs, kwargs)
 
 
 @pytest.mark.slow
