@@ -151,7 +151,7 @@ def _train_and_evaluate(
             task.objective,
             str(work_dir),
             max_steps=budget.steps,
-            **_lora_settings(budget, seed),
+            **lora_settings(budget, seed),
             # finetune_lora's own before/after/reload check on a WordNet subset; the task's evaluation follows.
             eval_size=min(budget.eval_size, 128),
             trust_remote_code=trust_remote_code,
@@ -176,7 +176,7 @@ def _train_and_evaluate(
     return _record(task, model_path, seed, budget, result, start, training=training, role=role)
 
 
-def _lora_settings(budget: Budget, seed: int) -> dict:
+def lora_settings(budget: Budget, seed: int) -> dict:
     """The `finetune_lora` settings every training stage of a run takes from the budget."""
     return {
         "batch_size": budget.batch_size,
@@ -201,7 +201,7 @@ def _mntp_stage(model_path: str, budget: Budget, seed: int, work_dir: Path, trus
         "mntp",
         str(work_dir),
         max_steps=budget.mntp_steps,
-        **_lora_settings(budget, seed),
+        **lora_settings(budget, seed),
         eval_size=min(budget.eval_size, 16),  # a check only: the LM head over a large vocabulary is costly
         trust_remote_code=trust_remote_code,
         max_length=budget.seq_len,
