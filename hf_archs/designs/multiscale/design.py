@@ -32,7 +32,8 @@ class MultiscaleFields(DesignFields):
     """Config fields of multi-scale layers.
 
     multiscale_scales: the branch widths s; the largest must be hidden_size (that branch is the stock layer), every
-        other a multiple of hidden_size / num_attention_heads (heads = s / head_dim). None: d/6, d/3, 2d/3, d
+        other a multiple of hidden_size / num_attention_heads (heads = s / head_dim). After the encoder, [hidden_size]
+        alone is allowed: one plain extra layer, the control for several widths. None: d/6, d/3, 2d/3, d
         rounded down to such multiples ([64, 128, 256, 384] for d = 384 with 12 heads).
     multiscale_placement: "layers": the chosen stock layers become multi-scale layers, y = Fuse(concat_s
         Block_s(P_s x)) with the stock layer as the full-width branch. "after_encoder": one multi-scale block after
@@ -68,10 +69,13 @@ class MultiscaleFields(DesignFields):
                     f"multiscale_scales={scales}: every narrower width must be a multiple of hidden_size / heads = "
                     f"{unit:g} below {d} (its heads = width / head_dim)."
                 )
-        if len(set(scales)) != len(scales) or scales[-1] != d or len(scales) < 2:
+        # After the encoder a single width [d] is one plain extra layer (the control for several widths); in a
+        # stock layer it would be the stock layer alone.
+        fewest = 1 if self.multiscale_placement == "after_encoder" else 2
+        if len(set(scales)) != len(scales) or scales[-1] != d or len(scales) < fewest:
             raise ValueError(
-                f"multiscale_scales={scales} must be distinct, include hidden_size={d} (the stock layer's branch) "
-                "and at least one narrower width."
+                f"multiscale_scales={scales} must be distinct and include hidden_size={d}"
+                + ("." if fewest == 1 else " (the stock layer's branch) and at least one narrower width.")
             )
         if not abs(self.multiscale_branch_weight) < float("inf"):
             raise ValueError("multiscale_branch_weight must be finite.")

@@ -97,13 +97,12 @@ def test_bert_layer_matches_float64_reference_outputs_and_gradients(seed):
     assert_same_outputs_and_gradients(actual, expected, x, state, cotangent)
 
 
+@pytest.mark.parametrize("scales, heads", [([16, 48, 64], [1, 3, 4]), ([64], [4])])
 @pytest.mark.parametrize("seed", [0, 1])
-def test_bert_block_after_encoder_matches_float64_reference_outputs_and_gradients(seed):
+def test_bert_block_after_encoder_matches_float64_reference_outputs_and_gradients(seed, scales, heads):
     """Placement "after_encoder": only the last layer carries the block, y = h + Fuse(concat_s Block_s(P_s h)) on
-    its output h, with a new full-width layer as the last branch."""
-    config = bert_config(
-        multiscale_scales=[16, 48, 64], multiscale_placement="after_encoder", attn_implementation="eager"
-    )
+    its output h, with a new full-width layer as the last branch (alone with scales [d]: one plain extra layer)."""
+    config = bert_config(multiscale_scales=scales, multiscale_placement="after_encoder", attn_implementation="eager")
     model = randomized(AutoModel.from_config(config).double(), seed).eval()
     assert [hasattr(layer, "multiscale") for layer in model.encoder.layer] == [False, True]
     layer = model.encoder.layer[-1]
@@ -113,16 +112,17 @@ def test_bert_block_after_encoder_matches_float64_reference_outputs_and_gradient
     state = dict(layer.named_parameters())
     stock = {k: v for k, v in state.items() if not k.startswith("multiscale.")}
     extension = relative_to("multiscale.", state)
-    branches = [relative_to(f"branches.{k}.", extension) for k in range(3)]
-    projections = [(extension[f"projections.{k}.weight"], extension[f"projections.{k}.bias"]) for k in range(2)]
-    assert not any(name.startswith("projections.2.") for name in extension)  # P_d = identity
+    narrow = len(scales) - 1
+    branches = [relative_to(f"branches.{k}.", extension) for k in range(len(scales))]
+    projections = [(extension[f"projections.{k}.weight"], extension[f"projections.{k}.bias"]) for k in range(narrow)]
+    assert not any(name.startswith(f"projections.{narrow}.") for name in extension)  # P_d = identity
     fuse = (extension["fuse_weight"], extension["fuse_bias"])
     eps = config.layer_norm_eps
     expected = []
     for b in range(2):
         mask = additive[b][None, :].expand(7, 7)
         h = naive.bert_layer(x[b], stock, 4, mask, eps)
-        expected.append(naive.bert_block_after_encoder(h, branches, projections, fuse, [1, 3, 4], mask, eps))
+        expected.append(naive.bert_block_after_encoder(h, branches, projections, fuse, heads, mask, eps))
     cotangent = torch.randn(actual.shape, generator=g, dtype=torch.float64) * padding[..., None]
     assert_same_outputs_and_gradients(actual, torch.stack(expected), x, state, cotangent)
 
