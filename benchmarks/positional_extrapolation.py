@@ -243,9 +243,13 @@ def main():
         + "\n"
     )
     (out / "extrapolation.md").write_text(text)
-    plot(
-        runs, variants, length, args.backbone, Path(f"model_cards/images/positional_{args.backbone}_extrapolation.png")
+    # The card's plot only for the default results folder: another --out keeps its plot beside its tables.
+    image = (
+        out / "extrapolation.png"
+        if args.out
+        else Path(f"model_cards/images/positional_{args.backbone}_extrapolation.png")
     )
+    plot(runs, variants, length, args.backbone, image)
     print(text)
 
 
