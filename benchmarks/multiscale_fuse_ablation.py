@@ -28,6 +28,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from transformers.utils import logging
 
 import hf_archs  # noqa: F401  (registers the zoo)
+from hf_archs.designs.multiscale.design import MultiScaleLayer
 from hf_archs.evaluation.budgets import Budget
 from hf_archs.evaluation.harness import lora_settings
 from hf_archs.evaluation.tasks import get_task
@@ -42,7 +43,7 @@ def ablate(model, version: str) -> None:
     the last `hidden_size` inputs of Fuse)."""
     with torch.no_grad():
         for module in model.modules():
-            if type(module).__name__ != "MultiScaleLayer":
+            if not isinstance(module, MultiScaleLayer):
                 continue
             if module.after_encoder:
                 raise ValueError("The ablation applies to placement 'layers' (Fuse has a full-width stock block).")

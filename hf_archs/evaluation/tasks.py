@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
 from ..data import load_wordnet, wordnet_texts
@@ -116,27 +115,13 @@ def _load(auto_class, model_path: str, device: str, trust_remote_code: bool):
 # --- encoders: definition -> word retrieval ------------------------------------------------------------------------
 
 
-@torch.no_grad()
-def retrieval_ranks(model: nn.Module, tokenizer, entries, pooling, batch_size: int, max_length: int) -> list[int]:
-    """1-based rank of the right word among all distinct words of `entries`, per definition (ties count against
-    it): the ranking of `training.embedding.evaluate_retrieval`, kept per item."""
-    from ..training.embedding import encode, ranks_of_targets
-
-    words = sorted(set(entries["word"]))
-    index = {w: i for i, w in enumerate(words)}
-    queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, max_length, "encode definitions")
-    candidates = encode(model, tokenizer, words, pooling, batch_size, max_length, "encode words")
-    targets = torch.tensor([index[w] for w in entries["word"]])
-    return ranks_of_targets(queries @ candidates.T, targets).tolist()
-
-
 def _evaluate_retrieval(model_path, budget, device, trust_remote_code) -> TaskResult:
-    from ..training.embedding import Pooling
+    from ..training.embedding import Pooling, retrieval_ranks
 
     model, tokenizer = _load(AutoModel, model_path, device, trust_remote_code)
     entries = load_wordnet("test", limit=budget.eval_size)
     pooling = Pooling.from_model_dir(model_path)
-    ranks = np.array(retrieval_ranks(model, tokenizer, entries, pooling, 128, budget.seq_len))
+    ranks = retrieval_ranks(model, tokenizer, entries, pooling, 128, budget.seq_len).numpy()
     items = {"mrr": (1.0 / ranks).tolist(), "recall@1": (ranks <= 1).astype(float).tolist()}
     items["recall@10"] = (ranks <= 10).astype(float).tolist()
     return TaskResult({k: float(np.mean(v)) for k, v in items.items()}, items)

@@ -157,6 +157,25 @@ def ranks_of_targets(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     return (scores >= target_scores).sum(dim=-1)
 
 
+@torch.no_grad()
+def retrieval_ranks(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    entries: Dataset,
+    pooling: Pooling,
+    batch_size: int = 128,
+    max_length: int = 64,
+) -> torch.Tensor:
+    """Definition -> word retrieval, per definition: the 1-based rank by cosine of its right word among every distinct
+    word of `entries` (a tie with the right word counts against it)."""
+    words = sorted(set(entries["word"]))
+    word_index = {word: i for i, word in enumerate(words)}
+    queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, max_length, "encode definitions")
+    candidates = encode(model, tokenizer, words, pooling, batch_size, max_length, "encode words")
+    targets = torch.tensor([word_index[word] for word in entries["word"]])
+    return ranks_of_targets(queries @ candidates.T, targets)
+
+
 def evaluate_retrieval(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
@@ -165,16 +184,8 @@ def evaluate_retrieval(
     batch_size: int = 128,
     max_length: int = 64,
 ) -> dict[str, float]:
-    """Definition -> word retrieval: rank every distinct word of `entries` for each definition by cosine.
-
-    Returns MRR, recall@1 and recall@10 (ranks are 1-based; a tie with the right word counts against it).
-    """
-    words = sorted(set(entries["word"]))
-    word_index = {word: i for i, word in enumerate(words)}
-    queries = encode(model, tokenizer, entries["definition"], pooling, batch_size, max_length, "encode definitions")
-    candidates = encode(model, tokenizer, words, pooling, batch_size, max_length, "encode words")
-    targets = torch.tensor([word_index[word] for word in entries["word"]])
-    ranks = ranks_of_targets(queries @ candidates.T, targets)
+    """MRR, recall@1 and recall@10 of `retrieval_ranks`."""
+    ranks = retrieval_ranks(model, tokenizer, entries, pooling, batch_size, max_length)
     return {
         "mrr": (1.0 / ranks).mean().item(),
         "recall@1": (ranks <= 1).float().mean().item(),
