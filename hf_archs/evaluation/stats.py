@@ -1,7 +1,11 @@
 """Statistics of a paired comparison: mean ± std over seeds, a t-interval over seeds, a paired bootstrap over
-held-out items, and the significance decision.
+held-out items, and the verdict.
 
-Pure Python + numpy (no scipy): the Student t quantile is computed from its CDF by bisection.
+The verdict rule (`VERDICT_RULE`) respects both sources of variance: a difference counts only when the t-interval
+over per-seed differences (seed-to-seed variance: each seed trains its own pair of models) and, where per-item values
+exist, the paired bootstrap over held-out items (evaluation-sample variance) both exclude 0 on the same side, from at
+least `MIN_SEEDS` seeds. The metrics of one comparison are judged together under a Bonferroni correction: each
+metric's intervals are at confidence 1 − (1 − c)/m for m metrics (`family_confidence`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import stats as scipy_stats
+
+
+MIN_SEEDS = 3
+NO_VERDICT = f"n < {MIN_SEEDS}: no verdict"
+VERDICT_RULE = (
+    f"better/worse only when, from >= {MIN_SEEDS} seeds, the t-interval over per-seed paired differences and the "
+    "paired bootstrap over held-out items (where per-item values exist) both exclude 0 on the same side; the m "
+    "metrics of a comparison are judged together (Bonferroni: each interval at confidence 1 - (1 - c)/m)"
+)
+
+
+def family_confidence(confidence: float, metrics: int) -> float:
+    """Per-metric confidence that keeps the family-wise level `confidence` over `metrics` metrics (Bonferroni)."""
+    if metrics < 1:
+        raise ValueError(f"family_confidence needs at least one metric, got {metrics}")
+    return 1 - (1 - confidence) / metrics
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -22,42 +43,13 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(values.mean()), std
 
 
-def _student_t_cdf(t: float, df: int) -> float:
-    """CDF of Student's t with integer `df` (Abramowitz & Stegun 26.7.3 / 26.7.4: exact finite series)."""
-    if df < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
-    theta = math.atan(t / math.sqrt(df))
-    if df == 1:
-        a = 2 * theta / math.pi
-    elif df % 2 == 1:
-        c, s = math.cos(theta), math.sin(theta)
-        total, term = c, c
-        for k in range(1, (df - 3) // 2 + 1):
-            term *= c * c * (2 * k) / (2 * k + 1)
-            total += term
-        a = 2 / math.pi * (theta + s * total)
-    else:
-        c, s = math.cos(theta), math.sin(theta)
-        total, term = 1.0, 1.0
-        for k in range(1, (df - 2) // 2 + 1):
-            term *= c * c * (2 * k - 1) / (2 * k)
-            total += term
-        a = s * total
-    return 0.5 + 0.5 * a  # a = P(|T| <= t) with sign of t
-
-
 def student_t_quantile(p: float, df: int) -> float:
-    """Quantile of Student's t (integer df) by bisection on the exact CDF."""
+    """Quantile of Student's t with `df` degrees of freedom (SciPy)."""
     if not 0 < p < 1:
         raise ValueError(f"p must be in (0, 1), got {p}")
-    lo, hi = -1e6, 1e6
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if _student_t_cdf(mid, df) < p:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    if df < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {df}")
+    return float(scipy_stats.t.ppf(p, df))
 
 
 @dataclass(frozen=True)
@@ -72,6 +64,11 @@ class Interval:
     def significant(self) -> bool:
         """The interval excludes zero (two-sided test at level 1 - confidence)."""
         return self.low > 0 or self.high < 0
+
+    @property
+    def side(self) -> int:
+        """+1 if the interval lies above 0, -1 if below, 0 if it contains 0."""
+        return 1 if self.low > 0 else -1 if self.high < 0 else 0
 
     def to_dict(self) -> dict:
         return {**asdict(self), "significant": self.significant}
@@ -158,17 +155,26 @@ class MetricComparison:
 
     @property
     def primary(self) -> Interval:
-        """The interval the tables show: the paired bootstrap where item-level values exist, else the t-interval."""
+        """The item-level interval the tables show beside the t-interval: the paired bootstrap where per-item values
+        exist, else the t-interval."""
         return self.bootstrap if self.bootstrap is not None else self.t
 
     @property
+    def intervals(self) -> list[Interval]:
+        """The intervals the verdict needs to agree: the t-interval over seeds, and the item bootstrap if any."""
+        return [self.t] + ([self.bootstrap] if self.bootstrap is not None else [])
+
+    @property
     def verdict(self) -> str:
-        """'better' / 'worse' (for the design, significant at the interval's level) or 'no significant difference'."""
-        interval = self.primary
-        if not interval.significant:
+        """'better' / 'worse' (for the design) or 'no significant difference' under `VERDICT_RULE`; `NO_VERDICT`
+        below `MIN_SEEDS` seeds."""
+        if len(self.design_values) < MIN_SEEDS:
+            return NO_VERDICT
+        sides = {interval.side for interval in self.intervals}
+        if len(sides) != 1 or 0 in sides:
             return "no significant difference"
-        improved = interval.estimate > 0 if self.higher_is_better else interval.estimate < 0
-        return "better" if improved else "worse"
+        (side,) = sides
+        return "better" if (side > 0) == self.higher_is_better else "worse"
 
     def to_dict(self) -> dict:
         return {
@@ -184,6 +190,7 @@ class MetricComparison:
             "bootstrap": self.bootstrap.to_dict() if self.bootstrap else None,
             "shown_interval": self.primary.method,
             "verdict": self.verdict,
+            "verdict_rule": VERDICT_RULE,
         }
 
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from hf_archs.evaluation.stats import (
+    NO_VERDICT,
     Interval,
     compare_metric,
+    family_confidence,
     mean_std,
     paired_bootstrap,
     student_t_quantile,
@@ -125,3 +127,54 @@ def test_table_shows_bootstrap_when_items_exist():
     assert comparison.primary is comparison.bootstrap
     assert comparison.to_dict()["shown_interval"].startswith("paired bootstrap")
     assert isinstance(comparison.t, Interval)
+
+
+def _seed_shifts(shifts, items=400, seed=0):
+    """Per-item values of 3 seeds: stock items, and design items shifted by a per-seed constant (tight bootstrap)."""
+    rng = np.random.default_rng(seed)
+    stock = rng.random((len(shifts), items))
+    design = stock + np.asarray(shifts)[:, None]
+    return design, stock
+
+
+def test_item_bootstrap_alone_gives_no_verdict_when_seeds_disagree():
+    # The audit's case: per-seed differences +0.3, -0.3, +0.05. Every item moves with its seed, so the item bootstrap
+    # is narrow and excludes 0; the seeds disagree, so the t-interval over seeds does not: no verdict.
+    design, stock = _seed_shifts([0.3, -0.3, 0.05])
+    comparison = compare_metric(
+        "mrr", True, list(design.mean(1)), list(stock.mean(1)), design_items=design, stock_items=stock
+    )
+    assert comparison.bootstrap.significant and not comparison.t.significant
+    assert comparison.verdict == "no significant difference"
+
+
+def test_verdict_needs_both_intervals_on_the_same_side():
+    design, stock = _seed_shifts([0.10, 0.11, 0.12])
+    better = compare_metric(
+        "mrr", True, list(design.mean(1)), list(stock.mean(1)), design_items=design, stock_items=stock
+    )
+    assert better.t.significant and better.bootstrap.significant and better.verdict == "better"
+    lower = compare_metric(
+        "loss", False, list(design.mean(1)), list(stock.mean(1)), design_items=design, stock_items=stock
+    )
+    assert lower.verdict == "worse"
+
+
+def test_no_verdict_below_three_seeds():
+    comparison = compare_metric("m", True, [2.0, 2.1], [1.0, 1.0])
+    assert comparison.t.significant  # the interval alone would call it
+    assert comparison.verdict == NO_VERDICT
+
+
+def test_family_confidence_is_bonferroni():
+    assert family_confidence(0.95, 1) == pytest.approx(0.95)
+    assert family_confidence(0.95, 3) == pytest.approx(1 - 0.05 / 3)
+    with pytest.raises(ValueError):
+        family_confidence(0.95, 0)
+
+
+def test_student_t_quantile_matches_scipy_on_random_arguments():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(1)
+    for p, df in zip(rng.uniform(0.01, 0.99, 20), rng.integers(1, 60, 20), strict=True):
+        assert student_t_quantile(float(p), int(df)) == pytest.approx(scipy_stats.t.ppf(p, df), abs=1e-10)
