@@ -30,7 +30,7 @@ import numpy as np
 from ..training import finetune_lora
 from .budgets import BUDGETS, Budget, get_budget
 from .records import EvalRecord, config_hash, now_utc, weights_hash, write_json
-from .stats import MetricComparison, compare_metric
+from .stats import VERDICT_RULE, MetricComparison, compare_metric, family_confidence
 from .tasks import Task, get_task, model_kind
 
 
@@ -233,7 +233,7 @@ def _load_record(path: Path, budget: Budget) -> EvalRecord | None:
 
 
 # Library versions that change what a run computes; a record made under others is not reused elsewhere.
-_REUSE_VERSION_KEYS = ("torch", "transformers", "peft", "accelerate", "hf_archs", "device")
+_REUSE_VERSION_KEYS = ("torch", "transformers", "peft", "accelerate", "hf_archs", "hf_archs_commit", "device")
 
 
 def reusable_stock_record(out: Path, run_dir: Path, task: Task, budget: Budget, stock, seed: int) -> Path | None:
@@ -463,9 +463,12 @@ def _cost(run_dir: Path, design, stock, budget, device, trust_remote_code) -> di
 
 
 def aggregate(task: Task, budget: Budget, design: list[EvalRecord], stock: list[EvalRecord]) -> list[MetricComparison]:
-    """Per metric: mean ± std over seeds, t-interval over seed differences, paired bootstrap over items."""
+    """Per metric: mean ± std over seeds, t-interval over seed differences, paired bootstrap over items; the metrics
+    are judged together (`stats.VERDICT_RULE`: each interval at the Bonferroni-corrected confidence)."""
+    directions = task.metric_directions(budget)
+    confidence = family_confidence(budget.confidence, len(directions))
     out = []
-    for metric, higher in task.metric_directions(budget).items():
+    for metric, higher in directions.items():
         source, transform = task.derived.get(metric, (metric, None))
         items = {}
         if all(source in r.items for r in design + stock):
@@ -483,7 +486,7 @@ def aggregate(task: Task, budget: Budget, design: list[EvalRecord], stock: list[
                 [r.metrics[metric] for r in design],
                 [r.metrics[metric] for r in stock],
                 transform=transform,
-                confidence=budget.confidence,
+                confidence=confidence,
                 resamples=budget.bootstrap_resamples,
                 seed=budget.eval_seed,
                 **items,
@@ -503,6 +506,7 @@ def comparison_dict(comparison: Comparison, design: str, stock: str, records: di
         "command": comparison.command,
         "metrics": [m.to_dict() for m in comparison.metrics],
         "shown_interval": "paired bootstrap over held-out items where per-item values exist, else t over seeds",
+        "verdict_rule": VERDICT_RULE,
         "cost": comparison.cost,
         "training": {
             role: {
@@ -512,9 +516,47 @@ def comparison_dict(comparison: Comparison, design: str, stock: str, records: di
             for role in records
         },
         "details": {role: {str(r.seed): _small(r.details) for r in records[role]} for role in records},
+        "versions": {role: {str(r.seed): r.versions for r in records[role]} for role in records},
         "time": now_utc(),
     }
 
 
 def _small(details: dict) -> dict:
     return {k: v for k, v in details.items() if k != "examples"}
+
+
+def rejudge(run_dir: str | Path, *, plot: bool = True) -> Comparison:
+    """Recompute a stored comparison's statistics and verdicts from its per-seed records under the current rule
+    (`stats.VERDICT_RULE`), rewriting `comparison.json`, `comparison.md` (and the plot, whose labels carry the
+    verdicts); nothing is trained or evaluated."""
+    from .report import comparison_markdown
+
+    run_dir = Path(run_dir)
+    stored = json.loads((run_dir / "comparison.json").read_text())
+    task, budget = get_task(stored["task"]), Budget.from_dict(stored["budget"])
+    records = {
+        role: [EvalRecord.load(run_dir / f"seed_{s}" / f"{role}.json") for s in stored["seeds"]]
+        for role in ("stock", "design")
+    }
+    comparison = Comparison(
+        name=stored["name"],
+        task=task.name,
+        run_dir=run_dir,
+        budget=budget,
+        seeds=stored["seeds"],
+        metrics=aggregate(task, budget, records["design"], records["stock"]),
+        cost=stored.get("cost"),
+        command=stored["command"],
+        markdown="",
+        reused_seeds=stored["seeds"],
+        trained_seeds=[],
+    )
+    comparison.markdown = comparison_markdown(comparison, stored["design"], stored["stock"])
+    data = comparison_dict(comparison, stored["design"], stored["stock"], records) | {"time": stored["time"]}
+    write_json(run_dir / "comparison.json", data | {"rejudged": now_utc()})
+    (run_dir / "comparison.md").write_text(comparison.markdown + "\n")
+    if plot:
+        from .plots import plot_comparison
+
+        plot_comparison(run_dir / "comparison.png", comparison, records, task)
+    return comparison

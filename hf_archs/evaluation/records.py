@@ -48,6 +48,32 @@ def weights_hash(model_path: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def code_commit() -> str | None:
+    """The git commit of the hf_archs code that runs (short hash, "+dirty" when tracked files differ from it), or None
+    outside a git checkout (an installed wheel): the code version a record was made with."""
+    import subprocess
+
+    package = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(package), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(package), "status", "--porcelain", "--untracked-files=no", "--", "."],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{commit}+dirty" if dirty else commit
+
+
 def library_versions() -> dict[str, str]:
     import accelerate
     import peft
@@ -64,6 +90,7 @@ def library_versions() -> dict[str, str]:
         "peft": peft.__version__,
         "accelerate": accelerate.__version__,
         "hf_archs": __version__,
+        "hf_archs_commit": code_commit(),
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu x{os.cpu_count()}",
     }
     return versions

@@ -17,9 +17,21 @@ def interval_text(interval, digits: int = 4) -> str:
     return f"{interval.estimate:+.{digits}f} [{fmt(interval.low, digits)}, {fmt(interval.high, digits)}]"
 
 
+def confidence_note(budget, metrics: int) -> str:
+    """How confident each interval of a table is: the family-wise level over its metrics, Bonferroni-corrected."""
+    from .stats import family_confidence
+
+    each = family_confidence(budget.confidence, metrics)
+    return (
+        f"each interval at {each:.2%} confidence ({budget.confidence:.0%} family-wise over the {metrics} metrics, "
+        "Bonferroni)"
+    )
+
+
 def comparison_markdown(comparison, design: str, stock: str) -> str:
+    from .stats import VERDICT_RULE
+
     budget = comparison.budget
-    level = round(budget.confidence * 100)
     shown = {m.primary.method for m in comparison.metrics}
     lines = [
         f"**{comparison.name}** — task `{comparison.task}`, budget `{budget.name}` ({budget.steps} steps × batch "
@@ -27,8 +39,8 @@ def comparison_markdown(comparison, design: str, stock: str) -> str:
         f"{budget.design_learning_rate:g}), seeds {', '.join(map(str, comparison.seeds))}; design `{design}` vs "
         f"stock `{stock}`.",
         "",
-        f"| metric | stock (mean ± std) | design (mean ± std) | Δ design − stock [{level}% CI] | "
-        f"t-interval over seeds [{level}% CI] | verdict |",
+        "| metric | stock (mean ± std) | design (mean ± std) | Δ design − stock [CI] | t-interval over seeds [CI] | "
+        "verdict |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for m in comparison.metrics:
@@ -40,7 +52,9 @@ def comparison_markdown(comparison, design: str, stock: str) -> str:
     lines += [
         "",
         f"Δ column: {'; '.join(sorted(shown))} (percentile, paired: the same item indices for both models and all "
-        "seeds); t column: Student t over per-seed paired differences. Verdict: the Δ-column interval excludes 0.",
+        f"seeds); t column: Student t over per-seed paired differences; "
+        f"{confidence_note(budget, len(comparison.metrics))}; ± is the sample std over seeds (ddof 1). "
+        f"Verdict: {VERDICT_RULE}.",
     ]
     cost = comparison.cost
     if cost and cost.get("ratio"):
@@ -75,11 +89,10 @@ def models_markdown(task, budget, rows: dict, pairs: list[tuple[str, str]], note
     have, with the paired bootstrap over held-out items (the same items for every model) and the t-interval over
     seeds; a pair with fewer than 2 common seeds is listed without intervals. notes: label -> a remark for its row.
     """
-    from .stats import compare_metric, mean_std
+    from .stats import VERDICT_RULE, compare_metric, family_confidence, mean_std
 
     notes = notes or {}
     metrics = task.metric_directions(budget)
-    level = round(budget.confidence * 100)
     arrows = {m: "↑" if higher else "↓" for m, higher in metrics.items()}
     lines = [
         "| model | seeds | " + " | ".join(f"{m} {arrows[m]} (mean ± std)" for m in metrics) + " | note |",
@@ -96,8 +109,8 @@ def models_markdown(task, budget, rows: dict, pairs: list[tuple[str, str]], note
         lines.append(f"| {label} | {seeds} | " + " | ".join(cells) + f" | {notes.get(label, '')} |")
     lines += [
         "",
-        f"| paired difference | seeds | metric | Δ mean | Δ [{level}% CI, bootstrap over items] | "
-        f"t-interval over seeds [{level}% CI] | verdict |",
+        "| paired difference | seeds | metric | Δ mean | Δ [CI, bootstrap over items] | t-interval over seeds [CI] | "
+        "verdict |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for a, b in pairs:
@@ -117,7 +130,7 @@ def models_markdown(task, budget, rows: dict, pairs: list[tuple[str, str]], note
                 [r.metrics[metric] for r in second],
                 design_items=[r.items[metric] for r in first],
                 stock_items=[r.items[metric] for r in second],
-                confidence=budget.confidence,
+                confidence=family_confidence(budget.confidence, len(metrics)),
                 resamples=budget.bootstrap_resamples,
                 seed=budget.eval_seed,
             )
@@ -126,4 +139,5 @@ def models_markdown(task, budget, rows: dict, pairs: list[tuple[str, str]], note
                 f"{fmt(result.design_mean - result.stock_mean)} | {interval_text(result.primary)} | "
                 f"{interval_text(result.t)} | {result.verdict} |"
             )
+    lines += ["", f"Intervals: {confidence_note(budget, len(metrics))}. Verdict: {VERDICT_RULE}."]
     return "\n".join(lines)

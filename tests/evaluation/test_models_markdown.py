@@ -5,7 +5,7 @@ import numpy as np
 from hf_archs.evaluation import BUDGETS, get_task
 from hf_archs.evaluation.records import EvalRecord
 from hf_archs.evaluation.report import fmt, interval_text, models_markdown
-from hf_archs.evaluation.stats import compare_metric
+from hf_archs.evaluation.stats import compare_metric, family_confidence
 
 
 def _records(shift: float, seeds) -> dict:
@@ -34,7 +34,8 @@ def test_models_markdown_rows_and_paired_differences():
         [rows["b"][s].metrics["mrr"] for s in (0, 1, 2)],
         design_items=[rows["a"][s].items["mrr"] for s in (0, 1, 2)],
         stock_items=[rows["b"][s].items["mrr"] for s in (0, 1, 2)],
-        confidence=budget.confidence,
+        # The three metrics are judged together: each interval at the Bonferroni-corrected confidence.
+        confidence=family_confidence(budget.confidence, len(task.metric_directions(budget))),
         resamples=budget.bootstrap_resamples,
         seed=budget.eval_seed,
     )
