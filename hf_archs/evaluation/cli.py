@@ -56,6 +56,12 @@ def add_subcommands(subparsers) -> None:
     lb.add_argument("--results", default="results", help="results folder (default: results/)")
     lb.add_argument("--output", default=None, help="file to write (e.g. LEADERBOARD.md); default: stdout")
     lb.add_argument("--cards", default=None, help="also regenerate the result tables of the cards in this folder")
+    lb.add_argument(
+        "--rejudge",
+        action="store_true",
+        help="first recompute every stored comparison's statistics and verdicts from its per-seed records under the "
+        "current verdict rule (nothing is trained)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "leaderboard":
         from .leaderboard import write_leaderboard
 
+        if args.rejudge:
+            from .harness import rejudge
+
+            for path in sorted(Path(args.results).rglob("comparison.json")):
+                print(f"rejudged: {rejudge(path.parent).name}")
         markdown = write_leaderboard(args.results, args.output)
         if args.cards:
             from .cards import refresh_cards

@@ -13,8 +13,79 @@ def _interval(data: dict) -> Interval:
     return Interval(data["estimate"], data["low"], data["high"], data["confidence"], data["method"])
 
 
+VALID = "valid"
+
+
+def run_status(run_dir: Path) -> str:
+    """A run's status from its `run.json`: "valid" (the default), "superseded: ..." or "invalid: ..." (a reason)."""
+    run_file = run_dir / "run.json"
+    status = json.loads(run_file.read_text()).get("status", VALID) if run_file.is_file() else VALID
+    if status != VALID and not status.startswith(("superseded: ", "invalid: ")):
+        raise ValueError(f"{run_file}: status must be valid, 'superseded: <why>' or 'invalid: <why>'; got {status!r}")
+    return status
+
+
+def trained_parameters(data: dict, role: str) -> int | None:
+    """Trained parameters of one side of a comparison (the same for every seed), or None if not recorded."""
+    counts = {seed.get("trainable_parameters") for seed in (data.get("training") or {}).get(role, {}).values()}
+    if len(counts) != 1 or None in counts:
+        return None
+    return counts.pop()
+
+
+def _parameters(n: int | None) -> str:
+    if n is None:
+        return "–"
+    return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}k"
+
+
+def _capacity(data: dict) -> str:
+    design, stock = trained_parameters(data, "design"), trained_parameters(data, "stock")
+    ratio = f" (×{design / stock:.1f})" if design and stock else ""
+    return f"{_parameters(design)} / {_parameters(stock)}{ratio}"
+
+
+def _commit(data: dict) -> str:
+    """The code version the design's records were made with (commit, + if the tree was dirty), or – before it was
+    recorded."""
+    commits = {
+        versions.get("hf_archs_commit")
+        for role in ("design", "stock")
+        for versions in (data.get("versions") or {}).get(role, {}).values()
+    }
+    commits.discard(None)
+    return ", ".join(sorted(commits)) or "–"
+
+
+def _metric_rows(data: dict) -> list[str]:
+    ratio = (data.get("cost") or {}).get("ratio") or {}
+    rows = []
+    for m in data["metrics"]:
+        item = interval_text(_interval(m["bootstrap"])) if m.get("bootstrap") else "–"
+        rows.append(
+            f"| {data['name']} | {data['task']} | {data['budget']['name']} | {len(data['seeds'])} | "
+            f"{m['metric']} {'↑' if m['higher_is_better'] else '↓'} | {fmt(m['stock_mean'])} ± "
+            f"{fmt(m['stock_std'])} | {fmt(m['design_mean'])} ± {fmt(m['design_std'])} | "
+            f"{interval_text(_interval(m['t_interval']))} | {item} | {m['verdict']} | {_capacity(data)} | "
+            f"{fmt(ratio.get('train_tokens_per_s'), 2)} | {fmt(ratio.get('train_peak_memory_mb'), 2)} | "
+            f"{_commit(data)} |"
+        )
+    return rows
+
+
+_HEADER = [
+    "| name | task | budget | seeds | metric | stock | design | Δ [t over seeds] | Δ [bootstrap over items] | "
+    "verdict | trained params design / stock | train tok/s × | mem × | commit |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+]
+
+
 def leaderboard_markdown(results_dir: str | Path = "results") -> str:
-    """Comparisons (`comparison.json`) and single evaluations (`*.json` records written by `hf-archs eval`)."""
+    """Comparisons (`comparison.json`) and single evaluations (`*.json` records written by `hf-archs eval`).
+
+    Runs whose `run.json` marks them superseded or invalid leave the main table for a list with the reason."""
+    from .stats import VERDICT_RULE
+
     results_dir = Path(results_dir)
     comparisons = sorted(results_dir.rglob("comparison.json"))
     lines = [
@@ -24,23 +95,25 @@ def leaderboard_markdown(results_dir: str | Path = "results") -> str:
         "",
         "## Design vs stock (same budget, paired over seeds)",
         "",
-        "| name | task | budget | seeds | metric | stock | design | Δ [CI] | verdict | train tok/s × | mem × |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"Verdict: {VERDICT_RULE}. ± is the sample standard deviation over seeds (ddof 1). Trained parameters: what "
+        "each side's fine-tune updated (LoRA and the design's own parameters), with the design / stock ratio.",
+        "",
+        *_HEADER,
     ]
+    retired = []
     for path in comparisons:
         data = json.loads(path.read_text())
-        ratio = (data.get("cost") or {}).get("ratio") or {}
-        for m in data["metrics"]:
-            shown = _interval(m["bootstrap"] if m.get("bootstrap") else m["t_interval"])
-            lines.append(
-                f"| {data['name']} | {data['task']} | {data['budget']['name']} | {len(data['seeds'])} | "
-                f"{m['metric']} {'↑' if m['higher_is_better'] else '↓'} | {fmt(m['stock_mean'])} ± "
-                f"{fmt(m['stock_std'])} | {fmt(m['design_mean'])} ± {fmt(m['design_std'])} | "
-                f"{interval_text(shown)} | {m['verdict']} | {fmt(ratio.get('train_tokens_per_s'), 2)} | "
-                f"{fmt(ratio.get('train_peak_memory_mb'), 2)} |"
-            )
+        status = run_status(path.parent)
+        if status == VALID:
+            lines += _metric_rows(data)
+        else:
+            retired.append((data["name"], data["budget"]["name"], status))
     if not comparisons:
-        lines.append("| (none) | | | | | | | | | | |")
+        lines.append("| (none) |" + " |" * 13)
+    if retired:
+        lines += ["", "## Superseded and invalid runs (kept for the record, not results)", ""]
+        lines += ["| name | budget | status |", "| --- | --- | --- |"]
+        lines += [f"| {name} | {budget} | {status} |" for name, budget, status in retired]
 
     evals = []
     for path in sorted(results_dir.rglob("*.json")):

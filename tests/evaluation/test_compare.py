@@ -8,7 +8,7 @@ from transformers import AutoTokenizer
 import hf_archs.evaluation.harness as harness
 from hf_archs.evaluation import BUDGETS, compare, evaluate, get_task, update_card, write_leaderboard
 from hf_archs.evaluation.cli import main as cli_main
-from hf_archs.evaluation.harness import run_key
+from hf_archs.evaluation.harness import rejudge, run_key
 from hf_archs.training import finetune_lora
 
 
@@ -72,6 +72,16 @@ def test_compare_end_to_end_then_resume(tiny_models, tmp_path, monkeypatch):
     board = write_leaderboard(out, tmp_path / "LEADERBOARD.md")
     assert "| tiny-semantic | perplexity | ci | 4 | loss ↓ |" in board
     assert (tmp_path / "LEADERBOARD.md").read_text().strip() == board.strip()
+
+    # Rejudging from the stored records reproduces the statistics; a run marked invalid leaves the main table.
+    assert [m.to_dict() for m in rejudge(run_dir, plot=False).metrics] == [m.to_dict() for m in more.metrics]
+    run_file = run_dir / "run.json"
+    run_file.write_text(json.dumps(json.loads(run_file.read_text()) | {"status": "invalid: a test run"}))
+    board = write_leaderboard(out)
+    assert "| tiny-semantic | perplexity |" not in board and "| tiny-semantic | ci | invalid: a test run |" in board
+    run_file.write_text(json.dumps(json.loads(run_file.read_text()) | {"status": "wrong"}))
+    with pytest.raises(ValueError, match="status must be"):
+        write_leaderboard(out)
 
 
 @pytest.mark.slow
