@@ -85,6 +85,7 @@ def test_auroc_precision_recall_and_threshold_against_hand_values():
 
 
 def test_monitor_and_probe_train_on_a_tiny_model():
+    torch.manual_seed(0)
     _, model = stock_and_monitor("llama")
     splits = split_chains(12, 6)
     tokenizer = char_tokenizer()
@@ -96,13 +97,23 @@ def test_monitor_and_probe_train_on_a_tiny_model():
     with torch.no_grad():
         for parameter in monitor.parameters():
             parameter.normal_(0, 0.02)
-    losses = train_scorer(monitor, monitor_scorer(monitor), data["train"], epochs=6, lr=3e-3)
-    assert losses[-1] < losses[0]
+
+    def token_auroc(scorer, split):
+        return detection_report(scorer, data[split], data[split])["token_auroc"]
+
+    before = {split: token_auroc(monitor_scorer(monitor), split) for split in data}
+    losses = train_scorer(monitor, monitor_scorer(monitor), data["train"], epochs=15, lr=1e-2)
+    assert losses[-1] < 0.8 * losses[0]
+    # The monitor learns to flag the wrong tokens: it separates its training chains almost perfectly and held-out
+    # chains well, far above where it started (measured: train 0.54 -> 0.94, held-out 0.62 -> 0.87).
+    after = {split: token_auroc(monitor_scorer(monitor), split) for split in data}
+    assert after["train"] >= 0.9 and after["validation"] >= 0.75
+    assert after["validation"] > before["validation"] + 0.1
     probe = LinearProbe(model.config.hidden_size)
-    probe_losses = train_scorer(probe, probe, data["train"], epochs=6, lr=3e-3)
-    assert probe_losses[-1] < probe_losses[0]
-    report = detection_report(monitor_scorer(monitor), data["validation"], data["validation"])
-    assert 0.0 <= report["token_auroc"] <= 1.0 and 0.0 <= report["step_auroc"] <= 1.0
+    probe_before = token_auroc(probe, "train")
+    train_scorer(probe, probe, data["train"], epochs=15, lr=3e-3)
+    # The probe's one-batch epoch losses swing with the pos-weighted BCE; its ranking of the tokens is what improves.
+    assert token_auroc(probe, "train") > probe_before + 0.1
     # Scores of the trained monitor reach the model's own outputs (same module, same weights).
     chain = splits.validation[1]
     ids = tokenizer(chain.text, return_tensors="pt")["input_ids"]
