@@ -83,6 +83,15 @@ def test_cot_retry_and_tree_of_thought_react_to_the_monitor():
     )[0]  # fmt: skip
     assert tree.decoded_tokens > len(tree.new_tokens)  # three branches per step
     assert len(tree.new_tokens) == 8
+    # The same search with a threshold the untrained monitor's saturated scores pass: candidates flagged by the
+    # monitor are dropped, so another path is kept, with fewer flagged tokens (measured: 5 of 8 above it -> 1).
+    threshold = 0.999
+    watched = monitored_generate(
+        model, input_ids, strategy="tot", branches=3, max_new_tokens=8, stop_token_ids=[], temperature=1.5,
+        boundary_token_ids=[int(t) for t in greedy.new_tokens[1::2]], threshold=threshold,
+    )[0]  # fmt: skip
+    assert not torch.equal(watched.new_tokens, tree.new_tokens)
+    assert (watched.anomaly_scores > threshold).sum() < (tree.anomaly_scores > threshold).sum()
 
 
 @pytest.mark.parametrize("backbone", ["llama", "gemma3"])
