@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from transformers import AutoTokenizer
 
@@ -111,7 +112,15 @@ def test_evaluate_every_task_on_tiny_models(tiny_models, tmp_path):
     ci = BUDGETS["ci"]
     retrieval = evaluate(tiny_models["bert_semantic"], "retrieval", "ci", output=tmp_path / "r.json")
     assert set(retrieval.metrics) == {"mrr", "recall@1", "recall@10"}
-    assert len(retrieval.items["mrr"]) == ci.eval_size and 0 < retrieval.metrics["mrr"] <= 1
+    assert len(retrieval.items["mrr"]) == ci.eval_size
+    # Every item is one definition's reciprocal rank: the recalls are the same ranks, and each metric its items' mean.
+    ranks = 1 / np.array(retrieval.items["mrr"])
+    np.testing.assert_allclose(ranks, np.round(ranks), rtol=1e-9)
+    assert ranks.min() >= 1
+    np.testing.assert_array_equal(retrieval.items["recall@1"], ranks <= 1)
+    np.testing.assert_array_equal(retrieval.items["recall@10"], ranks <= 10 + 1e-9)
+    for metric, items in retrieval.items.items():
+        assert retrieval.metrics[metric] == pytest.approx(np.mean(items))
     assert json.loads((tmp_path / "r.json").read_text())["config_hash"] == retrieval.config_hash
 
     mlm = evaluate(tiny_models["bert"], "mlm", "ci")
@@ -124,7 +133,8 @@ def test_evaluate_every_task_on_tiny_models(tiny_models, tmp_path):
 
     arithmetic = evaluate(tiny_models["llama"], "arithmetic", "ci")
     assert len(arithmetic.items["accuracy"]) == ci.arithmetic_eval_size
-    assert 0 <= arithmetic.metrics["accuracy"] <= 1 and arithmetic.details["examples"]
+    assert set(arithmetic.items["accuracy"]) <= {0.0, 1.0} and arithmetic.details["examples"]
+    assert arithmetic.metrics["accuracy"] == pytest.approx(np.mean(arithmetic.items["accuracy"]))
 
     cost = evaluate(tiny_models["bert"], "cost", "ci")
     assert cost.metrics["train_tokens_per_s"] > 0 and cost.metrics["infer_tokens_per_s"] > 0
