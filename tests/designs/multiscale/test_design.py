@@ -314,3 +314,20 @@ def test_block_after_encoder_decodes_with_its_caches_as_recomputed(make_config):
         without_block = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, -1]
     torch.testing.assert_close(recomputed.logits[0], active.float())  # generate() returns float32 logits
     assert (active - without_block).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("placement", ["layers", "after_encoder"])
+@pytest.mark.parametrize("make_config", [llama_config, gemma3_config])
+def test_decoder_outputs_never_see_later_tokens(make_config, placement):
+    """Changing the last token leaves every earlier position's logits exactly as they were, with every parameter
+    random (each branch and the fusion active), while the last position's logits change: the block and the branches
+    stay causal."""
+    config = make_config(multiscale_placement=placement, attn_implementation="eager")
+    model = randomized(AutoModelForCausalLM.from_config(config), seed=0).double().eval()
+    input_ids = torch.randint(3, VOCAB, (2, 9), generator=torch.Generator().manual_seed(2))
+    changed = input_ids.clone()
+    changed[:, -1] = (changed[:, -1] + 1 - 3) % (VOCAB - 3) + 3
+    with torch.no_grad():
+        before, after = model(input_ids=input_ids).logits, model(input_ids=changed).logits
+    torch.testing.assert_close(after[:, :-1], before[:, :-1], atol=0, rtol=0)
+    assert (after[:, -1] - before[:, -1]).abs().max() > 1e-6
