@@ -12,7 +12,8 @@ scratch with the same data order, masks and initialization seed:
 - continuous (normalized): `continuous_bert` with `continuous_normalize=True`, u = k / (n − 1) at every length.
 Data: WordNet 3.0 entries (the harness's corpus) as one token stream, cut into windows; 15% MLM masking
 (the harness's collator); held-out windows from the test split with fixed masks. Metric: token-weighted MLM loss on
-the masked tokens, mean ± std over seeds. float32 (`--device`). Writes extrapolation.json and extrapolation.md.
+the masked tokens, mean ± sample std over seeds (ddof 1). float32 (`--device`). Writes extrapolation.json and
+extrapolation.md.
 """
 
 import argparse
@@ -30,6 +31,7 @@ from transformers import AutoTokenizer, BertConfig, BertForMaskedLM
 import hf_archs
 from hf_archs.data.wordnet import wordnet_texts
 from hf_archs.evaluation.lm import token_stream
+from hf_archs.evaluation.stats import mean_std
 from hf_archs.training.language_modeling import fixed_eval_batches, lm_collator
 
 
@@ -162,7 +164,7 @@ def main():
         cells = []
         for factor in FACTORS:
             values = [run[f"loss@{factor}x"] for run in runs if run["kind"] == kind]
-            cells.append("n/a" if None in values else f"{np.mean(values):.3f} ± {np.std(values):.3f}")
+            cells.append("n/a" if None in values else "{:.3f} ± {:.3f}".format(*mean_std(values)))
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     command = (
         f"python benchmarks/continuous_extrapolation.py --length {length} --steps {args.steps} "

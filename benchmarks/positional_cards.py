@@ -1,16 +1,28 @@
 """Write the measured sections of the positional model cards from the stored results: the extrapolation tables
-(`results/positional-<backbone>/extrapolation.md`) and the cost tables (`cost.md`) go between the card's
-`positional-<backbone>-extrapolation` and `positional-<backbone>-cost` markers.
+(`results/positional-<backbone>[-<run>]/extrapolation.md`) and the cost tables (`cost.md`) go between the card's
+`positional-<backbone>[-<run>]-extrapolation` / `positional-<backbone>-cost` markers (rewrite a stored folder's tables
+first with `python benchmarks/positional_extrapolation.py --render <folder>`).
 
     python benchmarks/positional_cards.py
 """
 
+import shutil
 from pathlib import Path
 
 from hf_archs.evaluation.cards import update_card
 
 
 CARDS = {"llama": "model_cards/positional_llama.md", "bert": "model_cards/positional_bert.md"}
+# Further stored runs shown in a card: (backbone, run suffix); their plot lives beside their tables.
+EXTRA_RUNS = (("bert", "8000-steps"),)
+
+
+def _write(card: str, marker: str, source: Path, image: str | None, alt: str) -> None:
+    markdown = source.read_text().strip()
+    if image and (Path("model_cards/images") / image).exists():
+        markdown += f"\n\n![{alt}](images/{image})"
+    update_card(card, marker, markdown)
+    print(f"{card}: {marker}")
 
 
 def main():
@@ -18,13 +30,16 @@ def main():
         results = Path(f"results/positional-{backbone}")
         for part, image in (("extrapolation", f"positional_{backbone}_extrapolation.png"), ("cost", None)):
             source = results / f"{part}.md"
-            if not source.exists() or not Path(card).exists():
-                continue
-            markdown = source.read_text().strip()
-            if image and (Path("model_cards/images") / image).exists():
-                markdown += f"\n\n![positional_{backbone} extrapolation](images/{image})"
-            update_card(card, f"positional-{backbone}-{part}", markdown)
-            print(f"{card}: positional-{backbone}-{part}")
+            if source.exists() and Path(card).exists():
+                _write(card, f"positional-{backbone}-{part}", source, image, f"positional_{backbone} extrapolation")
+    for backbone, run in EXTRA_RUNS:
+        results = Path(f"results/positional-{backbone}-{run}")
+        image = f"positional_{backbone}_extrapolation_{run.replace('-', '_')}.png"
+        if (results / "extrapolation.png").exists():
+            shutil.copyfile(results / "extrapolation.png", Path("model_cards/images") / image)
+        alt = f"positional_{backbone} extrapolation, {run.replace('-', ' ')}"
+        marker = f"positional-{backbone}-extrapolation-{run}"
+        _write(CARDS[backbone], marker, results / "extrapolation.md", image, alt)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import torch
 
 import hf_archs
 from hf_archs.data.wordnet import wordnet_texts
+from hf_archs.evaluation.stats import mean_std
 
 
 FACTORS = (1, 2, 4, 8, 16)
@@ -144,7 +145,7 @@ def table(runs: list[dict], variants, length: int, protocol: str) -> list[str]:
         cells = []
         for factor in FACTORS:
             values = [run[f"{protocol}@{factor}x"] for run in runs if run["variant"] == variant]
-            cells.append("n/a" if None in values or not values else f"{np.mean(values):.3f} ± {np.std(values):.3f}")
+            cells.append("n/a" if None in values or not values else "{:.3f} ± {:.3f}".format(*mean_std(values)))
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return lines
 
@@ -164,7 +165,7 @@ def plot(runs: list[dict], variants, length: int, backbone: str, path: Path) -> 
                 if values and None not in values:
                     xs.append(factor * length)
                     means.append(np.mean(values))
-                    stds.append(np.std(values))
+                    stds.append(mean_std(values)[1])
             if xs:
                 axis.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=variant)
         axis.set_xscale("log", base=2)
@@ -191,7 +192,14 @@ def main():
     parser.add_argument("--eval-windows", type=int, default=2, help="held-out characters: this × 16 × L")
     parser.add_argument("--out", default=None)
     parser.add_argument("--save-model", default=None, help="folder to save the last trained model of each variant")
+    parser.add_argument("--render", default=None, help="only rewrite the tables and plot of a stored results folder")
     args = parser.parse_args()
+    if args.render:
+        out = Path(args.render)
+        record = json.loads((out / "extrapolation.json").read_text())
+        backbone = record["setup"]["backbone"]
+        write_report(record, out, _image(out, backbone, default=out.name == f"positional-{backbone}"))
+        return
     torch.set_num_threads(1)
     variants = args.variants.split(",") if args.variants else VARIANTS[args.backbone]
     length, seeds = args.length, [int(s) for s in args.seeds.split(",")]
@@ -223,18 +231,33 @@ def main():
     setup = {key: value for key, value in vars(args).items() if key not in ("out", "save_model")}
     record = {"setup": {**setup, **SHAPE, "vocab_size": VOCAB, "factors": FACTORS}, "runs": runs}
     (out / "extrapolation.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_report(record, out, _image(out, args.backbone, default=not args.out))
+
+
+def _image(out: Path, backbone: str, default: bool) -> Path:
+    """The card's plot for the default results folder; another folder keeps its plot beside its tables."""
+    card_image = Path(f"model_cards/images/positional_{backbone}_extrapolation.png")
+    return card_image if default else out / "extrapolation.png"
+
+
+def write_report(record: dict, out: Path, image: Path) -> None:
+    """extrapolation.md (the tables the card shows) and the plot, from a stored record."""
+    setup, runs = record["setup"], record["runs"]
+    variants = list(dict.fromkeys(run["variant"] for run in runs))
+    length = setup["length"]
     command = (
-        f"python benchmarks/positional_extrapolation.py --backbone {args.backbone} --length {length} "
-        f"--steps {args.steps} --batch-size {args.batch_size} --seeds {args.seeds} --eval-windows {args.eval_windows} "
-        f"--lr {args.lr:g}"
+        f"python benchmarks/positional_extrapolation.py --backbone {setup['backbone']} --length {length} "
+        f"--steps {setup['steps']} --batch-size {setup['batch_size']} --seeds {setup['seeds']} "
+        f"--eval-windows {setup['eval_windows']}" + (f" --lr {setup['lr']:g}" if "lr" in setup else "")
     )
     seconds = {v: np.mean([r["train_seconds"] for r in runs if r["variant"] == v]) for v in variants}
     cost = ["| encoding | train seconds (mean) |", "| --- | --- |"] + [
         f"| {v} | {s:.1f} |" for v, s in seconds.items()
     ]
     text = (
-        f"Trained at L = {length} characters ({args.steps} steps × batch {args.batch_size}, seeds {args.seeds}), "
-        f"CPU float32, one thread (`{command}`). Held-out loss in nats per character, mean ± std over seeds.\n\n"
+        f"Trained at L = {length} characters ({setup['steps']} steps × batch {setup['batch_size']}, seeds "
+        f"{setup['seeds']}), CPU float32, one thread (`{command}`). Held-out loss in nats per character, mean ± "
+        "sample std over seeds (ddof 1).\n\n"
         + "\n".join(table(runs, variants, length, "windows"))
         + "\n\n"
         + "\n".join(table(runs, variants, length, "sliding"))
@@ -243,13 +266,7 @@ def main():
         + "\n"
     )
     (out / "extrapolation.md").write_text(text)
-    # The card's plot only for the default results folder: another --out keeps its plot beside its tables.
-    image = (
-        out / "extrapolation.png"
-        if args.out
-        else Path(f"model_cards/images/positional_{args.backbone}_extrapolation.png")
-    )
-    plot(runs, variants, length, args.backbone, image)
+    plot(runs, variants, length, setup["backbone"], image)
     print(text)
 
 
