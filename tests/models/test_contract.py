@@ -23,7 +23,7 @@ from hf_archs.conversion.verify import main_output
 from hf_archs.core.model import design_parameter_names
 from hf_archs.testing import assert_cached_generation_matches_recompute
 from hf_archs.training import design_modules_to_save
-from tests.zoo_cases import VOCAB, case_params
+from tests.zoo_cases import VOCAB, build_tiny, case_params
 
 
 IDENTITY_ATOL = 1e-5
@@ -336,6 +336,23 @@ def test_save_and_reload_give_identical_outputs(case, converted, tmp_path, batch
             parameter.copy_(torch.linspace(-1, 1, parameter.numel()).view_as(parameter))
     model.save_pretrained(tmp_path)
     assert max(compare_models(model, load(case, tmp_path), batches).values()) == 0.0
+
+
+@pytest.mark.parametrize("active", [False, True], ids=["identity", "active"])
+@pytest.mark.parametrize("case", case_params())
+def test_a_deep_copy_computes_the_same_outputs(case, active, batches):
+    """`copy.deepcopy` (Transformers' own tests, assisted decoding) gives an independent model: the copy's outputs,
+    side fields included, are the original's, and the original still works after the copy ran."""
+    model = build_tiny(case, active)
+    twin = copy.deepcopy(model)
+    batch = batches["left_padding" if case.is_decoder else "right_padding"]
+    with torch.no_grad():
+        copied = twin(**batch)
+        original = model(**batch)
+    fields = [name for name, value in original.items() if isinstance(value, torch.Tensor)]
+    assert fields == [name for name, value in copied.items() if isinstance(value, torch.Tensor)]
+    for name in fields:
+        assert torch.equal(copied[name], original[name]), name
 
 
 @pytest.mark.parametrize("case", case_params())
