@@ -14,12 +14,14 @@ every head class is a design model with no code of its own, and weight names sta
 by state-dict copy).
 """
 
+import re
 import sys
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
 from torch import nn
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .design import check_design_keys
 from .feed_forward import attach_feed_forward_inputs
@@ -96,6 +98,17 @@ def _building_design_base(stock_base: type, design_base: type):
             yield
         finally:
             setattr(module, name, original)
+
+
+def _is_stock_attention_kernel(key: str) -> bool:
+    """A key naming an attention kernel of Transformers (registered, e.g. flash or flex attention, or paged), or of
+    the Hub (`org/name`, loaded through the `kernels` library): real kernels that compute the stock attention only."""
+    return (
+        key in ALL_ATTENTION_FUNCTIONS.valid_keys()
+        or key.startswith("paged|")
+        or re.fullmatch(r"flash_attention_\d+", key) is not None
+        or "/" in key
+    )
 
 
 class DesignPreTrainedModel:
@@ -247,14 +260,30 @@ class DesignPreTrainedModel:
         kernels = [key for design in config.designs for key in design.capabilities.kernels]
         return ["eager", "sdpa", *kernels]
 
+    def _refuse_attn_implementation(self, requested_attention: str, accepted: list[str]):
+        if not _is_stock_attention_kernel(requested_attention):
+            # Stock wording for a bogus key (callers and Transformers' own tests match its start).
+            raise ValueError(
+                f'Specified `attn_implementation="{requested_attention}"` is not supported: {requested_attention!r} '
+                f"is not a known attention implementation. {type(self).__name__} supports {accepted}."
+            )
+        designs = ", ".join(design.name for design in self.config.designs)
+        raise ValueError(
+            f"{type(self).__name__} cannot use attn_implementation={requested_attention!r}: the stock kernel "
+            f"would silently drop the {designs} design's attention term. Supported: {accepted}."
+        )
+
+    def _check_and_adjust_attn_implementation(self, attn_implementation, *args, **kwargs):
+        # Transformers loads a Hub kernel ("org/name") here, before it asks `get_correct_attn_implementation`.
+        accepted = self.accepted_attn_implementations(self.config)
+        if isinstance(attn_implementation, str) and "/" in attn_implementation and attn_implementation not in accepted:
+            self._refuse_attn_implementation(attn_implementation, accepted)
+        return super()._check_and_adjust_attn_implementation(attn_implementation, *args, **kwargs)
+
     def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:
         accepted = self.accepted_attn_implementations(self.config)
         if requested_attention is not None and requested_attention not in accepted:
-            designs = ", ".join(design.name for design in self.config.designs)
-            raise ValueError(
-                f"{type(self).__name__} cannot use attn_implementation={requested_attention!r}: the stock kernel "
-                f"would silently drop the {designs} design's attention term. Supported: {accepted}."
-            )
+            self._refuse_attn_implementation(requested_attention, accepted)
         if requested_attention in ("eager", "sdpa", None):
             return super().get_correct_attn_implementation(requested_attention, is_init_check)
         return requested_attention

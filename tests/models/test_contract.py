@@ -166,6 +166,37 @@ def test_stock_kernels_that_would_drop_the_term_are_refused(case, converted, imp
         model.set_attn_implementation(implementation)
 
 
+@pytest.mark.parametrize("case", case_params())
+def test_attention_can_be_set_dynamically_and_unknown_keys_are_named(case):
+    """Transformers' own `test_can_set_attention_dynamically`: eager -> sdpa -> a bogus key refused with the stock
+    wording (it names the key, not a kernel that drops the term) and nothing changed -> eager again. A Hub kernel is a
+    real stock kernel: refused because it would drop the term."""
+    for model_class in case.entry.model_classes.values():
+        config = case.entry.config_class(**case.variant.config.to_dict())
+        config._attn_implementation = "eager"
+        model = model_class(config)
+        configs = [model.config] + [m.config for m in model.modules() if isinstance(m, transformers.PreTrainedModel)]
+
+        def assert_everywhere(expected):
+            assert all(config._attn_implementation == expected for config in configs), model_class.__name__
+
+        assert model_class._can_set_attn_implementation()
+        assert_everywhere("eager")
+        model.set_attn_implementation("sdpa")
+        assert_everywhere("sdpa")
+        with pytest.raises(ValueError, match='Specified `attn_implementation="foo"` is not supported') as refused:
+            model.set_attn_implementation("foo")
+        assert "not a known attention implementation" in str(refused.value) and "drop" not in str(refused.value)
+        for key in model_class.accepted_attn_implementations(config):
+            assert repr(key) in str(refused.value)
+        assert_everywhere("sdpa")
+        with pytest.raises(ValueError, match="drop"):
+            model.set_attn_implementation("kernels-community/flash-attn2")
+        assert_everywhere("sdpa")
+        model.set_attn_implementation("eager")
+        assert_everywhere("eager")
+
+
 # 5. generate() with KV cache == full recompute ----------------------------------------------------------------------
 @pytest.mark.parametrize("case", case_params(lambda case: case.decodes_with_cache))
 def test_generate_with_cache_matches_recompute(case, converted):
