@@ -551,6 +551,23 @@ def test_batching_does_not_change_a_row(case, converted, batches):
             torch.testing.assert_close(alone, batched[row][valid], atol=1e-5, rtol=1e-5, msg=f"row {row}")
 
 
+@pytest.mark.parametrize("case", case_params(lambda case: case.variant.backbone == "bert"))
+def test_feed_forward_chunking_gives_the_same_outputs(case, batches):
+    """BERT's `chunk_size_feed_forward` runs each FFN on slices of the sequence; what a design adds to the FFN input
+    must be sliced with it (Transformers' own `test_feed_forward_chunking`, with the design active)."""
+    model = build_tiny(case, active=True)
+    batch = {name: value[:, :12] for name, value in batches["right_padding"].items()}  # chunk sizes divide 12
+    with torch.no_grad():
+        expected = main_output(model(**batch))
+        for chunk_size in (1, 4):
+            model.config.chunk_size_feed_forward = chunk_size
+            for layer in model.modules():
+                if hasattr(layer, "chunk_size_feed_forward"):
+                    layer.chunk_size_feed_forward = chunk_size
+            chunked = main_output(model(**batch))
+            torch.testing.assert_close(chunked, expected, msg=f"chunk_size_feed_forward={chunk_size}")
+
+
 @pytest.mark.parametrize("case", case_params())
 def test_resize_token_embeddings(case, converted, batches):
     model = load(case, converted(case, active=True))
