@@ -23,7 +23,7 @@ from hf_archs.conversion.verify import main_output
 from hf_archs.core.model import design_parameter_names
 from hf_archs.testing import assert_cached_generation_matches_recompute
 from hf_archs.training import design_modules_to_save
-from tests.zoo_cases import VOCAB, build_tiny, case_params
+from tests.zoo_cases import VOCAB, build_tiny, case_params, tiny_config
 
 
 IDENTITY_ATOL = 1e-5
@@ -172,7 +172,7 @@ def test_attention_can_be_set_dynamically_and_unknown_keys_are_named(case):
     wording (it names the key, not a kernel that drops the term) and nothing changed -> eager again. A Hub kernel is a
     real stock kernel: refused because it would drop the term."""
     for model_class in case.entry.model_classes.values():
-        config = case.entry.config_class(**case.variant.config.to_dict())
+        config = tiny_config(case)
         config._attn_implementation = "eager"
         model = model_class(config)
         configs = [model.config] + [m.config for m in model.modules() if isinstance(m, transformers.PreTrainedModel)]
