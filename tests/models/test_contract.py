@@ -3,11 +3,13 @@
 Registration, identity, attention paths, generation, outputs, masks, training machinery, bad input.
 """
 
+import collections
 import copy
 import json
 import subprocess
 import sys
 import textwrap
+from unittest import mock
 
 import peft
 import pytest
@@ -501,6 +503,37 @@ def test_hidden_states_and_attentions_for_every_head(case, converted, batches):
         # Attention rows sum to 1 over the keys a token may see: the design's term does not break the softmax.
         rows = outputs.attentions[-1].sum(-1)[batch["attention_mask"].bool()[:, None, :].expand(-1, heads, -1)]
         torch.testing.assert_close(rows, torch.ones_like(rows))
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_output_capture_is_never_chained_or_cleared(case, batches):
+    """Transformers' own `test_capture_outputs_decorator`: its output-capture context is only ever set to a request
+    (a dict) and reset, never chained on the same output or set to None, and the outputs keep one entry per stock
+    layer (multi-scale branches run their own inner layers)."""
+    from transformers.utils.output_capturing import CompileableContextVar
+
+    counter = collections.Counter()
+    original_set, original_reset = CompileableContextVar.set, CompileableContextVar.reset
+
+    def counting_set(self, value):
+        counter.update(value.keys())
+        assert all(count <= 1 for count in counter.values()), f"capture chained: {counter}"
+        return original_set(self, value)
+
+    def counting_reset(self, token):
+        counter.subtract(self.context_var.get().keys())
+        original_reset(self, token)
+
+    model = build_tiny(case, active=True, attn_implementation="eager")
+    layers = model.config.num_hidden_layers
+    with (
+        mock.patch.object(CompileableContextVar, "set", counting_set),
+        mock.patch.object(CompileableContextVar, "reset", counting_reset),
+        torch.no_grad(),
+    ):
+        outputs = model(**batches["left_padding"], output_hidden_states=True, output_attentions=True)
+    assert len(outputs.hidden_states) == layers + 1 and len(outputs.attentions) == layers
+    assert not +counter
 
 
 @pytest.mark.parametrize("case", case_params())
