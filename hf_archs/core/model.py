@@ -167,6 +167,7 @@ class DesignPreTrainedModel:
             raise ValueError(f"{type(self).__name__}: at most one design may add a feed-forward input.")
         preparation = InputPreparation(
             position_encoding=self.config.backbone.position_embedding if encoding is not None else None,
+            position_table=self.config.backbone.position_embedding if encoding is None else None,
             prepare_position_inputs=self.config.backbone.prepare_position_inputs,
             pass_padding_mask=has_patterns,
             pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),

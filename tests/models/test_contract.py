@@ -256,6 +256,33 @@ def test_float_position_ids_end_to_end(case, stock_dirs, converted):
     assert_cached_generation_matches_recompute(model, dict(input_ids=input_ids, position_ids=fractional), kwargs)
 
 
+@pytest.mark.parametrize("case", case_params())
+def test_float_position_ids_on_every_model_type(case, batches):
+    """Integer-valued float `position_ids` give the integer positions' result on every model type; NaN ones are
+    refused clearly (they gave an IndexError or NaN outputs); fractional ones work where positions are continuous
+    and are refused clearly where the backbone's learned table stays (it gave a torch embedding error)."""
+    model = build_tiny(case, active=True)
+    batch = batches["right_padding"]
+    positions = torch.arange(batch["input_ids"].shape[1])[None].expand(batch["input_ids"].shape[0], -1)
+    continuous = case.is_decoder or any(
+        design.position_encoding is not None
+        and (design.position_encoding_when is None or design.position_encoding_when(model.config))
+        for design in case.entry.designs
+    )
+    with torch.no_grad():
+        expected = main_output(model(**batch, position_ids=positions))
+        torch.testing.assert_close(main_output(model(**batch, position_ids=positions.float())), expected)
+        nan = positions.float().clone()
+        nan[0, 1] = float("nan")
+        with pytest.raises(ValueError, match="NaN"):
+            model(**batch, position_ids=nan)
+        if continuous:
+            assert torch.isfinite(main_output(model(**batch, position_ids=positions * 0.5))).all()
+        else:
+            with pytest.raises(ValueError, match="integer positions only"):
+                model(**batch, position_ids=positions * 0.5)
+
+
 @pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder and not case.decodes_with_cache))
 def test_generate_without_cached_decoding_refuses_clearly(case, converted):
     """A decoder whose active design cannot decode with a KV cache says so and names the layers; without a cache,
