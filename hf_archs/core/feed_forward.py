@@ -13,8 +13,11 @@ A design that feeds the FFN a second, per-token input (e.g. a frozen dictionary 
 
 The stock modules and weight names are untouched: the layer hands its keyword arguments to its attention, where a
 forward pre-hook takes the features out (the attention functions never see them; under gradient checkpointing the
-replayed layer forward hands them again), and a forward pre-hook of the FFN module adds the new input.
+replayed layer forward hands them again), and a forward pre-hook of the FFN module adds the new input. An FFN run on
+slices of the sequence (BERT's `chunk_size_feed_forward`) gets the matching slice of the features at each call.
 """
+
+import functools
 
 import torch
 from torch import nn
@@ -54,35 +57,45 @@ class FeedForwardInput(nn.Module):
         raise NotImplementedError
 
 
-def _attention_pre_hook(pending: dict):
-    def take_features(attention, args, kwargs):
-        pending["features"] = kwargs.pop(TOKEN_FEATURES_KWARG, None)
-        return args, kwargs
+class _PendingFeatures:
+    """One layer's token features, from its attention's call to its FFN's. The FFN may run on slices of the sequence
+    (BERT's `chunk_size_feed_forward`, one call per slice, in order): `offset` is where the next slice starts."""
 
-    return take_features
-
-
-def _feed_forward_post_hook(pending: dict):
-    def release_features(feed_forward, args, output):
-        pending["features"] = None
-
-    return release_features
+    features: torch.Tensor | None = None
+    offset: int = 0
 
 
-def _feed_forward_pre_hook(pending: dict, attribute_name: str):
-    def add_input(feed_forward, args):
-        features = pending["features"]
-        # Looked up at each call, not captured: PEFT's `modules_to_save` swaps in a wrapper holding the trained copy.
-        side_input = getattr(feed_forward, attribute_name)
-        if features is None:
-            raise ValueError(
-                f"{attribute_name!r} needs the tokens' features: call the model with input_ids (its base model "
-                "computes them), not a layer or the FFN on its own."
-            )
-        (ffn_input, *rest) = args
-        return (ffn_input + side_input(ffn_input, features.to(ffn_input.dtype)), *rest)
+# The hooks are bound to their layer's `_PendingFeatures` with `functools.partial`, never a closure: `copy.deepcopy`
+# copies a partial's arguments with the model, so a copy's hooks share a state of their own.
+def _take_features(pending: _PendingFeatures, attention, args, kwargs):
+    pending.features, pending.offset = kwargs.pop(TOKEN_FEATURES_KWARG, None), 0
+    return args, kwargs
 
-    return add_input
+
+def _release_features(pending: _PendingFeatures, feed_forward, args, output):
+    if pending.features is None or pending.offset >= pending.features.shape[-2]:
+        pending.features = None
+
+
+def _add_input(pending: _PendingFeatures, attribute_name: str, feed_forward, args):
+    features = pending.features
+    # Looked up at each call, not captured: PEFT's `modules_to_save` swaps in a wrapper holding the trained copy.
+    side_input = getattr(feed_forward, attribute_name)
+    if features is None:
+        raise ValueError(
+            f"{attribute_name!r} needs the tokens' features: call the model with input_ids (its base model "
+            "computes them), not a layer or the FFN on its own."
+        )
+    (ffn_input, *rest) = args
+    start, length = pending.offset, ffn_input.shape[-2]
+    if start + length > features.shape[-2]:
+        raise ValueError(
+            f"{attribute_name!r}: the FFN input covers positions {start}..{start + length - 1}, but the tokens' "
+            f"features cover {features.shape[-2]} positions."
+        )
+    pending.offset = start + length
+    features = features[..., start : start + length, :].to(ffn_input.dtype)
+    return (ffn_input + side_input(ffn_input, features), *rest)
 
 
 def attach_feed_forward_inputs(base_model: nn.Module, design, feed_forward_path: str | None) -> TokenTable:
@@ -102,14 +115,14 @@ def attach_feed_forward_inputs(base_model: nn.Module, design, feed_forward_path:
         layer = base_model.get_submodule(path.rsplit(".", 1)[0])
         side_input = input_class(base_model.config)
         feed_forward.add_module(side_input.attribute_name, side_input)
-        pending = {"features": None}  # this layer's token features, from its attention's call to its FFN's
+        pending = _PendingFeatures()
         # The layer's attention takes the features out of the keywords the layer hands it (a hook of the layer itself
         # would run outside Transformers' gradient checkpointing, which replays only the layer's forward).
         # By its methods, not isinstance: code loaded with trust_remote_code may hold another copy of the class.
         attention = next(module for module in layer.modules() if callable(getattr(module, "logit_terms", None)))
-        attention.register_forward_pre_hook(_attention_pre_hook(pending), with_kwargs=True)
-        feed_forward.register_forward_pre_hook(_feed_forward_pre_hook(pending, side_input.attribute_name))
-        feed_forward.register_forward_hook(_feed_forward_post_hook(pending))
+        attention.register_forward_pre_hook(functools.partial(_take_features, pending), with_kwargs=True)
+        feed_forward.register_forward_pre_hook(functools.partial(_add_input, pending, side_input.attribute_name))
+        feed_forward.register_forward_hook(functools.partial(_release_features, pending))
     return table
 
 

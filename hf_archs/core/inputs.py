@@ -72,6 +72,27 @@ def token_positions(arguments: dict) -> torch.Tensor:
     return torch.arange(past, past + length, device=device, dtype=torch.float32)[None]
 
 
+def check_float_positions(arguments: dict, position_table: str | None) -> None:
+    """Float `position_ids` (in place): NaN or infinite ones are refused (they would index past a table or spread NaN
+    silently); with `position_table` (the path of the backbone's learned position table, kept because no design
+    replaced it), they must be integers, which the table is indexed with: integer-valued floats become integers (the
+    result of integer positions), fractional ones are refused."""
+    position_ids = arguments.get("position_ids")
+    if position_ids is None or not position_ids.is_floating_point():
+        return
+    if not bool(torch.isfinite(position_ids).all()):
+        raise ValueError("position_ids hold NaN or infinite values; positions must be finite numbers.")
+    if position_table is None:
+        return
+    if not bool((position_ids == position_ids.round()).all()):
+        raise ValueError(
+            f"This model's position embedding ({position_table}) is the backbone's learned table, which takes "
+            "integer positions only; got fractional position_ids. Fractional positions need a position design "
+            "that replaces the table."
+        )
+    arguments["position_ids"] = position_ids.long()
+
+
 def token_features(token_tables, input_ids: torch.Tensor | None) -> torch.Tensor:
     """The tables' features of the input ids (batch, L, r); several tables are concatenated."""
     if input_ids is None:
@@ -88,6 +109,8 @@ class InputPreparation:
 
     position_encoding: path (in the base model) of a `PositionEncoding` asked for `position_ids` when the caller gives
         none, or None. A path, not the module: a deep copy of the model must ask its own module.
+    position_table: path of the backbone's learned position table when no design replaced it (its positions must be
+        integers: `check_float_positions`), or None.
     prepare_position_inputs: the backbone's adaptation of the keyword arguments to (float) positions, in place.
     pass_padding_mask: pass the 2D `attention_mask` (or whatever mask the caller gave, or None) to the layers; a mask
         that is not 2D travels too, and layers that build their own mask refuse it.
@@ -99,6 +122,7 @@ class InputPreparation:
     """
 
     position_encoding: str | None = None
+    position_table: str | None = None
     prepare_position_inputs: Callable[[dict], None] = lambda arguments: None
     pass_padding_mask: bool = False
     pass_token_positions: bool = False
@@ -112,6 +136,7 @@ class InputPreparation:
             shape, device = input_shape(arguments)
             encoding = model.get_submodule(self.position_encoding)
             arguments["position_ids"] = encoding.position_ids(arguments.get("attention_mask"), shape, device)
+        check_float_positions(arguments, self.position_table)
         self.prepare_position_inputs(arguments)
         if self.pass_padding_mask:
             arguments[PADDING_MASK_KWARG] = arguments.get("attention_mask")
@@ -156,6 +181,7 @@ __all__ = [
     "TOKEN_FEATURES_KWARG",
     "TOKEN_POSITIONS_KWARG",
     "bound_arguments",
+    "check_float_positions",
     "input_shape",
     "InputPreparation",
     "prepare_inputs_in_forward",

@@ -12,8 +12,8 @@ layer of another width) on the same masks, rotary embeddings and KV cache.
 
 Two things make such inner layers behave like parts of one stock layer:
 - `outputs_not_recorded()`: Transformers records `output_hidden_states` / `output_attentions` with hooks on every
-  module of the stock layer and attention classes; inner layers run with recording paused, so the outputs keep one
-  entry per stock layer.
+  module of the stock layer and attention classes; inner layers run as a nested model that records nothing, so the
+  outputs keep one entry per stock layer.
 - `cache_layer_index()`: an inner attention layer keeps its own KV-cache layer, an index past the stock ones, which
   is added to the model's cache (of the same kind as its stock layer's: dynamic, sliding, static) on first use. The
   cache's own operations (beam reorder, crop, reset, batch select) then cover it like any other layer.
@@ -64,17 +64,26 @@ def call_like(layer: nn.Module, hidden_states: torch.Tensor, layer_args: tuple, 
 
 @contextmanager
 def outputs_not_recorded():
-    """Pause Transformers' recording of hidden states and attentions (inner layers are not layers of the model)."""
-    if _active_collector is None:
+    """Run inner layers as a nested model called with every `output_*` switch off: Transformers' recording hooks then
+    find an empty request, so the model's `hidden_states` / `attentions` keep one entry per stock layer.
+
+    Transformers installs its recording hooks on every module of the stock layer and attention classes, the inner
+    layers included, and offers no per-module exclusion: an `OutputRecorder`'s `layer_name` is a substring filter,
+    and an inner layer's name contains its stock layer's. So the collector of the call in progress is swapped for the
+    empty one a nested model uses, and put back with its own token; never set to None, which Transformers' own
+    instrumentation (e.g. its `test_capture_outputs_decorator`) does not expect."""
+    previous = _active_collector.get() if _active_collector is not None else None
+    if not previous:  # nothing is being recorded
         yield
         return
-    previous = _active_collector.get()
-    _active_collector.set(None)
+    token = _active_collector.set({})
     try:
         yield
     finally:
-        # set, not reset: under torch.compile the collector is a plain global that reset() would clear.
-        _active_collector.set(previous)
+        if token is not None:
+            _active_collector.reset(token)
+        else:  # under torch.compile the collector is a plain global, which reset() would clear: put it back
+            _active_collector.set(previous)
 
 
 def _new_cache_layer_like(layer):

@@ -14,12 +14,14 @@ every head class is a design model with no code of its own, and weight names sta
 by state-dict copy).
 """
 
+import re
 import sys
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
 
 from torch import nn
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from .design import check_design_keys
 from .feed_forward import attach_feed_forward_inputs
@@ -98,6 +100,17 @@ def _building_design_base(stock_base: type, design_base: type):
             setattr(module, name, original)
 
 
+def _is_stock_attention_kernel(key: str) -> bool:
+    """A key naming an attention kernel of Transformers (registered, e.g. flash or flex attention, or paged), or of
+    the Hub (`org/name`, loaded through the `kernels` library): real kernels that compute the stock attention only."""
+    return (
+        key in ALL_ATTENTION_FUNCTIONS.valid_keys()
+        or key.startswith("paged|")
+        or re.fullmatch(r"flash_attention_\d+", key) is not None
+        or "/" in key
+    )
+
+
 class DesignPreTrainedModel:
     """Mixin placed before the stock `...PreTrainedModel` of a design model type."""
 
@@ -154,6 +167,7 @@ class DesignPreTrainedModel:
             raise ValueError(f"{type(self).__name__}: at most one design may add a feed-forward input.")
         preparation = InputPreparation(
             position_encoding=self.config.backbone.position_embedding if encoding is not None else None,
+            position_table=self.config.backbone.position_embedding if encoding is None else None,
             prepare_position_inputs=self.config.backbone.prepare_position_inputs,
             pass_padding_mask=has_patterns,
             pass_token_positions=any(term.uses_positions for layer in layers for term in layer.logit_terms()),
@@ -247,14 +261,30 @@ class DesignPreTrainedModel:
         kernels = [key for design in config.designs for key in design.capabilities.kernels]
         return ["eager", "sdpa", *kernels]
 
+    def _refuse_attn_implementation(self, requested_attention: str, accepted: list[str]):
+        if not _is_stock_attention_kernel(requested_attention):
+            # Stock wording for a bogus key (callers and Transformers' own tests match its start).
+            raise ValueError(
+                f'Specified `attn_implementation="{requested_attention}"` is not supported: {requested_attention!r} '
+                f"is not a known attention implementation. {type(self).__name__} supports {accepted}."
+            )
+        designs = ", ".join(design.name for design in self.config.designs)
+        raise ValueError(
+            f"{type(self).__name__} cannot use attn_implementation={requested_attention!r}: the stock kernel "
+            f"would silently drop the {designs} design's attention term. Supported: {accepted}."
+        )
+
+    def _check_and_adjust_attn_implementation(self, attn_implementation, *args, **kwargs):
+        # Transformers loads a Hub kernel ("org/name") here, before it asks `get_correct_attn_implementation`.
+        accepted = self.accepted_attn_implementations(self.config)
+        if isinstance(attn_implementation, str) and "/" in attn_implementation and attn_implementation not in accepted:
+            self._refuse_attn_implementation(attn_implementation, accepted)
+        return super()._check_and_adjust_attn_implementation(attn_implementation, *args, **kwargs)
+
     def get_correct_attn_implementation(self, requested_attention: str | None, is_init_check: bool = False) -> str:
         accepted = self.accepted_attn_implementations(self.config)
         if requested_attention is not None and requested_attention not in accepted:
-            designs = ", ".join(design.name for design in self.config.designs)
-            raise ValueError(
-                f"{type(self).__name__} cannot use attn_implementation={requested_attention!r}: the stock kernel "
-                f"would silently drop the {designs} design's attention term. Supported: {accepted}."
-            )
+            self._refuse_attn_implementation(requested_attention, accepted)
         if requested_attention in ("eager", "sdpa", None):
             return super().get_correct_attn_implementation(requested_attention, is_init_check)
         return requested_attention

@@ -12,8 +12,12 @@ before. Two things reach positions the stock code does not provide:
   (BERT gathers token type ids with them), which `Backbone.prepare_position_inputs` makes safe.
 
 Both happen in the input preparation of the design base model (`core/inputs.py`), so the stock forward and its
-signature stay untouched (Trainer and `generate()` read that signature). Every design model gets the hook, so float
-position ids work on every zoo model type (decoders: `float_positions_are_coordinates`).
+signature stay untouched (Trainer and `generate()` read that signature). Every design model gets the hook: float
+position ids work on every zoo model type whose positions are continuous (RoPE on the decoders, with
+`float_positions_are_coordinates`; a design's `PositionEncoding`). Where the backbone's learned table stays (BERT
+without a position design), a table is indexed by integers: integer-valued float positions give the integer
+positions' result, fractional ones are refused (`core.inputs.check_float_positions`), as are NaN and infinite ones
+everywhere.
 """
 
 import torch

@@ -13,10 +13,14 @@ states as a keyword of the model call (`SideBranch.memory_keyword`): `begin_side
 forward's arguments and hands it to the branch, so decoding with a KV cache can carry the branch's window along with
 the cache.
 
-The per-call scratch (`_side_call`, `_side_sink`) lives only from the start of a call to its end: the layer hooks
-cannot pass values to the branch any other way. No statistic is kept across calls.
+The per-call scratch (`_SideScratch.calls`, `_side_sink`) lives only from the start of a call to its end: the layer
+hooks cannot pass values to the branch any other way. No statistic is kept across calls. The layer hooks reach the
+scratch through a `functools.partial` over the base model's `_SideScratch`, never a closure: `copy.deepcopy` copies
+a partial's arguments with the rest of the model, so a copy's hooks fill the copy's scratch (a closure would keep
+writing into the original's).
 """
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -65,6 +69,13 @@ class _SideCall:
     captured: dict[int, torch.Tensor] = field(default_factory=dict)
 
 
+class _SideScratch:
+    """The scratch of the call in progress (one `_SideCall` per branch, or None between calls), shared by a base model
+    and the hooks of the layers its branches read."""
+
+    calls: list[_SideCall] | None = None
+
+
 @dataclass(frozen=True)
 class _Spec:
     """What the hooks need of a branch, fixed at construction (PEFT may later wrap the module itself)."""
@@ -89,16 +100,19 @@ def begin_side_call(base_model: nn.Module, arguments: dict) -> None:
         blind = continues_cache and spec.memory_keyword is not None and memory is None
         padding = mask if isinstance(mask, torch.Tensor) and mask.dim() == 2 else None  # not a 4D or per-layer mask
         calls.append(_SideCall(padding, memory, blind))
-    base_model._side_call = calls
+    base_model._side_scratch.calls = calls
 
 
-def _capture_layer(base_model, layer_idx):
-    @torch.compiler.disable
-    def hook(module, args, output):
-        for call in base_model.__dict__.get("_side_call") or ():
-            call.captured[layer_idx] = output[0] if isinstance(output, tuple) else output
+def discard_side_call(base_model: nn.Module) -> None:
+    """Drop the scratch of a call that stopped before `end_side_call` (e.g. a hook raised to end the forward early)."""
+    base_model._side_scratch.calls = None
 
-    return hook
+
+@torch.compiler.disable  # the per-call scratch is Python state; compiled code runs around it
+def _capture_layer(scratch: _SideScratch, layer_idx: int, module, args, output):
+    """Forward hook of a layer a branch reads (bound with `functools.partial`)."""
+    for call in scratch.calls or ():
+        call.captured[layer_idx] = output[0] if isinstance(output, tuple) else output
 
 
 def _with_fields(output, fields: dict, output_classes: dict):
@@ -113,7 +127,7 @@ def _with_fields(output, fields: dict, output_classes: dict):
 def end_side_call(base_model: nn.Module, output):
     """After the stock forward: the branches' fields from the captured states, added to the base model's `output`
     (and left for the head that called it); closes the call's scratch."""
-    calls = base_model.__dict__.pop("_side_call", None) or []
+    calls, base_model._side_scratch.calls = base_model._side_scratch.calls or [], None
     fields, output_classes = {}, {}
     for spec, call in zip(base_model._side_branch_specs, calls, strict=True):
         missing = [i for i in spec.layers if i not in call.captured]
@@ -162,8 +176,9 @@ def install_side_branches(base_model: nn.Module, branches: list[SideBranch], lay
             )
         )
     base_model._side_branch_specs = tuple(specs)
+    base_model._side_scratch = _SideScratch()
     for layer_idx in sorted({i for spec in specs for i in spec.layers}):
-        layers[layer_idx].register_forward_hook(_capture_layer(base_model, layer_idx))
+        layers[layer_idx].register_forward_hook(functools.partial(_capture_layer, base_model._side_scratch, layer_idx))
 
 
 def install_side_outputs_on_head(head: nn.Module) -> None:
@@ -172,4 +187,11 @@ def install_side_outputs_on_head(head: nn.Module) -> None:
     head.register_forward_hook(_after_head_forward)
 
 
-__all__ = ["SideBranch", "begin_side_call", "end_side_call", "install_side_branches", "install_side_outputs_on_head"]
+__all__ = [
+    "SideBranch",
+    "begin_side_call",
+    "discard_side_call",
+    "end_side_call",
+    "install_side_branches",
+    "install_side_outputs_on_head",
+]

@@ -3,11 +3,13 @@
 Registration, identity, attention paths, generation, outputs, masks, training machinery, bad input.
 """
 
+import collections
 import copy
 import json
 import subprocess
 import sys
 import textwrap
+from unittest import mock
 
 import peft
 import pytest
@@ -23,7 +25,7 @@ from hf_archs.conversion.verify import main_output
 from hf_archs.core.model import design_parameter_names
 from hf_archs.testing import assert_cached_generation_matches_recompute
 from hf_archs.training import design_modules_to_save
-from tests.zoo_cases import VOCAB, case_params
+from tests.zoo_cases import VOCAB, build_tiny, case_params, tiny_config
 
 
 IDENTITY_ATOL = 1e-5
@@ -166,6 +168,37 @@ def test_stock_kernels_that_would_drop_the_term_are_refused(case, converted, imp
         model.set_attn_implementation(implementation)
 
 
+@pytest.mark.parametrize("case", case_params())
+def test_attention_can_be_set_dynamically_and_unknown_keys_are_named(case):
+    """Transformers' own `test_can_set_attention_dynamically`: eager -> sdpa -> a bogus key refused with the stock
+    wording (it names the key, not a kernel that drops the term) and nothing changed -> eager again. A Hub kernel is a
+    real stock kernel: refused because it would drop the term."""
+    for model_class in case.entry.model_classes.values():
+        config = tiny_config(case)
+        config._attn_implementation = "eager"
+        model = model_class(config)
+        configs = [model.config] + [m.config for m in model.modules() if isinstance(m, transformers.PreTrainedModel)]
+
+        def assert_everywhere(expected):
+            assert all(config._attn_implementation == expected for config in configs), model_class.__name__
+
+        assert model_class._can_set_attn_implementation()
+        assert_everywhere("eager")
+        model.set_attn_implementation("sdpa")
+        assert_everywhere("sdpa")
+        with pytest.raises(ValueError, match='Specified `attn_implementation="foo"` is not supported') as refused:
+            model.set_attn_implementation("foo")
+        assert "not a known attention implementation" in str(refused.value) and "drop" not in str(refused.value)
+        for key in model_class.accepted_attn_implementations(config):
+            assert repr(key) in str(refused.value)
+        assert_everywhere("sdpa")
+        with pytest.raises(ValueError, match="drop"):
+            model.set_attn_implementation("kernels-community/flash-attn2")
+        assert_everywhere("sdpa")
+        model.set_attn_implementation("eager")
+        assert_everywhere("eager")
+
+
 # 5. generate() with KV cache == full recompute ----------------------------------------------------------------------
 @pytest.mark.parametrize("case", case_params(lambda case: case.decodes_with_cache))
 def test_generate_with_cache_matches_recompute(case, converted):
@@ -221,6 +254,33 @@ def test_float_position_ids_end_to_end(case, stock_dirs, converted):
     model.generation_config.eos_token_id = None
     kwargs = dict(max_new_tokens=6, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
     assert_cached_generation_matches_recompute(model, dict(input_ids=input_ids, position_ids=fractional), kwargs)
+
+
+@pytest.mark.parametrize("case", case_params())
+def test_float_position_ids_on_every_model_type(case, batches):
+    """Integer-valued float `position_ids` give the integer positions' result on every model type; NaN ones are
+    refused clearly (they gave an IndexError or NaN outputs); fractional ones work where positions are continuous
+    and are refused clearly where the backbone's learned table stays (it gave a torch embedding error)."""
+    model = build_tiny(case, active=True)
+    batch = batches["right_padding"]
+    positions = torch.arange(batch["input_ids"].shape[1])[None].expand(batch["input_ids"].shape[0], -1)
+    continuous = case.is_decoder or any(
+        design.position_encoding is not None
+        and (design.position_encoding_when is None or design.position_encoding_when(model.config))
+        for design in case.entry.designs
+    )
+    with torch.no_grad():
+        expected = main_output(model(**batch, position_ids=positions))
+        torch.testing.assert_close(main_output(model(**batch, position_ids=positions.float())), expected)
+        nan = positions.float().clone()
+        nan[0, 1] = float("nan")
+        with pytest.raises(ValueError, match="NaN"):
+            model(**batch, position_ids=nan)
+        if continuous:
+            assert torch.isfinite(main_output(model(**batch, position_ids=positions * 0.5))).all()
+        else:
+            with pytest.raises(ValueError, match="integer positions only"):
+                model(**batch, position_ids=positions * 0.5)
 
 
 @pytest.mark.parametrize("case", case_params(lambda case: case.is_decoder and not case.decodes_with_cache))
@@ -336,6 +396,23 @@ def test_save_and_reload_give_identical_outputs(case, converted, tmp_path, batch
             parameter.copy_(torch.linspace(-1, 1, parameter.numel()).view_as(parameter))
     model.save_pretrained(tmp_path)
     assert max(compare_models(model, load(case, tmp_path), batches).values()) == 0.0
+
+
+@pytest.mark.parametrize("active", [False, True], ids=["identity", "active"])
+@pytest.mark.parametrize("case", case_params())
+def test_a_deep_copy_computes_the_same_outputs(case, active, batches):
+    """`copy.deepcopy` (Transformers' own tests, assisted decoding) gives an independent model: the copy's outputs,
+    side fields included, are the original's, and the original still works after the copy ran."""
+    model = build_tiny(case, active)
+    twin = copy.deepcopy(model)
+    batch = batches["left_padding" if case.is_decoder else "right_padding"]
+    with torch.no_grad():
+        copied = twin(**batch)
+        original = model(**batch)
+    fields = [name for name, value in original.items() if isinstance(value, torch.Tensor)]
+    assert fields == [name for name, value in copied.items() if isinstance(value, torch.Tensor)]
+    for name in fields:
+        assert torch.equal(copied[name], original[name]), name
 
 
 @pytest.mark.parametrize("case", case_params())
@@ -456,6 +533,37 @@ def test_hidden_states_and_attentions_for_every_head(case, converted, batches):
 
 
 @pytest.mark.parametrize("case", case_params())
+def test_output_capture_is_never_chained_or_cleared(case, batches):
+    """Transformers' own `test_capture_outputs_decorator`: its output-capture context is only ever set to a request
+    (a dict) and reset, never chained on the same output or set to None, and the outputs keep one entry per stock
+    layer (multi-scale branches run their own inner layers)."""
+    from transformers.utils.output_capturing import CompileableContextVar
+
+    counter = collections.Counter()
+    original_set, original_reset = CompileableContextVar.set, CompileableContextVar.reset
+
+    def counting_set(self, value):
+        counter.update(value.keys())
+        assert all(count <= 1 for count in counter.values()), f"capture chained: {counter}"
+        return original_set(self, value)
+
+    def counting_reset(self, token):
+        counter.subtract(self.context_var.get().keys())
+        original_reset(self, token)
+
+    model = build_tiny(case, active=True, attn_implementation="eager")
+    layers = model.config.num_hidden_layers
+    with (
+        mock.patch.object(CompileableContextVar, "set", counting_set),
+        mock.patch.object(CompileableContextVar, "reset", counting_reset),
+        torch.no_grad(),
+    ):
+        outputs = model(**batches["left_padding"], output_hidden_states=True, output_attentions=True)
+    assert len(outputs.hidden_states) == layers + 1 and len(outputs.attentions) == layers
+    assert not +counter
+
+
+@pytest.mark.parametrize("case", case_params())
 def test_masks_are_applied_in_every_layer(case, converted, batches):
     """What a token may not see cannot change its output: padding tokens (both sides) and, in decoders, later tokens
     (an implementation that silently dropped a layer's mask, e.g. kept `is_causal` off, would fail here)."""
@@ -501,6 +609,23 @@ def test_batching_does_not_change_a_row(case, converted, batches):
             valid = batch["attention_mask"][row].bool()
             alone = main_output(model(input_ids=batch["input_ids"][row : row + 1, valid]))[0]
             torch.testing.assert_close(alone, batched[row][valid], atol=1e-5, rtol=1e-5, msg=f"row {row}")
+
+
+@pytest.mark.parametrize("case", case_params(lambda case: case.variant.backbone == "bert"))
+def test_feed_forward_chunking_gives_the_same_outputs(case, batches):
+    """BERT's `chunk_size_feed_forward` runs each FFN on slices of the sequence; what a design adds to the FFN input
+    must be sliced with it (Transformers' own `test_feed_forward_chunking`, with the design active)."""
+    model = build_tiny(case, active=True)
+    batch = {name: value[:, :12] for name, value in batches["right_padding"].items()}  # chunk sizes divide 12
+    with torch.no_grad():
+        expected = main_output(model(**batch))
+        for chunk_size in (1, 4):
+            model.config.chunk_size_feed_forward = chunk_size
+            for layer in model.modules():
+                if hasattr(layer, "chunk_size_feed_forward"):
+                    layer.chunk_size_feed_forward = chunk_size
+            chunked = main_output(model(**batch))
+            torch.testing.assert_close(chunked, expected, msg=f"chunk_size_feed_forward={chunk_size}")
 
 
 @pytest.mark.parametrize("case", case_params())

@@ -34,13 +34,29 @@ class DictionaryFields(DesignFields):
 
 
 class DictionaryTable(TokenTable):
-    """D (vocab × r): a frozen buffer, saved with the model; ids past its rows (added tokens) have no entry."""
+    """D (vocab × r): a frozen buffer, saved with the model; ids past its rows (added tokens) have no entry.
+
+    Until a built table is loaded or installed (`table.install_table`), it is a function of the config: a seeded
+    placeholder (unit-norm rows) for `dictionary_table_source="random"`, else zeros (no token has an entry yet).
+    `__init__` and weight initialization both compute it, as Transformers does for its rotary `inv_freq` buffers: a
+    model built on the meta device and then initialized gets the same table as one built directly.
+    """
 
     attribute_name = "dictionary_table"
 
     def __init__(self, config):
         super().__init__()
         self.register_buffer("table", torch.zeros(config.vocab_size, config.dictionary_size))
+        if not self.table.is_meta:
+            with torch.no_grad():
+                self.table.copy_(self.initial_table(config))
+
+    def initial_table(self, config) -> torch.Tensor:
+        """The table before a built one is loaded or installed (on the CPU)."""
+        if config.dictionary_table_source != "random":
+            return torch.zeros(self.table.shape)
+        rows = torch.randn(self.table.shape, generator=torch.Generator().manual_seed(0))
+        return rows / rows.norm(dim=-1, keepdim=True)
 
     def forward(self, input_ids):
         known = input_ids < self.table.shape[0]
@@ -48,11 +64,8 @@ class DictionaryTable(TokenTable):
         return entries * known[..., None].to(entries.dtype)
 
     def init_design_weights(self, config):
-        # A seeded placeholder (unit-norm rows) until a built table is installed (`table.install_table`).
-        if config.dictionary_table_source == "random":
-            generator = torch.Generator().manual_seed(0)
-            rows = torch.randn(self.table.shape, generator=generator)
-            init.copy_(self.table, rows / rows.norm(dim=-1, keepdim=True))
+        # `init.copy_` leaves a loaded table alone (Transformers marks loaded tensors as initialized).
+        init.copy_(self.table, self.initial_table(config))
 
     def extra_repr(self) -> str:
         return f"vocab={self.table.shape[0]}, size={self.table.shape[1]}"

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...core.side_branch import discard_side_call
 from .data import IGNORE, Chain, step_labels, token_labels
 
 
@@ -94,7 +95,7 @@ def collect_states(model, tokenizer, chains: list[Chain], layers: list[int]) -> 
             try:
                 base(input_ids=encoded["input_ids"].to(device), use_cache=False)
             except _EnoughLayers:
-                base.__dict__.pop("_side_call", None)  # the side branch's per-call scratch of the stopped call
+                discard_side_call(base)  # the side branch's per-call scratch of the stopped call
             labels, steps = token_labels(chain, offsets)
             states = torch.stack([captured[i][0].float().cpu() for i in layers])
             out.append(ChainStates(states, torch.tensor(labels), torch.tensor(steps), step_labels(chain)))

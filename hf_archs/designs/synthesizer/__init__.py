@@ -9,7 +9,8 @@ Synthesized logits do not compare a query with a key; they are produced per posi
 
 p_i is the absolute position of token i (the position the model itself uses: RoPE's on Llama and Gemma 3, the
 position embedding's on BERT), so the term is right under KV-cache offsets and left padding. M =
-`synthesizer_max_positions`; a position outside [0, M − 1] is refused with an error. Fractional positions (float
+`synthesizer_max_positions`, by default the backbone's `max_position_embeddings`; a position outside [0, M − 1] is
+refused with an error. Fractional positions (float
 `position_ids`) interpolate linearly between the two neighbouring integer positions (bilinearly for T), so an
 integer position is an exact lookup.
 

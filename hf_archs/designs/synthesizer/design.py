@@ -21,14 +21,17 @@ class SynthesizerFields(DesignFields):
         position pair) or "dense+random" (both, each with its own per-head weight).
     synthesizer_weight_init: initial per-head mixing weight of each kind; 0.0 is the identity setting.
     synthesizer_max_positions: M, the number of absolute positions the synthesized logits cover (positions ≥ M are
-        refused).
+        refused). None (the default) takes the backbone's context, `max_position_embeddings` (at most
+        MAX_EXACT_POSITION), so the converted model takes every input its stock model was made for; a smaller M saves
+        parameters (heads·M per layer for the dense kind, heads·M² for the random one). Decoders with RoPE run past
+        `max_position_embeddings` (e.g. with RoPE scaling); the synthesized logits cannot, by construction.
     synthesizer_hidden_size: r, the hidden width of the dense kind's feed-forward net (cached per token).
     synthesizer_layers: indices of the layers that get the term; None means every layer.
     """
 
     synthesizer_kind: str = "dense"
     synthesizer_weight_init: float = 0.0
-    synthesizer_max_positions: int = 128
+    synthesizer_max_positions: int | None = None
     synthesizer_hidden_size: int = 16
     synthesizer_layers: list[int] | None = None
 
@@ -36,13 +39,24 @@ class SynthesizerFields(DesignFields):
         if self.synthesizer_kind not in KINDS:
             raise ValueError(f"synthesizer_kind={self.synthesizer_kind!r} must be one of {KINDS}.")
         # Positions ride in the KV cache (`encode_positions`), exact up to MAX_EXACT_POSITION in every dtype.
-        if not 1 <= self.synthesizer_max_positions <= MAX_EXACT_POSITION:
-            raise ValueError(f"synthesizer_max_positions must be in [1, {MAX_EXACT_POSITION}].")
+        if not 1 <= synthesizer_positions(self) <= MAX_EXACT_POSITION:
+            raise ValueError(
+                f"synthesizer_max_positions must be in [1, {MAX_EXACT_POSITION}] (None: max_position_embeddings), got "
+                f"{self.synthesizer_max_positions} (max_position_embeddings={self.max_position_embeddings})."
+            )
         if self.synthesizer_hidden_size < 1:
             raise ValueError("synthesizer_hidden_size must be ≥ 1.")
         if not abs(self.synthesizer_weight_init) < float("inf"):
             raise ValueError("synthesizer_weight_init must be finite.")
         check_layer_indices("synthesizer_layers", self.synthesizer_layers, self.num_hidden_layers)
+
+
+def synthesizer_positions(config) -> int:
+    """M: `synthesizer_max_positions`, or by default the backbone's `max_position_embeddings` (capped at
+    MAX_EXACT_POSITION, the last position the KV cache carries exactly). Configs saved with an explicit M keep it."""
+    if config.synthesizer_max_positions is not None:
+        return config.synthesizer_max_positions
+    return min(config.max_position_embeddings, MAX_EXACT_POSITION)
 
 
 def check_positions(positions: torch.Tensor, max_positions: int) -> None:
@@ -86,7 +100,7 @@ class SynthesizerTerm(LogitTerm):
     def __init__(self, config):
         super().__init__()
         self.num_heads = config.num_attention_heads
-        self.max_positions = config.synthesizer_max_positions
+        self.max_positions = synthesizer_positions(config)
         self.dense = "dense" in config.synthesizer_kind
         self.random = "random" in config.synthesizer_kind
         heads, positions = self.num_heads, self.max_positions
@@ -150,9 +164,9 @@ MATH = (
     "D_h(i, j) = F(x_i)[h, p_j] with F(x) = W2·relu(W1·x + b1) + b2, a 2-layer net from the attention input x_i to "
     "heads × M logits; random: R_h(i, j) = T[h, p_i, p_j], a learned table. p is the absolute position the model "
     "uses (RoPE's, or BERT's position embedding's), read from the KV cache for past keys; positions outside "
-    "[0, M − 1] (M = `synthesizer_max_positions`) are refused, fractional ones interpolate linearly between integer "
-    "positions. a and b (`synthesizer.dense_weight`, `synthesizer.random_weight`, one per head) are learned; "
-    "a = b = 0 is exactly the stock model."
+    "[0, M − 1] (M = `synthesizer_max_positions`, by default `max_position_embeddings`) are refused, fractional ones "
+    "interpolate linearly between integer positions. a and b (`synthesizer.dense_weight`, "
+    "`synthesizer.random_weight`, one per head) are learned; a = b = 0 is exactly the stock model."
 )
 
 

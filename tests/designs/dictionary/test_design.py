@@ -119,3 +119,35 @@ def test_bad_input_is_refused_clearly(entry):
     table = design.base_model.dictionary_table
     entries = table(torch.tensor([[3, design.config.vocab_size + 5]]))
     assert entries[0, 1].abs().sum() == 0 and entries[0, 0].abs().sum() > 0
+
+
+@pytest.mark.parametrize("source", ["random", "wordnet (built elsewhere)"])
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.model_type)
+def test_weight_init_rebuilds_the_table(entry, source):
+    """Transformers' own `test_init_weights_can_init_buffers`: a model built on the meta device, moved with `to_empty`
+    (arbitrary memory, here NaN) and initialized gets every buffer its `__init__` gives (without weight init); the
+    table is rebuilt, not left as whatever memory it got."""
+    variant = variant_of(entry)
+    config = entry.backbone.design_config(
+        entry.config_class, variant.config, dictionary_size=8, dictionary_table_source=source
+    )
+    model_class = entry.model_classes[variant.head_auto_class]
+    skipped = transformers.PreTrainedModel._initialize_weights
+    transformers.PreTrainedModel._initialize_weights = lambda *args, **kwargs: None
+    try:
+        from_init = model_class(config)
+    finally:
+        transformers.PreTrainedModel._initialize_weights = skipped
+    with torch.device("meta"):
+        from_meta = model_class(config)
+    from_meta.to_empty(device="cpu")
+    with torch.no_grad():
+        from_meta.base_model.dictionary_table.table.fill_(float("nan"))
+    from_meta.init_weights()
+
+    expected, actual = dict(from_init.named_buffers()), dict(from_meta.named_buffers())
+    assert sorted(expected) == sorted(actual)
+    different = [name for name in expected if not torch.equal(expected[name], actual[name])]
+    assert not different, different
+    table = from_init.base_model.dictionary_table.table
+    assert (table.norm(dim=-1) > 0.5).all() if source == "random" else (table == 0).all()

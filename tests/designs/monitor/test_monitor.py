@@ -2,6 +2,8 @@
 matches its float64 loop reference (outputs and gradients), never reads the future, decides per row, and its cached
 scores (with the window carried as `monitor_memory`) equal a full forward's."""
 
+import copy
+
 import pytest
 import torch
 from transformers import Gemma3ForCausalLM, LlamaForCausalLM
@@ -145,6 +147,36 @@ def test_a_direct_forward_call_of_the_base_model_runs_the_monitor_too(backbone):
     assert torch.equal(actual.last_hidden_state, expected.last_hidden_state)
     for name in ("anomaly_logits", "anomaly_scores", "monitor_memory"):
         assert torch.equal(getattr(actual, name), getattr(expected, name)), name
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_a_deep_copy_runs_on_its_own(backbone):
+    """`copy.deepcopy` (Transformers' own tests, assisted decoding) gives a model whose hooks fill its own scratch: the
+    copy computes what the original does, and a copy called while the original's forward is in progress (from a hook
+    of the original's first layer) changes nothing of the original's outputs."""
+    _, model = stock_and_monitor(backbone)
+    twin = copy.deepcopy(model)
+    input_ids, attention_mask = padded_batch(seed=6)
+    other_ids, other_mask = padded_batch(seed=7)
+    fields = ("logits", "anomaly_logits", "anomaly_scores")
+    with torch.no_grad():
+        expected = model(input_ids=input_ids, attention_mask=attention_mask)
+        copied = twin(input_ids=input_ids, attention_mask=attention_mask)
+        for name in fields:
+            assert torch.equal(getattr(copied, name), getattr(expected, name)), name
+
+        nested = []
+        hook = model.model.layers[0].register_forward_hook(
+            lambda *_: nested.append(twin(input_ids=other_ids, attention_mask=other_mask))
+        )
+        try:
+            during = model(input_ids=input_ids, attention_mask=attention_mask)
+        finally:
+            hook.remove()
+        alone = twin(input_ids=other_ids, attention_mask=other_mask)
+    for name in fields:
+        assert torch.equal(getattr(during, name), getattr(expected, name)), name
+        assert torch.equal(getattr(nested[0], name), getattr(alone, name)), name
 
 
 def test_bad_settings_are_refused():

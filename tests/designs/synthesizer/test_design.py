@@ -92,3 +92,18 @@ def test_random_kind_reads_absolute_positions(entry):
         torch.testing.assert_close(term("bias", other, other, torch.float32), bias)
         assert (term("bias", shifted, shifted, torch.float32) - bias).abs().max() > 1e-2
         torch.testing.assert_close(bias[0, :, 1, 3], term.table[:, 1, 3] * term.random_weight)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.model_type)
+def test_default_table_covers_the_backbones_context(entry):
+    """M defaults to the backbone's `max_position_embeddings` (it was 128 whatever the context): a 768-token input fits
+    a model made for 1024; past the table, the refusal names the field. An explicit (saved) M stays."""
+    model = tiny_model(entry, max_position_embeddings=1024, synthesizer_weight_init=0.5)
+    with torch.no_grad():
+        assert torch.isfinite(model(input_ids=torch.randint(3, 100, (1, 768))).last_hidden_state).all()
+        if entry.is_decoder:  # RoPE runs past max_position_embeddings; the synthesized logits cannot
+            with pytest.raises(ValueError, match="synthesizer_max_positions=1024"):
+                model(input_ids=torch.randint(3, 100, (1, 2)), position_ids=torch.tensor([[0, 1024]]))
+    explicit = tiny_model(entry, max_position_embeddings=1024, synthesizer_max_positions=16)
+    reloaded = type(explicit.config).from_dict(explicit.config.to_dict())
+    assert reloaded.synthesizer_max_positions == 16
