@@ -159,12 +159,16 @@ class DesignFields:
 
 
 def check_layer_indices(field_name: str, layers: list[int] | None, num_hidden_layers: int) -> None:
-    """Refuse a design's layer-selection field (None = every layer) unless it holds distinct indices of layers."""
+    """Refuse a design's layer-selection field (None = every layer) unless it holds distinct indices of layers, at
+    least one (an empty list would build the design with nothing of its own)."""
     if layers is None:
         return
-    bad = [i for i in layers if not 0 <= i < num_hidden_layers]
-    if bad or len(set(layers)) != len(layers):
-        raise ValueError(f"{field_name}={layers} must be distinct layer indices in [0, {num_hidden_layers}).")
+    bad = [i for i in layers if not (isinstance(i, int) and 0 <= i < num_hidden_layers)]
+    if not layers or bad or len(set(layers)) != len(layers):
+        raise ValueError(
+            f"{field_name}={layers} must be one or more distinct layer indices in [0, {num_hidden_layers}) "
+            "(None: every layer)."
+        )
 
 
 def check_design_keys(config, designs: tuple[Design, ...]) -> None:
