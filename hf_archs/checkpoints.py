@@ -24,6 +24,29 @@ def non_finite_tensors(directory: str | Path) -> dict[str, int]:
     return bad
 
 
+# Any of these makes a folder's tokenizer loadable; without them AutoTokenizer asks for unrelated packages.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json")
+
+
+def has_tokenizer(directory: str | Path) -> bool:
+    return any((Path(directory) / name).exists() for name in TOKENIZER_FILES)
+
+
+def load_tokenizer(directory: str | Path, trust_remote_code: bool = False):
+    """The tokenizer of a model folder; a folder without one is refused by name (not with a request for
+    sentencepiece, which is what AutoTokenizer says then)."""
+    from transformers import AutoTokenizer
+
+    from .errors import UserError
+
+    if Path(directory).is_dir() and not has_tokenizer(directory):
+        raise UserError(
+            f"{directory} has no tokenizer (none of {list(TOKENIZER_FILES)}); copy its source's tokenizer files "
+            "into it (`hf-archs convert` does)."
+        )
+    return AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code)
+
+
 # What a model folder holds besides its weights, config and card: tokenizer, generation config,
 # sentence-transformers modules (modules.json, 1_Pooling/, ...). Weights of any framework and reports stay behind.
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".onnx", ".ot", ".pt", ".pth")

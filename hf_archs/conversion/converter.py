@@ -24,10 +24,10 @@ import torch
 import transformers
 from huggingface_hub.errors import StrictDataclassError
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoTokenizer
+from transformers import AutoConfig
 
 from ..backbones import UnsupportedSourceError, backbone_for
-from ..checkpoints import copy_auxiliary_files
+from ..checkpoints import copy_auxiliary_files, has_tokenizer, load_tokenizer
 from ..core.model import design_state_names
 from ..errors import UserError
 from ..registry import zoo_model
@@ -180,14 +180,9 @@ def _check_source_weights(source_dir: Path) -> None:
         )
 
 
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json")
-
-
 def _load_tokenizer(path: Path):
     """The source's tokenizer, or None (verification then uses random token ids)."""
-    if not any((path / name).exists() for name in _TOKENIZER_FILES):
-        return None
-    return AutoTokenizer.from_pretrained(path)
+    return load_tokenizer(path) if has_tokenizer(path) else None
 
 
 def _new_parameter_names(model, missing_keys, absent_in_source: tuple[str, ...]) -> list[str]:

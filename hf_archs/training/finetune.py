@@ -17,15 +17,15 @@ from transformers import (
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
-    AutoTokenizer,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
     set_seed,
 )
 
-from ..checkpoints import copy_auxiliary_files
+from ..checkpoints import copy_auxiliary_files, load_tokenizer
 from ..data import load_wordnet, wordnet_texts
+from ..errors import UserError
 from . import distributed
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
 from .language_modeling import (
@@ -198,10 +198,15 @@ def load_base_model(model_path: str, task: str, trust_remote_code: bool = False)
     model, info = auto_class.from_pretrained(
         model_path, dtype=torch.float32, trust_remote_code=trust_remote_code, output_loading_info=True
     )
-    if task == "mntp" and info["missing_keys"]:
-        # MNTP predicts tokens with the LM head: a base-model folder of an untied decoder has none (it would be
-        # random). A tied head is the embedding matrix and is never missing.
-        raise ValueError(f"{model_path} lacks weights that masked next-token prediction needs: {info['missing_keys']}")
+    if task != "embedding" and info["missing_keys"]:
+        # The LM tasks train through the model's head: a folder saved from a base model (BertModel, a
+        # sentence-transformers folder, an untied decoder's base) has none, and a random one would train, then fail
+        # the reload check. A tied head is the embedding matrix and is never missing.
+        raise UserError(
+            f"{model_path} has no {auto_class.__name__.removeprefix('AutoModelFor')} head for the {task!r} task "
+            f"(missing weights {sorted(info['missing_keys'])[:4]}); use a checkpoint with that head, or "
+            "task 'embedding' for an encoder saved without one."
+        )
     return model
 
 
@@ -318,9 +323,8 @@ def finetune_lora(
     start = time.perf_counter()
     output_dir, model_dir = Path(output_dir), Path(model_path)
     adapter_dir, merged_dir = output_dir / "adapter", output_dir / "merged"
-    output_dir.mkdir(parents=True, exist_ok=True)
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    tokenizer = load_tokenizer(model_path, trust_remote_code)
     if task == "embedding":
         if train_texts is not None:
             raise ValueError("`train_texts` applies to the language-modelling tasks, not to 'embedding'.")
@@ -336,8 +340,9 @@ def finetune_lora(
     )
     is_main = args.process_index == 0
 
-    # 1. Baseline on held-out data.
+    # 1. Baseline on held-out data. The model is loaded (and a missing head refused) before anything is written.
     model = load_base_model(model_path, task, trust_remote_code).to(args.device)
+    output_dir.mkdir(parents=True, exist_ok=True)
     before = setup.evaluate(model)
 
     # 2-3. LoRA on PEFT's default targets, plus the design's own new parameters.

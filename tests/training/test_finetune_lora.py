@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from transformers import AutoModel, AutoTokenizer, BertForMaskedLM
+from transformers import AutoModel, AutoTokenizer, BertForMaskedLM, Trainer
 
 from hf_archs.data import load_wordnet
 from hf_archs.testing import tiny_bert_config
@@ -95,3 +95,12 @@ def test_mlm_finetune_runs_and_reloads(minilm_path, tmp_path):
     assert report.metric_names == ["loss", "perplexity"]
     assert report.before["loss"] > 0
     check_report_files(report, tmp_path / "ft")
+
+
+def test_mlm_on_a_model_without_its_head_is_refused_before_training(minilm_path, tmp_path, monkeypatch):
+    """Bug: MiniLM (a BertModel folder, no MLM head) trained a random head for `--task mlm`, then failed the reload
+    check with metrics that did not match, leaving a half-written output folder."""
+    monkeypatch.setattr(Trainer, "train", lambda *a, **k: pytest.fail("trained a model without its MLM head"))
+    with pytest.raises(ValueError, match="no MaskedLM head for the 'mlm' task"):
+        finetune_lora(str(minilm_path), "mlm", str(tmp_path / "ft"), max_steps=2, batch_size=8, eval_size=8)
+    assert not (tmp_path / "ft").exists()
