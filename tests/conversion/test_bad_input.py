@@ -130,3 +130,29 @@ def test_bad_settings_are_named(stock_dirs, tmp_path, capsys, setting, message):
 
 def test_user_errors_are_value_errors():
     assert issubclass(UserError, ValueError)  # library callers that catch ValueError keep working
+
+
+NEGATIVE_SIZES = [
+    ("resonant_llama", "resonant_num_slots"),
+    ("resonant_llama", "resonant_top_k"),
+    ("synthesizer_llama", "synthesizer_max_positions"),
+    ("synthesizer_llama", "synthesizer_hidden_size"),
+    ("monitor_llama", "monitor_window"),
+    ("monitor_llama", "monitor_dim"),
+    ("dictionary_llama", "dictionary_size"),
+    ("positional_llama", "positional_max_distance"),
+    ("positional_bert", "positional_num_buckets"),
+    ("positional_bert", "positional_relative_dim"),
+    ("positional_bert", "positional_continuous_dim"),
+    ("continuous_bert", "continuous_encoding_dim"),
+]
+
+
+@pytest.mark.parametrize("model_type,field", NEGATIVE_SIZES)
+def test_negative_sizes_are_refused_by_the_config(model_type, field):
+    """Bug: monitor_dim=-8 passed the config and failed in torch ("negative dimension"); every size is checked."""
+    from hf_archs.registry import ZOO
+
+    entry = next(entry for entry in ZOO if entry.model_type == model_type)
+    with pytest.raises(Exception, match=field):
+        entry.config_class(num_hidden_layers=2, **{field: -8})
