@@ -68,13 +68,18 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def run_reporting_errors(function, *args) -> int:
+    """`function(*args)` as a command: an anticipated failure is printed as one line with its cause (exit status 2);
+    any other exception is a bug and keeps its traceback. Also for the scripts under recipes/."""
     try:
-        return _run(args)
+        return function(*args) or 0
     except _user_errors() as error:
         print(f"hf-archs: error: {one_line(error)}", file=sys.stderr)
         return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_reporting_errors(_run, build_parser().parse_args(argv))
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -133,11 +133,6 @@ def run(args: argparse.Namespace) -> int:
         if comparison is None:  # a non-main process under accelerate launch
             return 0
         print(comparison.markdown)
-        if comparison.budget.name == "ci":
-            print(
-                "\nnote: the ci budget only exercises the code paths (2 steps, tiny evaluation); its metrics and cost "
-                "ratios are noise, not measurements."
-            )
         print(
             f"\nresults: {comparison.run_dir} (trained seeds {comparison.trained_seeds}, "
             f"reused {comparison.reused_seeds})"

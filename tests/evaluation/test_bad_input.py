@@ -111,3 +111,15 @@ def test_eval_and_compare_write_outside_the_tracked_results_by_default():
     from hf_archs.evaluation.cli import DEFAULT_OUT
 
     assert DEFAULT_OUT.name == "outputs"
+
+
+@pytest.mark.parametrize("budget,noted", [("ci", True), ("laptop", False)])
+def test_ci_budget_results_say_they_are_noise(budget, noted):
+    from types import SimpleNamespace
+
+    from hf_archs.evaluation.report import comparison_markdown
+
+    comparison = SimpleNamespace(
+        name="n", task="retrieval", budget=BUDGETS[budget], seeds=[0, 1], metrics=[], cost=None, command="c"
+    )
+    assert ("is noise, not a measurement" in comparison_markdown(comparison, "d", "s")) == noted

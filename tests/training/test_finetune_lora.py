@@ -133,3 +133,17 @@ def test_a_failed_run_leaves_no_half_written_output(minilm_path, tmp_path, monke
     check_report_files(report, tmp_path / "ft")
     assert (tmp_path / "ft" / "notes.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ft", "tiny_bert"]
+
+
+def test_the_recipe_reports_a_missing_head_in_one_line(minilm_path, tmp_path, monkeypatch, capsys):
+    import runpy
+    from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "lora_finetune.py"
+    argv = [str(recipe), "--model", str(minilm_path), "--task", "mlm", "--out", str(tmp_path / "ft")]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(recipe), run_name="__main__")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("hf-archs: error: ") and "no MaskedLM head" in err
