@@ -8,19 +8,25 @@ from safetensors import safe_open
 
 
 def non_finite_tensors(directory: str | Path) -> dict[str, int]:
-    """Tensor name -> number of NaN/inf values, over every safetensors file in `directory`."""
+    """Tensor name -> number of NaN/inf values, over every safetensors file in `directory` (an unreadable file is
+    refused by name)."""
     files = sorted(Path(directory).glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"No *.safetensors files in {directory}.")
     bad = {}
     for path in files:
-        with safe_open(path, framework="pt") as weights:
-            for name in weights.keys():
-                tensor = weights.get_tensor(name)
-                if tensor.is_floating_point():
-                    count = int((~torch.isfinite(tensor)).sum())
-                    if count:
-                        bad[name] = count
+        try:
+            with safe_open(path, framework="pt") as weights:
+                for name in weights.keys():
+                    tensor = weights.get_tensor(name)
+                    if tensor.is_floating_point():
+                        count = int((~torch.isfinite(tensor)).sum())
+                        if count:
+                            bad[name] = count
+        except Exception as error:  # safetensors' own errors name no file
+            from .errors import UserError
+
+            raise UserError(f"{path} is not a readable safetensors file (truncated or corrupt).") from error
     return bad
 
 

@@ -169,10 +169,7 @@ def _check_source_weights(source_dir: Path) -> None:
 
     if not list(source_dir.glob("*.safetensors")):
         return  # PyTorch .bin weights: Transformers reads and reports them
-    try:
-        bad = non_finite_tensors(source_dir)
-    except Exception as error:  # safetensors' own errors name no file
-        raise UserError(f"The weights in {source_dir} are not readable safetensors (truncated or corrupt).") from error
+    bad = non_finite_tensors(source_dir)
     if bad:
         raise UserError(
             f"The source {source_dir} has non-finite weights ({sum(bad.values())} values in {sorted(bad)[:5]}); "

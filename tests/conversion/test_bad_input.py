@@ -91,7 +91,10 @@ def test_unreadable_safetensors_are_named(stock_dirs, tmp_path, capsys, damage):
     )
     assert cli(_convert(source, tmp_path / "out")) == 2
     err = capsys.readouterr().err
-    assert "not readable safetensors" in err and "Traceback" not in err and not (tmp_path / "out").exists()
+    assert "model.safetensors is not a readable safetensors file" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+    assert cli(["check", str(source)]) == 2
+    assert "model.safetensors is not a readable safetensors file" in capsys.readouterr().err
 
 
 def test_a_truncated_gguf_is_named(tmp_path, capsys):
