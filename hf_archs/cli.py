@@ -30,8 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="convert a stock checkpoint into a design")
     convert.add_argument("--design", required=True, help=f"one of {list(registry.DESIGNS)}")
     convert.add_argument("--from", dest="source", required=True, help="local folder or Hub id of a stock checkpoint")
-    convert.add_argument("--out", required=True, help="output folder (must not exist or be empty, unless --force)")
-    convert.add_argument("--force", action="store_true", help="replace an existing output folder")
+    convert.add_argument(
+        "--out",
+        required=True,
+        help="output folder, outside the source folder; must not exist or be empty, unless --force",
+    )
+    convert.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an output folder that an earlier `hf-archs convert` wrote and that holds nothing else; any "
+        "other folder is refused: --force never deletes what a conversion did not write",
+    )
     convert.add_argument(
         "--set",
         dest="settings",
