@@ -8,20 +8,49 @@ from safetensors import safe_open
 
 
 def non_finite_tensors(directory: str | Path) -> dict[str, int]:
-    """Tensor name -> number of NaN/inf values, over every safetensors file in `directory`."""
+    """Tensor name -> number of NaN/inf values, over every safetensors file in `directory` (an unreadable file is
+    refused by name)."""
     files = sorted(Path(directory).glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"No *.safetensors files in {directory}.")
     bad = {}
     for path in files:
-        with safe_open(path, framework="pt") as weights:
-            for name in weights.keys():
-                tensor = weights.get_tensor(name)
-                if tensor.is_floating_point():
-                    count = int((~torch.isfinite(tensor)).sum())
-                    if count:
-                        bad[name] = count
+        try:
+            with safe_open(path, framework="pt") as weights:
+                for name in weights.keys():
+                    tensor = weights.get_tensor(name)
+                    if tensor.is_floating_point():
+                        count = int((~torch.isfinite(tensor)).sum())
+                        if count:
+                            bad[name] = count
+        except Exception as error:  # safetensors' own errors name no file
+            from .errors import UserError
+
+            raise UserError(f"{path} is not a readable safetensors file (truncated or corrupt).") from error
     return bad
+
+
+# Any of these makes a folder's tokenizer loadable; without them AutoTokenizer asks for unrelated packages.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json")
+
+
+def has_tokenizer(directory: str | Path) -> bool:
+    return any((Path(directory) / name).exists() for name in TOKENIZER_FILES)
+
+
+def load_tokenizer(directory: str | Path, trust_remote_code: bool = False):
+    """The tokenizer of a model folder; a folder without one is refused by name (not with a request for
+    sentencepiece, which is what AutoTokenizer says then)."""
+    from transformers import AutoTokenizer
+
+    from .errors import UserError
+
+    if Path(directory).is_dir() and not has_tokenizer(directory):
+        raise UserError(
+            f"{directory} has no tokenizer (none of {list(TOKENIZER_FILES)}); copy its source's tokenizer files "
+            "into it (`hf-archs convert` does)."
+        )
+    return AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code)
 
 
 # What a model folder holds besides its weights, config and card: tokenizer, generation config,

@@ -7,6 +7,7 @@ import sys
 from . import registry
 from .backbones import UnsupportedSourceError
 from .core.design import UnknownDesignKeyError
+from .errors import UserError, one_line
 
 
 def _parse_setting(text: str) -> tuple[str, object]:
@@ -29,8 +30,17 @@ def build_parser() -> argparse.ArgumentParser:
     convert = commands.add_parser("convert", help="convert a stock checkpoint into a design")
     convert.add_argument("--design", required=True, help=f"one of {list(registry.DESIGNS)}")
     convert.add_argument("--from", dest="source", required=True, help="local folder or Hub id of a stock checkpoint")
-    convert.add_argument("--out", required=True, help="output folder (must not exist or be empty, unless --force)")
-    convert.add_argument("--force", action="store_true", help="replace an existing output folder")
+    convert.add_argument(
+        "--out",
+        required=True,
+        help="output folder, outside the source folder; must not exist or be empty, unless --force",
+    )
+    convert.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an output folder that an earlier `hf-archs convert` wrote and that holds nothing else; any "
+        "other folder is refused: --force never deletes what a conversion did not write",
+    )
     convert.add_argument(
         "--set",
         dest="settings",
@@ -51,65 +61,77 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Anticipated failures: printed as one line (with their cause); anything else is a bug and keeps its traceback."""
+    from .conversion import ConversionError
+
+    return (
+        UserError,
+        FileExistsError,
+        FileNotFoundError,
+        NotADirectoryError,
+        UnsupportedSourceError,
+        UnknownDesignKeyError,
+        registry.UnknownDesignError,
+        ConversionError,
+    )
+
+
+def run_reporting_errors(function, *args) -> int:
+    """`function(*args)` as a command: an anticipated failure is printed as one line with its cause (exit status 2);
+    any other exception is a bug and keeps its traceback. Also for the scripts under recipes/."""
+    try:
+        return function(*args) or 0
+    except _user_errors() as error:
+        print(f"hf-archs: error: {one_line(error)}", file=sys.stderr)
+        return 2
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_reporting_errors(_run, build_parser().parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
     from .evaluation import cli as evaluation_cli
 
     if args.command in evaluation_cli.COMMANDS:
         return evaluation_cli.run(args)
-    try:
-        if args.command == "list":
-            for entry in registry.ZOO:
-                print(f"{entry.design:10s} {entry.backbone.name:7s} {entry.model_type:22s} {entry.summary}")
-            if args.fields:
-                for design in registry.DESIGNS.values():
-                    parts = [", ".join(f"{k}={v}" for k, v in design.identity.items())]
-                    for backbone, setting in (design.identity_by_backbone or {}).items():
-                        parts.append(f"on {backbone}: " + ", ".join(f"{k}={v}" for k, v in setting.items()))
-                    identity = "; ".join(part for part in parts if part)
-                    print(f"\n{design.name}: fields {list(design.field_names)}; identity setting {identity}")
-        elif args.command == "convert":
-            from .conversion import convert
+    if args.command == "list":
+        for entry in registry.ZOO:
+            print(f"{entry.design:10s} {entry.backbone.name:7s} {entry.model_type:22s} {entry.summary}")
+        if args.fields:
+            for design in registry.DESIGNS.values():
+                parts = [", ".join(f"{k}={v}" for k, v in design.identity.items())]
+                for backbone, setting in (design.identity_by_backbone or {}).items():
+                    parts.append(f"on {backbone}: " + ", ".join(f"{k}={v}" for k, v in setting.items()))
+                identity = "; ".join(part for part in parts if part)
+                print(f"\n{design.name}: fields {list(design.field_names)}; identity setting {identity}")
+    elif args.command == "convert":
+        from .conversion import convert
 
-            report = convert(
-                args.design,
-                args.source,
-                args.out,
-                force=args.force,
-                design_settings=dict(args.settings),
-                verify=not args.no_verify,
-            )
-            diffs = ", ".join(f"{k} {v:.2e}" for k, v in report.max_abs_diff.items())
-            if report.sentence_embedding_max_abs_diff is not None:
-                diffs += f", sentence embeddings {report.sentence_embedding_max_abs_diff:.2e}"
-            print(f"converted {report.source} -> {report.output_dir} ({report.model_type}, {report.design_class})")
-            print(f"new parameters: {len(report.new_parameters)} tensors, {report.design_settings}")
-            print(f"max |Δ| vs source: {diffs or 'not verified'}{' (identity setting)' if report.identity else ''}")
-            print(f"model card: {report.output_dir}/README.md")
-        elif args.command == "check":
-            from .checkpoints import non_finite_tensors
+        report = convert(
+            args.design,
+            args.source,
+            args.out,
+            force=args.force,
+            design_settings=dict(args.settings),
+            verify=not args.no_verify,
+        )
+        diffs = ", ".join(f"{k} {v:.2e}" for k, v in report.max_abs_diff.items())
+        if report.sentence_embedding_max_abs_diff is not None:
+            diffs += f", sentence embeddings {report.sentence_embedding_max_abs_diff:.2e}"
+        print(f"converted {report.source} -> {report.output_dir} ({report.model_type}, {report.design_class})")
+        print(f"new parameters: {len(report.new_parameters)} tensors, {report.design_settings}")
+        print(f"max |Δ| vs source: {diffs or 'not verified'}{' (identity setting)' if report.identity else ''}")
+        print(f"model card: {report.output_dir}/README.md")
+    elif args.command == "check":
+        from .checkpoints import non_finite_tensors
 
-            bad = non_finite_tensors(args.path)
-            for name, count in bad.items():
-                print(f"{name}: {count} non-finite values")
-            print("all weights finite" if not bad else f"{len(bad)} tensors with non-finite values")
-            return 1 if bad else 0
-    except (
-        FileExistsError,
-        FileNotFoundError,
-        UnsupportedSourceError,
-        UnknownDesignKeyError,
-        registry.UnknownDesignError,
-    ) as error:
-        print(f"hf-archs: error: {error}", file=sys.stderr)
-        return 2
-    except Exception as error:  # conversion failures: say what failed, non-zero exit, nothing written
-        from .conversion import ConversionError
-
-        if isinstance(error, (ConversionError, ValueError, OSError)):
-            print(f"hf-archs: error: {error}", file=sys.stderr)
-            return 1
-        raise
+        bad = non_finite_tensors(args.path)
+        for name, count in bad.items():
+            print(f"{name}: {count} non-finite values")
+        print("all weights finite" if not bad else f"{len(bad)} tensors with non-finite values")
+        return 1 if bad else 0
     return 0
 
 

@@ -9,7 +9,9 @@ Writes `<out>/adapter`, `<out>/merged` and `<out>/report.json`; see `hf_archs.tr
 """
 
 import argparse
+import sys
 
+from hf_archs.cli import run_reporting_errors
 from hf_archs.training import TASKS, finetune_lora
 
 
@@ -59,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_reporting_errors(main))

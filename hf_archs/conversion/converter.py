@@ -11,8 +11,10 @@ import gc
 import importlib
 import json
 import logging
+import math
 import os
 import shutil
+import struct
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -20,12 +22,14 @@ from pathlib import Path
 
 import torch
 import transformers
+from huggingface_hub.errors import StrictDataclassError
 from tqdm.auto import tqdm
-from transformers import AutoConfig, AutoTokenizer
+from transformers import AutoConfig
 
-from ..backbones import backbone_for
-from ..checkpoints import copy_auxiliary_files
+from ..backbones import UnsupportedSourceError, backbone_for
+from ..checkpoints import copy_auxiliary_files, has_tokenizer, load_tokenizer
 from ..core.model import design_state_names
+from ..errors import UserError
 from ..registry import zoo_model
 from .model_card import write_model_card
 from .verify import SAMPLE_TEXTS, compare_models, sample_batches
@@ -78,40 +82,104 @@ def _without_load_report():
         logger.setLevel(level)
 
 
+def _looks_like_a_path(source: str) -> bool:
+    """A Hub id is `name` or `owner/name`; anything else (./x, /x, ~/x, a/b/c, x.gguf) can only be a local path."""
+    other_separator = os.sep != "/" and os.sep in source
+    return source.startswith((".", "/", "~")) or source.count("/") > 1 or source.endswith(".gguf") or other_separator
+
+
 @contextlib.contextmanager
 def _resolved_source(source: str):
     """The source as a local stock checkpoint folder: a folder as is, a Hub id downloaded, a .gguf file dequantized
     into a temporary folder (removed afterwards)."""
     if os.path.isdir(source):
         yield Path(source)
-    elif str(source).endswith(".gguf"):
+    elif os.path.isfile(source):
+        if not str(source).endswith(".gguf"):
+            raise UserError(f"--from {source} is a file; expected a checkpoint folder, a Hub id or a .gguf file.")
         from .gguf import dequantize_gguf
 
         with tempfile.TemporaryDirectory(prefix="hf-archs-gguf-") as scratch:
-            yield dequantize_gguf(source, Path(scratch) / "stock", progress=False)
+            try:
+                folder = dequantize_gguf(source, Path(scratch) / "stock", progress=False)
+            except (ValueError, OSError, EOFError, struct.error) as error:  # truncated or foreign files
+                raise UserError(f"{source} is not a readable GGUF file (truncated or corrupt).") from error
+            yield folder
+    elif _looks_like_a_path(str(source)):
+        raise FileNotFoundError(f"No checkpoint folder or file at {source}.")
     else:
         from huggingface_hub import snapshot_download
 
         # Weights of other frameworks are not needed: the conversion reads safetensors (or PyTorch .bin).
         other_frameworks = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "*.tflite", "onnx/*", "openvino/*", "coreml/*"]
-        yield Path(snapshot_download(repo_id=source, ignore_patterns=other_frameworks))
+        try:
+            folder = snapshot_download(repo_id=source, ignore_patterns=other_frameworks)
+        except Exception as error:  # offline, unknown repo, invalid id: all say the same to the user
+            raise UserError(
+                f"--from {source}: no local folder or file of that name, and it could not be fetched from the "
+                "Hugging Face Hub."
+            ) from error
+        yield Path(folder)
+
+
+# The report that an `hf-archs convert` output folder holds, with the list of the files that conversion wrote.
+_CONVERSION_MARKER = "hf_archs_conversion.json"
 
 
 def _check_output_dir(output_dir: Path, force: bool) -> None:
-    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())) and not force:
+    """A non-empty output folder is refused; with force, only a folder that an earlier conversion wrote (its
+    hf_archs_conversion.json lists its files) and that holds nothing else is replaced, so force never deletes what a
+    conversion did not write."""
+    if not output_dir.exists() or (output_dir.is_dir() and not any(output_dir.iterdir())):
+        return
+    if not force:
         raise FileExistsError(
-            f"{output_dir} already exists and is not empty; pass force=True (--force) to replace it."
+            f"{output_dir} already exists and is not empty; pass force=True (--force) to replace it "
+            "(only a folder written by an earlier conversion is replaced)."
+        )
+    marker = output_dir / _CONVERSION_MARKER
+    if not output_dir.is_dir() or not marker.is_file():
+        raise FileExistsError(
+            f"{output_dir} is not a folder written by `hf-archs convert` (it has no {_CONVERSION_MARKER}); --force "
+            "replaces only such folders. Choose another --out, or remove it yourself."
+        )
+    written = set(json.loads(marker.read_text()).get("files", []))
+    present = {str(p.relative_to(output_dir)) for p in output_dir.rglob("*") if not p.is_dir()} - {_CONVERSION_MARKER}
+    if not written or present - written:
+        raise FileExistsError(
+            f"{output_dir} holds files that the conversion did not write ({sorted(present - written)[:5]}); --force "
+            "replaces only an unchanged conversion. Move them, or remove the folder yourself."
         )
 
 
-_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.txt", "vocab.json")
+def _check_source_and_output(source_dir: Path, output_dir: Path) -> None:
+    """The output must be neither the source, nor inside it (staging would be copied into itself), nor above it
+    (replacing it would delete the source)."""
+    source, output = source_dir.resolve(), output_dir.resolve()
+    if output == source or source in output.parents or output in source.parents:
+        raise UserError(
+            f"--out {output_dir} must lie outside the source folder {source_dir} and not contain it: converting "
+            "there would lose or corrupt the source."
+        )
+
+
+def _check_source_weights(source_dir: Path) -> None:
+    """Refuse unreadable (truncated, random) or non-finite source weights before anything is built from them."""
+    from ..checkpoints import non_finite_tensors
+
+    if not list(source_dir.glob("*.safetensors")):
+        return  # PyTorch .bin weights: Transformers reads and reports them
+    bad = non_finite_tensors(source_dir)
+    if bad:
+        raise UserError(
+            f"The source {source_dir} has non-finite weights ({sum(bad.values())} values in {sorted(bad)[:5]}); "
+            "a conversion cannot be verified against it."
+        )
 
 
 def _load_tokenizer(path: Path):
     """The source's tokenizer, or None (verification then uses random token ids)."""
-    if not any((path / name).exists() for name in _TOKENIZER_FILES):
-        return None
-    return AutoTokenizer.from_pretrained(path)
+    return load_tokenizer(path) if has_tokenizer(path) else None
 
 
 def _new_parameter_names(model, missing_keys, absent_in_source: tuple[str, ...]) -> list[str]:
@@ -170,6 +238,8 @@ def convert(
     """
     start = time.perf_counter()
     output_dir = Path(output_dir)
+    if os.path.isdir(source):  # before the force rule, which would name a lesser problem
+        _check_source_and_output(Path(source), output_dir)
     _check_output_dir(output_dir, force)
     design_settings = dict(design_settings or {})
     with (
@@ -177,11 +247,12 @@ def convert(
         tqdm(total=5, desc=f"convert to {design}", disable=not progress) as steps,
     ):
         steps.set_postfix_str("reading source")
-        if output_dir.resolve() == source_dir.resolve():
-            raise ValueError(
-                f"The output folder must differ from the source ({source_dir}): converting in place would lose it."
-            )
-        source_config = AutoConfig.from_pretrained(source_dir)
+        _check_source_and_output(source_dir, output_dir)
+        try:
+            source_config = AutoConfig.from_pretrained(source_dir)
+        except (OSError, ValueError) as error:
+            raise UserError(f"{source_dir} holds no readable checkpoint config (config.json).") from error
+        _check_source_weights(source_dir)
         backbone = backbone_for(source_config)
         entry = zoo_model(design, backbone.name)
         for part in entry.designs:
@@ -196,7 +267,12 @@ def convert(
             )
         design_class = entry.model_classes[auto_class]
         settings = {**entry.identity_setting, **design_settings}
-        config = backbone.design_config(entry.config_class, source_config, **settings)
+        try:
+            config = backbone.design_config(entry.config_class, source_config, **settings)
+        except UnsupportedSourceError:
+            raise
+        except (ValueError, TypeError, StrictDataclassError) as error:  # the config's own checks name the field
+            raise UserError(f"Invalid design settings {design_settings}: {error}") from error
         config.architectures = [design_class.__name__]
         # A "trained" design has no identity setting: its conversion is a short training, only reported.
         identity = all(getattr(config, key) == value for key, value in entry.identity_setting.items()) and all(
@@ -255,7 +331,11 @@ def convert(
 
             report.seconds = round(time.perf_counter() - start, 2)
             write_model_card(staging, entry, report, source_dir)
-            (staging / "hf_archs_conversion.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+            # The files this conversion wrote, so that --force later replaces this folder and nothing else.
+            files = sorted(str(p.relative_to(staging)) for p in staging.rglob("*") if p.is_file())
+            (staging / _CONVERSION_MARKER).write_text(
+                json.dumps({**report.to_dict(), "files": files}, indent=2) + "\n"
+            )
             _replace_dir(staging, output_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -273,7 +353,12 @@ def _verify(report: "ConversionReport", source_dir: Path, converted_dir: Path, s
     report.max_abs_diff = compare_models(reference, converted, batches)
     del reference, converted
     report.sentence_embedding_max_abs_diff = _sentence_embedding_difference(source_dir, converted_dir)
-    worst = max([*report.max_abs_diff.values(), report.sentence_embedding_max_abs_diff or 0.0])
+    differences = [*report.max_abs_diff.values(), report.sentence_embedding_max_abs_diff or 0.0]
+    if not all(math.isfinite(d) for d in differences):  # NaN > atol is False: test finiteness first
+        raise ConversionError(
+            f"The converted model's outputs are not finite (max |Δ| {report.max_abs_diff}); nothing was written."
+        )
+    worst = max(differences)
     if report.identity and worst > report.fidelity_atol:
         raise ConversionError(
             "The converted model does not reproduce the source at the identity setting: "

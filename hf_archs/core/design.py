@@ -68,6 +68,10 @@ class ConversionPlan:
     replaces: tuple[str, ...] = ()
 
 
+# The key prefix of every declared design: a config refuses the keys of designs it does not carry, too.
+_DECLARED_PREFIXES: set[str] = set()
+
+
 @dataclass(frozen=True)
 class Design:
     """One design of the zoo.
@@ -124,6 +128,9 @@ class Design:
     layer_extension: type | None = None
     feed_forward_input: type | None = None
 
+    def __post_init__(self):
+        _DECLARED_PREFIXES.add(self.key_prefix)
+
     def identity_for(self, backbone: str) -> dict:
         """The identity setting on `backbone` (the settings that make the model its stock model)."""
         return {**self.identity, **(self.identity_by_backbone or {}).get(backbone, {})}
@@ -159,21 +166,27 @@ class DesignFields:
 
 
 def check_layer_indices(field_name: str, layers: list[int] | None, num_hidden_layers: int) -> None:
-    """Refuse a design's layer-selection field (None = every layer) unless it holds distinct indices of layers."""
+    """Refuse a design's layer-selection field (None = every layer) unless it holds distinct indices of layers, at
+    least one (an empty list would build the design with nothing of its own)."""
     if layers is None:
         return
-    bad = [i for i in layers if not 0 <= i < num_hidden_layers]
-    if bad or len(set(layers)) != len(layers):
-        raise ValueError(f"{field_name}={layers} must be distinct layer indices in [0, {num_hidden_layers}).")
+    bad = [i for i in layers if not (isinstance(i, int) and 0 <= i < num_hidden_layers)]
+    if not layers or bad or len(set(layers)) != len(layers):
+        raise ValueError(
+            f"{field_name}={layers} must be one or more distinct layer indices in [0, {num_hidden_layers}) "
+            "(None: every layer)."
+        )
 
 
 def check_design_keys(config, designs: tuple[Design, ...]) -> None:
-    """Refuse config attributes that carry the prefix of one of `designs` but are none of its fields.
+    """Refuse config attributes that carry the prefix of one of `designs`, or of another declared design, but are none
+    of the fields of `designs`.
 
-    `SemanticBertConfig(semantic_tau=0.5)` (a typo of `semantic_tau_init`) would otherwise be stored and ignored.
+    `SemanticBertConfig(semantic_tau=0.5)` (a typo of `semantic_tau_init`) or `SemanticLlamaConfig(
+    resonant_lambda_init=0.1)` (another design's field) would otherwise be stored and ignored.
     """
     known = {name for design in designs for name in design.field_names}
-    prefixes = tuple(design.key_prefix for design in designs)
+    prefixes = tuple(sorted(_DECLARED_PREFIXES | {design.key_prefix for design in designs}))
     unknown = sorted(key for key in vars(config) if key.startswith(prefixes) and key not in known)
     if unknown:
         fields_by_design = {design.name: list(design.field_names) for design in designs}

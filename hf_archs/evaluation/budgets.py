@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import MISSING, asdict, dataclass, fields, replace
+
+from ..errors import UserError
 
 
 # Fields added to `Budget` after results were stored (see `Budget.training_dict`); append new ones here.
@@ -55,14 +57,42 @@ class Budget:
     mntp_probability: float = 0.2
 
     def __post_init__(self):
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = (int, float) if f.type == "float" else int
+            if f.type in ("int", "float") and (isinstance(value, bool) or not isinstance(value, expected)):
+                problems.append(f"{f.name} must be a number, got {value!r}")
+        if problems:  # type errors first: the range checks below compare numbers
+            raise UserError(f"Budget {self.name!r}: " + "; ".join(problems) + ".")
         if self.steps < 1 or self.batch_size < 1 or self.eval_size < 1 or self.seq_len < 2:
-            raise ValueError(f"Budget {self.name!r}: steps, batch_size, eval_size must be >= 1 and seq_len >= 2.")
+            problems.append("steps, batch_size, eval_size must be >= 1 and seq_len >= 2")
+        if not (self.learning_rate > 0 and self.design_learning_rate > 0):
+            problems.append(
+                f"learning_rate and design_learning_rate must be > 0, got {self.learning_rate}, "
+                f"{self.design_learning_rate}"
+            )
+        negative = [
+            f.name for f in fields(self) if f.type == "int" and f.name != "eval_seed" and getattr(self, f.name) < 0
+        ]
+        if negative or any(not isinstance(s, int) for s in self.seeds):
+            problems.append(f"sizes must not be negative ({negative}) and seeds must be integers")
+        if any(not isinstance(k, int) or k < 1 for k in self.extrapolation_factors):
+            problems.append(f"extrapolation_factors must be integers >= 1, got {list(self.extrapolation_factors)}")
+        if self.lora_r < 1 or self.lora_alpha <= 0 or self.eval_batch_size < 1 or self.bootstrap_resamples < 1:
+            problems.append("lora_r, lora_alpha, eval_batch_size and bootstrap_resamples must be >= 1")
+        if self.train_size is not None and (
+            isinstance(self.train_size, bool) or not isinstance(self.train_size, int) or self.train_size < 1
+        ):
+            problems.append(f"train_size must be null (the whole split) or an integer >= 1, got {self.train_size!r}")
         if len(self.seeds) < 1 or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"Budget {self.name!r}: seeds must be distinct and non-empty, got {self.seeds}.")
+            problems.append(f"seeds must be distinct and non-empty, got {list(self.seeds)}")
         if self.mntp_steps < 0 or not 0 < self.mntp_probability < 1:
-            raise ValueError(f"Budget {self.name!r}: mntp_steps must be >= 0 and mntp_probability in (0, 1).")
+            problems.append("mntp_steps must be >= 0 and mntp_probability in (0, 1)")
         if not 0 < self.confidence < 1:
-            raise ValueError(f"Budget {self.name!r}: confidence must be in (0, 1), got {self.confidence}.")
+            problems.append(f"confidence must be in (0, 1), got {self.confidence}")
+        if problems:
+            raise UserError(f"Budget {self.name!r}: " + "; ".join(problems) + ".")
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -71,10 +101,31 @@ class Budget:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> Budget:
+    def from_dict(cls, data: dict, source: str = "budget") -> Budget:
+        """A budget from JSON data; unknown keys (a typo such as "stpes") and missing required ones are refused."""
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: a budget is a JSON object, got {type(data).__name__}.")
         known = {f.name for f in fields(cls)}
-        data = {k: v for k, v in data.items() if k in known}
+        required = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        unknown = sorted(set(data) - known)
+        missing = [key for key in required if key not in data]
+        if unknown or missing:
+            raise UserError(
+                f"{source}: "
+                + "; ".join(
+                    part
+                    for part in (
+                        f"unknown budget keys {unknown}" if unknown else "",
+                        f"missing budget keys {missing}" if missing else "",
+                    )
+                    if part
+                )
+                + f". Budget keys: {sorted(known)}."
+            )
+        data = dict(data)
         for key in ("seeds", "extrapolation_factors"):
+            if not isinstance(data.get(key, ()), (list, tuple)):
+                raise UserError(f"{source}: {key} must be a list of integers, got {data[key]!r}.")
             if key in data:
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -180,4 +231,4 @@ def get_budget(name_or_budget: str | Budget) -> Budget:
     try:
         return BUDGETS[name_or_budget]
     except KeyError:
-        raise ValueError(f"Unknown budget {name_or_budget!r}; expected one of {', '.join(BUDGETS)}.") from None
+        raise UserError(f"Unknown budget {name_or_budget!r}; expected one of {', '.join(BUDGETS)}.") from None

@@ -11,15 +11,48 @@ import json
 import sys
 from pathlib import Path
 
+from ..errors import UserError
+
 
 COMMANDS = ("eval", "compare", "leaderboard")
 
 
+# Where eval and compare write unless told: outputs/ is git-ignored; the tracked results/ only when asked for.
+DEFAULT_OUT = Path("outputs")
+
+
 def _seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds, got {text!r}")
+    return seeds
+
+
+def _check_device(device: str | None) -> None:
+    """Refuse a device this machine lacks before any model is loaded."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        raise UserError(f"--device {device} is not available on this machine") from error
+
+
+def _budget_from_json(path: str):
+    from .budgets import Budget
+
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"--budget-json {path}: no such file") from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"--budget-json {path} is not valid JSON") from error
+    return Budget.from_dict(data, source=path)
 
 
 def add_subcommands(subparsers) -> None:
@@ -32,7 +65,7 @@ def add_subcommands(subparsers) -> None:
     ev.add_argument("model", help="local model folder")
     ev.add_argument("--task", required=True, choices=list(TASKS), help=tasks)
     ev.add_argument("--budget", default="laptop", choices=list(BUDGETS), help="eval sizes, sequence length, ...")
-    ev.add_argument("--out", default=None, help="record path (default: results/eval/<model>-<task>-<budget>.json)")
+    ev.add_argument("--out", default=None, help="record path (default: outputs/eval/<model>-<task>-<budget>.json)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--device", default=None)
     ev.add_argument("--trust-remote-code", action="store_true")
@@ -44,7 +77,7 @@ def add_subcommands(subparsers) -> None:
     cp.add_argument("--budget", default="laptop", choices=list(BUDGETS))
     cp.add_argument("--budget-json", default=None, help="a budget as JSON (file path), instead of --budget")
     cp.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: the budget's seeds)")
-    cp.add_argument("--out", default="results", help="results folder (default: results/)")
+    cp.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: outputs/; results/ is tracked)")
     cp.add_argument("--name", default=None, help="comparison name (default: <design>-vs-<stock>)")
     cp.add_argument("--card", default=None, help="model card to update between `hf-archs:results NAME` markers")
     cp.add_argument("--device", default=None)
@@ -53,8 +86,10 @@ def add_subcommands(subparsers) -> None:
     cp.add_argument("--trust-remote-code", action="store_true")
 
     lb = subparsers.add_parser("leaderboard", help="render every stored result into one markdown table")
-    lb.add_argument("--results", default="results", help="results folder (default: results/)")
-    lb.add_argument("--output", default=None, help="file to write (e.g. LEADERBOARD.md); default: stdout")
+    lb.add_argument("--results", default="results", help="results folder (default: results/); must hold results")
+    lb.add_argument(
+        "--output", default=None, help="file to write (e.g. LEADERBOARD.md), replaced atomically; default: stdout"
+    )
     lb.add_argument("--cards", default=None, help="also regenerate the result tables of the cards in this folder")
     lb.add_argument(
         "--rejudge",
@@ -68,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "eval":
         from .harness import evaluate
 
-        out = args.out or Path("results") / "eval" / f"{Path(args.model).name}-{args.task}-{args.budget}.json"
+        _check_device(args.device)
+        out = args.out or DEFAULT_OUT / "eval" / f"{Path(args.model).name}-{args.task}-{args.budget}.json"
         record = evaluate(
             args.model,
             args.task,
@@ -82,13 +118,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"record: {out}")
         return 0
     if args.command == "compare":
-        from .budgets import Budget
         from .cards import update_card
         from .harness import compare
 
-        budget = args.budget
-        if args.budget_json:
-            budget = Budget.from_dict(json.loads(Path(args.budget_json).read_text()))
+        _check_device(args.device)
+        budget = _budget_from_json(args.budget_json) if args.budget_json else args.budget
         comparison = compare(
             args.design,
             args.stock,
@@ -136,14 +170,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (`python -m hf_archs.evaluation.cli ...`) until `hf-archs` wires these subcommands."""
-    parser = argparse.ArgumentParser(prog="hf-archs", description=__doc__.split("\n\n")[0])
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    try:
-        return run(parser.parse_args(argv))
-    except (ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    """`python -m hf_archs.evaluation.cli ...`: the same as `hf-archs ...` (errors reported the same way)."""
+    from ..cli import main as hf_archs_main
+
+    return hf_archs_main(argv)
 
 
 if __name__ == "__main__":

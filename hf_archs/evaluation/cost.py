@@ -136,15 +136,16 @@ def cost_batch(tokenizer, budget, texts: list[str], labels: bool) -> dict[str, t
 
 def _cost_model(model_path: str, budget, device: str, trust_remote_code: bool):
     """The model as `compare` trains it (LoRA with the budget's rank, design modules trainable) and a batch."""
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModel, AutoModelForCausalLM
 
+    from ..checkpoints import load_tokenizer
     from ..data import wordnet_texts
     from ..training.lora import apply_lora
     from .tasks import DECODER, model_kind
 
     decoder = model_kind(model_path) == DECODER
     auto_class = AutoModelForCausalLM if decoder else AutoModel
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    tokenizer = load_tokenizer(model_path, trust_remote_code)
     model = auto_class.from_pretrained(model_path, dtype=torch.float32, trust_remote_code=trust_remote_code)
     torch.manual_seed(0)
     model = apply_lora(model, r=budget.lora_r, alpha=budget.lora_alpha, dropout=0.0).to(device)

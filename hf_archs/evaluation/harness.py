@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ..checkpoints import load_tokenizer
+from ..errors import UserError
 from ..training import finetune_lora
 from .budgets import BUDGETS, Budget, get_budget
 from .records import EvalRecord, config_hash, now_utc, weights_hash, write_json
@@ -94,6 +97,52 @@ def _record(task: Task, model_path, seed: int, budget: Budget, result, start: fl
 # --- compare a design with its stock model -------------------------------------------------------------------------
 
 
+# Config fields that a conversion copies from the source unchanged: a design and its source agree on all of them.
+_EMBEDDING_NAMES = ("embed_tokens.weight", "word_embeddings.weight")
+_SHARED_CONFIG_KEYS = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size")
+
+
+def check_stock_source(design: str | Path, stock: str | Path) -> None:
+    """Refuse a `stock` folder that is not the design's source: their shared config sizes must agree and, where both
+    hold safetensors, their token embeddings must be equal (conversion copies them; LoRA training leaves them)."""
+    from safetensors import safe_open
+
+    configs = {
+        role: json.loads((Path(path) / "config.json").read_text())
+        for role, path in (("design", design), ("stock", stock))
+    }
+    differing = {
+        key: (configs["design"].get(key), configs["stock"].get(key))
+        for key in _SHARED_CONFIG_KEYS
+        if configs["design"].get(key) != configs["stock"].get(key)
+    }
+    if differing:
+        raise UserError(
+            f"{stock} is not the stock source of {design}: their configs differ in {differing} (design, stock)."
+        )
+    tensors = {}
+    for role, path in (("design", design), ("stock", stock)):
+        files = sorted(Path(path).glob("*.safetensors"))
+        tensors[role] = {}
+        for file in files:
+            with safe_open(file, framework="pt") as handle:
+                tensors[role].update({name: file for name in handle.keys()})
+    if not tensors["design"] or not tensors["stock"]:
+        return  # a .bin checkpoint: the config check above is all that is read cheaply
+    values = []
+    for role in ("design", "stock"):  # the token embeddings, whatever prefix the head class gives their name
+        name = next((n for n in sorted(tensors[role]) if n.endswith(_EMBEDDING_NAMES)), None)
+        if name is None:
+            return  # a family whose embeddings have another name: the config check above is all there is
+        with safe_open(tensors[role][name], framework="pt") as handle:
+            values.append(handle.get_tensor(name).float())
+    if values[0].shape != values[1].shape or not torch.equal(*values):
+        raise UserError(
+            f"{stock} is not the stock source of {design}: their token embeddings differ, so the design was not "
+            "converted from it."
+        )
+
+
 def run_key(task: Task, budget: Budget, design_path, stock_path) -> str:
     identity = {
         "task": task.name,
@@ -138,14 +187,12 @@ def _train_and_evaluate(
     task: Task, role: str, model_path: str, budget: Budget, seed: int, work_dir: Path, device, trust_remote_code
 ) -> EvalRecord | None:
     """Fine-tune with the budget (every process under DDP), then evaluate on the main process (None elsewhere)."""
-    from transformers import AutoTokenizer
-
     start = time.perf_counter()
     training, eval_path, train_path = {}, model_path, model_path
     if task.objective is not None and budget.mntp_steps:
         train_path, training["mntp"] = _mntp_stage(model_path, budget, seed, work_dir / "mntp", trust_remote_code)
     if task.objective is not None:
-        tokenizer = AutoTokenizer.from_pretrained(train_path, trust_remote_code=trust_remote_code)
+        tokenizer = load_tokenizer(train_path, trust_remote_code)
         report = finetune_lora(
             train_path,
             task.objective,
@@ -288,13 +335,14 @@ def compare(
     task, budget = (get_task(task) if isinstance(task, str) else task), get_budget(budget)
     design, stock = str(design), str(stock)
     seeds = list(seeds if seeds is not None else budget.seeds)
-    if len(seeds) < 2:
-        raise ValueError("A comparison needs at least 2 seeds (3 or more for a useful interval).")
+    if len(set(seeds)) < 2 or len(set(seeds)) != len(seeds):
+        raise UserError(
+            f"A comparison needs at least 2 distinct seeds (3 or more for a useful interval), got {seeds}."
+        )
     kinds = {model_kind(design), model_kind(stock)}
     if len(kinds) != 1 or not task.applies_to(next(iter(kinds))):
-        raise ValueError(
-            f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to models of kind {kinds}."
-        )
+        raise UserError(f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to models of kind {kinds}.")
+    check_stock_source(design, stock)
     name = name or f"{Path(design).name}-vs-{Path(stock).name}"
     run_dir = Path(out) / name / f"{task.name}-{budget.name}-{run_key(task, budget, design, stock)}"
     command = reproduce_command(design, stock, task, budget, out, name, seeds)
@@ -408,7 +456,7 @@ def train_and_evaluate(
     model = str(model)
     seeds = list(seeds if seeds is not None else budget.seeds)
     if not task.applies_to(model_kind(model)):
-        raise ValueError(f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to {model}.")
+        raise UserError(f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to {model}.")
     name = name or Path(model).name
     identity = {"task": task.name, "budget": budget.training_dict(), "model": [str(Path(model).resolve())]}
     identity["model"].append(config_hash(model))

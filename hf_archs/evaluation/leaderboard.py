@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import UserError
 from .report import fmt, interval_text
 from .stats import Interval
 
@@ -87,6 +88,8 @@ def leaderboard_markdown(results_dir: str | Path = "results") -> str:
     from .stats import VERDICT_RULE
 
     results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise UserError(f"No results folder at {results_dir}.")
     comparisons = sorted(results_dir.rglob("comparison.json"))
     lines = [
         "# hf-archs leaderboard",
@@ -125,6 +128,8 @@ def leaderboard_markdown(results_dir: str | Path = "results") -> str:
             continue
         if isinstance(data, dict) and {"task", "metrics", "model_path", "record_version"} <= set(data):
             evals.append(data)
+    if not comparisons and not evals:  # a wrong folder: an empty table would replace a real leaderboard
+        raise UserError(f"{results_dir} holds no results (comparison.json or `hf-archs eval` records).")
     if evals:
         lines += ["", "## Single evaluations (`hf-archs eval`, no training)", ""]
         lines += ["| model | task | budget | metrics | time |", "| --- | --- | --- | --- | --- |"]
@@ -139,5 +144,8 @@ def leaderboard_markdown(results_dir: str | Path = "results") -> str:
 def write_leaderboard(results_dir: str | Path = "results", output: str | Path | None = None) -> str:
     markdown = leaderboard_markdown(results_dir)
     if output is not None:
-        Path(output).write_text(markdown + "\n")
+        output = Path(output)
+        partial = output.with_name(f".{output.name}.partial")
+        partial.write_text(markdown + "\n")
+        partial.replace(output)  # atomic: a failed write never leaves half a leaderboard
     return markdown

@@ -65,6 +65,11 @@ def comparison_markdown(comparison, design: str, stock: str) -> str:
             f"{fmt(ratio.get('infer_tokens_per_s'), 2)}, peak memory ({cost.get('memory_kind')}) training × "
             f"{fmt(ratio.get('train_peak_memory_mb'), 2)}, inference × {fmt(ratio.get('infer_peak_memory_mb'), 2)}."
         )
+    if budget.name == "ci":
+        lines.append(
+            "Budget `ci` only exercises the code paths (a few steps, a tiny evaluation, one cost repeat): every "
+            "number above, cost ratios included, is noise, not a measurement."
+        )
     lines += ["", f"Reproduce: `{comparison.command}`"]
     return "\n".join(lines)
 

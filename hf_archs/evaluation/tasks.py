@@ -16,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+from transformers import AutoModel, AutoModelForCausalLM, AutoModelForMaskedLM
 
+from ..checkpoints import load_tokenizer
 from ..data import load_wordnet, wordnet_texts
+from ..errors import UserError
 from .budgets import Budget
 
 
@@ -76,7 +78,7 @@ class Task:
     ) -> TaskResult:
         kind = model_kind(model_path)
         if not self.applies_to(kind):
-            raise ValueError(
+            raise UserError(
                 f"Task {self.name!r} applies to {'/'.join(self.model_kinds)} models; {model_path} is a {kind}."
             )
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -107,7 +109,7 @@ def model_kind(model_path: str | Path) -> str:
 
 
 def _load(auto_class, model_path: str, device: str, trust_remote_code: bool):
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    tokenizer = load_tokenizer(model_path, trust_remote_code)
     model = auto_class.from_pretrained(model_path, dtype=torch.float32, trust_remote_code=trust_remote_code)
     return model.to(device).eval(), tokenizer
 
@@ -379,7 +381,7 @@ def get_task(name: str) -> Task:
     try:
         return TASKS[name]
     except KeyError:
-        raise ValueError(f"Unknown task {name!r}; expected one of {', '.join(TASKS)}.") from None
+        raise UserError(f"Unknown task {name!r}; expected one of {', '.join(TASKS)}.") from None
 
 
 def get_tasks(names: list[str] | tuple[str, ...]) -> list[Task]:

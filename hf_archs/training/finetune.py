@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
@@ -17,15 +18,15 @@ from transformers import (
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
-    AutoTokenizer,
     PreTrainedTokenizerBase,
     Trainer,
     TrainingArguments,
     set_seed,
 )
 
-from ..checkpoints import copy_auxiliary_files
+from ..checkpoints import copy_auxiliary_files, load_tokenizer
 from ..data import load_wordnet, wordnet_texts
+from ..errors import UserError
 from . import distributed
 from .embedding import ContrastiveTrainer, DefinitionWordCollator, Pooling, evaluate_retrieval
 from .language_modeling import (
@@ -198,10 +199,15 @@ def load_base_model(model_path: str, task: str, trust_remote_code: bool = False)
     model, info = auto_class.from_pretrained(
         model_path, dtype=torch.float32, trust_remote_code=trust_remote_code, output_loading_info=True
     )
-    if task == "mntp" and info["missing_keys"]:
-        # MNTP predicts tokens with the LM head: a base-model folder of an untied decoder has none (it would be
-        # random). A tied head is the embedding matrix and is never missing.
-        raise ValueError(f"{model_path} lacks weights that masked next-token prediction needs: {info['missing_keys']}")
+    if task != "embedding" and info["missing_keys"]:
+        # The LM tasks train through the model's head: a folder saved from a base model (BertModel, a
+        # sentence-transformers folder, an untied decoder's base) has none, and a random one would train, then fail
+        # the reload check. A tied head is the embedding matrix and is never missing.
+        raise UserError(
+            f"{model_path} has no {auto_class.__name__.removeprefix('AutoModelFor')} head for the {task!r} task "
+            f"(missing weights {sorted(info['missing_keys'])[:4]}); use a checkpoint with that head, or "
+            "task 'embedding' for an encoder saved without one."
+        )
     return model
 
 
@@ -317,10 +323,12 @@ def finetune_lora(
     _validate_arguments(task, max_steps, batch_size, train_size, eval_size)
     start = time.perf_counter()
     output_dir, model_dir = Path(output_dir), Path(model_path)
-    adapter_dir, merged_dir = output_dir / "adapter", output_dir / "merged"
-    output_dir.mkdir(parents=True, exist_ok=True)
+    # Everything is written beside the output first and moved into it once the run has succeeded: a failed run
+    # leaves no half-written output (its staging folder is cleared by the next run).
+    staging = output_dir.resolve().with_name(f".{output_dir.resolve().name}.partial")
+    adapter_dir, merged_dir = staging / "adapter", staging / "merged"
 
-    tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=trust_remote_code)
+    tokenizer = load_tokenizer(model_path, trust_remote_code)
     if task == "embedding":
         if train_texts is not None:
             raise ValueError("`train_texts` applies to the language-modelling tasks, not to 'embedding'.")
@@ -331,13 +339,15 @@ def finetune_lora(
         setup = _language_modeling_setup(
             task, tokenizer, train_size, eval_size, seed, train_texts, max_length, mask_probability
         )
-    args = _training_arguments(
-        output_dir, max_steps, batch_size, learning_rate, seed, setup.label_names, logging_steps
-    )
+    args = _training_arguments(staging, max_steps, batch_size, learning_rate, seed, setup.label_names, logging_steps)
     is_main = args.process_index == 0
 
-    # 1. Baseline on held-out data.
+    # 1. Baseline on held-out data. The model is loaded (and a missing head refused) before anything is written.
     model = load_base_model(model_path, task, trust_remote_code).to(args.device)
+    if is_main:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+    distributed.process_state().wait_for_everyone()
     before = setup.evaluate(model)
 
     # 2-3. LoRA on PEFT's default targets, plus the design's own new parameters.
@@ -423,8 +433,8 @@ def finetune_lora(
         total_parameters=total,
         lora_target_modules=target_modules,
         design_modules_trained=design_modules,
-        adapter_dir=str(adapter_dir),
-        merged_dir=str(merged_dir),
+        adapter_dir=str(output_dir / adapter_dir.name),
+        merged_dir=str(output_dir / merged_dir.name),
         train_size=len(setup.train_dataset),
         eval_size=setup.eval_size,
         max_steps=max_steps,
@@ -440,5 +450,21 @@ def finetune_lora(
         per_device_batch_size=args.per_device_train_batch_size,
     )
     if is_main:
-        report.save(output_dir / "report.json")
+        report.save(staging / "report.json")
+        _publish(staging, output_dir)
+    distributed.process_state().wait_for_everyone()
     return report
+
+
+def _publish(staging: Path, output_dir: Path) -> None:
+    """Move what a finished run wrote (adapter/, merged/, report.json) into `output_dir`, replacing an earlier run's
+    copies of those; anything else in `output_dir` stays."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for item in sorted(staging.iterdir()):
+        target = output_dir / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        item.rename(target)
+    staging.rmdir()

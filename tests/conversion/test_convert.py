@@ -92,23 +92,8 @@ def test_unknown_design_is_refused(stock_dirs, tmp_path, capsys):
     assert "Unknown design" in capsys.readouterr().err
 
 
-def test_existing_target_needs_force_and_is_replaced_whole(stock_dirs, tmp_path, capsys):
-    target = tmp_path / "target"
-    target.mkdir()
-    (target / "precious.txt").write_text("keep me")
-    argv = ["convert", "--design", "semantic", "--from", str(stock_dirs["base"]), "--out", str(target)]
-    assert cli(argv) == 2
-    assert "--force" in capsys.readouterr().err and (target / "precious.txt").exists()
-
-    assert quiet(cli, argv + ["--force", "--set", "semantic_tau_init=0.25"]) == 0
-    assert not (target / "precious.txt").exists()
-    config = json.loads((target / "config.json").read_text())
-    assert config["semantic_tau_init"] == 0.25 and config["model_type"] == "semantic_bert"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]  # no staging or backup folders left
-
-
 def test_converting_onto_the_source_is_refused(stock_dirs):
-    with pytest.raises(ValueError, match="differ from the source"):
+    with pytest.raises(ValueError, match="must lie outside the source"):
         convert("semantic", str(stock_dirs["base"]), stock_dirs["base"], force=True, progress=False)
     assert (stock_dirs["base"] / "model.safetensors").exists()
 
@@ -128,13 +113,13 @@ def test_non_identity_setting_is_reported_not_refused(stock_dirs, tmp_path):
 def test_failed_verification_leaves_nothing_behind(stock_dirs, tmp_path, monkeypatch):
     import hf_archs.conversion.converter as conversion
 
-    monkeypatch.setattr(conversion, "compare_models", lambda *args: {"right_padding": 1.0})
     existing = tmp_path / "existing"
-    existing.mkdir()
-    (existing / "model.txt").write_text("old model")
+    quiet(conversion.convert, "semantic", str(stock_dirs["base"]), existing, progress=False)
+    before = {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()}
+    monkeypatch.setattr(conversion, "compare_models", lambda *args: {"right_padding": 1.0})
     with pytest.raises(ConversionError, match="identity"):
         conversion.convert("semantic", str(stock_dirs["base"]), existing, force=True, progress=False)
-    assert (existing / "model.txt").read_text() == "old model"
+    assert {p.name: p.read_bytes() for p in existing.iterdir() if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["existing"]
 
 

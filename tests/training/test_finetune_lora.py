@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from transformers import AutoModel, AutoTokenizer, BertForMaskedLM
+from transformers import AutoModel, AutoTokenizer, BertForMaskedLM, Trainer
 
 from hf_archs.data import load_wordnet
 from hf_archs.testing import tiny_bert_config
@@ -95,3 +95,55 @@ def test_mlm_finetune_runs_and_reloads(minilm_path, tmp_path):
     assert report.metric_names == ["loss", "perplexity"]
     assert report.before["loss"] > 0
     check_report_files(report, tmp_path / "ft")
+
+
+def test_mlm_on_a_model_without_its_head_is_refused_before_training(minilm_path, tmp_path, monkeypatch):
+    """Bug: MiniLM (a BertModel folder, no MLM head) trained a random head for `--task mlm`, then failed the reload
+    check with metrics that did not match, leaving a half-written output folder."""
+    monkeypatch.setattr(Trainer, "train", lambda *a, **k: pytest.fail("trained a model without its MLM head"))
+    with pytest.raises(ValueError, match="no MaskedLM head for the 'mlm' task"):
+        finetune_lora(str(minilm_path), "mlm", str(tmp_path / "ft"), max_steps=2, batch_size=8, eval_size=8)
+    assert not (tmp_path / "ft").exists()
+
+
+def test_a_failed_run_leaves_no_half_written_output(minilm_path, tmp_path, monkeypatch):
+    """Bug: a run failing after training (here: the reload check) left adapter/ in the output folder, which looked
+    like a result. The output folder appears only once the run has succeeded; a rerun replaces only its own files."""
+    from hf_archs.training import finetune
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    model_dir = tmp_path / "tiny_bert"
+    torch.manual_seed(0)
+    BertForMaskedLM(tiny_bert_config(vocab_size=len(tokenizer))).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    budget = dict(max_steps=1, batch_size=8, train_size=16, eval_size=16)
+
+    def failing_check(after, reloaded):
+        raise RuntimeError("reload check failed")
+
+    monkeypatch.setattr(finetune, "_check_reloaded", failing_check)
+    with pytest.raises(RuntimeError, match="reload check failed"):
+        finetune_lora(str(model_dir), "mlm", str(tmp_path / "ft"), **budget)
+    assert not (tmp_path / "ft").exists()
+
+    monkeypatch.undo()
+    (tmp_path / "ft").mkdir()
+    (tmp_path / "ft" / "notes.txt").write_text("mine")
+    report = finetune_lora(str(model_dir), "mlm", str(tmp_path / "ft"), **budget)
+    check_report_files(report, tmp_path / "ft")
+    assert (tmp_path / "ft" / "notes.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ft", "tiny_bert"]
+
+
+def test_the_recipe_reports_a_missing_head_in_one_line(minilm_path, tmp_path, monkeypatch, capsys):
+    import runpy
+    from pathlib import Path
+
+    recipe = Path(__file__).resolve().parents[2] / "recipes" / "lora_finetune.py"
+    argv = [str(recipe), "--model", str(minilm_path), "--task", "mlm", "--out", str(tmp_path / "ft")]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(recipe), run_name="__main__")
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("hf-archs: error: ") and "no MaskedLM head" in err

@@ -32,11 +32,9 @@ class MonitorFields(DesignFields):
 
     def validate_design_fields(self):
         check_layer_indices("monitor_layers", self.monitor_layers, self.num_hidden_layers)
-        if self.monitor_layers is not None and not self.monitor_layers:
-            raise ValueError("monitor_layers must name at least one layer (None: the last layer).")
         if self.monitor_window < 1:
             raise ValueError(f"monitor_window must be >= 1, got {self.monitor_window}.")
-        if self.monitor_heads < 1 or self.monitor_dim % self.monitor_heads:
+        if self.monitor_heads < 1 or self.monitor_dim < 1 or self.monitor_dim % self.monitor_heads:
             raise ValueError(
                 f"monitor_dim={self.monitor_dim} must be a positive multiple of monitor_heads={self.monitor_heads}."
             )

@@ -7,7 +7,7 @@ from torch import nn
 from transformers import initialization as init
 
 from ...core.attention import LogitTerm
-from ...core.design import Capabilities, Design, DesignFields
+from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
 from .attention import FUSED_KERNEL_KEY, semantic_fused_attention
 from .naive import semantic_bias, unit_normalize
 
@@ -28,13 +28,7 @@ class SemanticFields(DesignFields):
     semantic_eps: float = 1e-6
 
     def validate_design_fields(self):
-        layers = self.semantic_layers
-        if layers is not None:
-            bad = [i for i in layers if not 0 <= i < self.num_hidden_layers]
-            if bad or len(set(layers)) != len(layers):
-                raise ValueError(
-                    f"semantic_layers={layers} must be distinct layer indices in [0, {self.num_hidden_layers})."
-                )
+        check_layer_indices("semantic_layers", self.semantic_layers, self.num_hidden_layers)
         if not (self.semantic_eps > 0 and abs(self.semantic_tau_init) < float("inf")):
             raise ValueError("semantic_eps must be > 0 and semantic_tau_init finite.")
 
