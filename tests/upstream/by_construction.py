@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from hf_archs.core.attention import replaces_query_key
+from tests.upstream.testers import backbone_values
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,6 @@ class Exception_:
 
 def _designs(entry):
     return entry.designs if entry is not None else ()
-
-
-def has_non_causal_layer(entry, config) -> bool:
-    """Some layer attends with a non-causal mask pattern (`Design.layer_masks`)."""
-    return any(
-        not pattern.is_causal
-        for design in _designs(entry)
-        if design.layer_masks is not None
-        for pattern in design.layer_masks(config).values()
-    )
 
 
 def rotary_has_no_effect(entry, config) -> bool:
@@ -66,16 +57,26 @@ def reads_token_ids(entry, config) -> bool:
 
 
 def narrow_layers(entry, config) -> bool:
-    """Layers of narrower widths (`Design.layer_extension`), whose heads must divide the width."""
+    """Layers of narrower widths (`Design.layer_extension`)."""
     return any(design.layer_extension is not None for design in _designs(entry))
 
 
+def narrow_layers_at_config_tester_width(entry, config) -> bool:
+    """Narrower layers need widths that the head count divides; upstream's ConfigTester builds the config at a
+    hidden size (BERT's 37) that the default head count does not divide."""
+    width = backbone_values(entry.backbone.name)[2].get("hidden_size")
+    return narrow_layers(entry, config) and width is not None and width % type(config)().num_attention_heads != 0
+
+
+def has_synthesizer_positions(entry, config) -> bool:
+    return hasattr(config, "synthesizer_max_positions")
+
+
+def every_zoo_type(entry, config) -> bool:
+    return True
+
+
 BY_CONSTRUCTION: tuple[Exception_, ...] = (
-    Exception_(
-        ("test_generate*", "test_assisted_decoding*", "test_prompt_lookup*"),
-        has_non_causal_layer,
-        "a non-causal layer cannot decode left to right with a KV cache: generate() refuses it",
-    ),
     Exception_(
         ("test_inputs_embeds", "test_inputs_embeds_matches_input_ids"),
         reads_token_ids,
@@ -96,9 +97,46 @@ BY_CONSTRUCTION: tuple[Exception_, ...] = (
         rotary_has_no_effect,
         "RoPE is off (or q·k, through which it acts, is replaced): RoPE scaling has no effect to check",
     ),
+    Exception_(
+        ("test_config",),
+        narrow_layers_at_config_tester_width,
+        "multi-scale layers need widths that the head count divides; ConfigTester's hidden_size 37 has none",
+    ),
 )
 
-KNOWN_DEFECTS_FIXED_ON_OTHER_BRANCHES: tuple[Exception_, ...] = ()
+# Issue 18's defects whose fixes are on branch `defects` (the lead empties this list after merging them).
+KNOWN_DEFECTS_FIXED_ON_OTHER_BRANCHES: tuple[Exception_, ...] = (
+    Exception_(
+        ("test_can_set_attention_dynamically",),
+        every_zoo_type,
+        "set_attn_implementation('foo') blames the design instead of naming 'foo' unknown (issue 18, defect 5)",
+    ),
+    Exception_(
+        ("test_eager_matches_sdpa_inference_*",),
+        side_branch_only,
+        "a deep-copied monitor model's hooks close over the original (issue 18, defect 2)",
+    ),
+    Exception_(
+        ("test_feed_forward_chunking",),
+        lambda entry, config: reads_token_ids(entry, config) and entry.backbone.name == "bert",
+        "the dictionary input is not chunked with BERT's chunk_size_feed_forward (issue 18, defect 3)",
+    ),
+    Exception_(
+        ("test_init_weights_can_init_buffers",),
+        reads_token_ids,
+        "weight initialization does not rebuild the dictionary's table buffer (issue 18, defect 4)",
+    ),
+    Exception_(
+        ("test_capture_outputs_decorator",),
+        narrow_layers,
+        "multi-scale sets Transformers' output-capture context to None (issue 18, defect 6)",
+    ),
+    Exception_(
+        ("test_model_rope_scaling_from_config*",),
+        has_synthesizer_positions,
+        "synthesizer_max_positions defaults to 128, below the test's 768 tokens (issue 18, defect 7)",
+    ),
+)
 
 
 def _matching(exceptions, test_name, entry, config):

@@ -23,25 +23,16 @@ from hf_archs.backbones.base import _TASK_MAPPINGS
 from hf_archs.registry import BACKBONES, ZOO
 from tests.upstream.by_construction import applicable_marks
 from tests.upstream.sources import GenerationTesterMixin, common_tests
-from tests.upstream.testers import BERT_VALUES, CAUSAL_LM_VALUES, GEMMA3_VALUES, TinyModelTester
+from tests.upstream.testers import TinyModelTester, backbone_values
 
 
 modeling_common, configuration_common = common_tests()
 
 
-def _values(backbone) -> tuple[dict, bool, dict]:
-    """(tiny tester values, causal, ConfigTester keyword arguments) of a backbone, as its upstream test class."""
-    if backbone.name == "bert":
-        return BERT_VALUES, False, {"hidden_size": 37}
-    if backbone.name == "gemma3":
-        return GEMMA3_VALUES, True, {}
-    return CAUSAL_LM_VALUES, True, {}
-
-
 def upstream_test_class(name: str, config_class: type, backbone, model_classes, settings: dict, subject) -> type:
     """A unittest class running upstream's common model and config tests on `model_classes` built from
     `config_class(**tiny values, **settings)`; `subject` (a ZooModel, or None for stock) decides the skips."""
-    values, causal, config_tester_kwargs = _values(backbone)
+    values, causal, config_tester_kwargs = backbone_values(backbone.name)
     tester = type(
         f"{name}Tester",
         (TinyModelTester,),

@@ -86,6 +86,16 @@ BERT_CONFIG_ARGS = (
 )
 
 
+def backbone_values(backbone_name: str) -> tuple[dict, bool, dict]:
+    """(tiny tester values, causal, `ConfigTester` keyword arguments) of a backbone, as its upstream test class has
+    them (BERT's test checks its config at hidden_size 37)."""
+    if backbone_name == "bert":
+        return BERT_VALUES, False, {"hidden_size": 37}
+    if backbone_name == "gemma3":
+        return GEMMA3_VALUES, True, {}
+    return CAUSAL_LM_VALUES, True, {}
+
+
 class TinyModelTester:
     """A model tester as upstream's: tiny values as attributes, `get_config`, `prepare_config_and_inputs_for_common`.
 
