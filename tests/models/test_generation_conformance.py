@@ -2,8 +2,8 @@
 and the active setting, under every accepted `attn_implementation` (a kernel key runs its documented fallback where
 the kernel cannot: on CPU, the reference SDPA path).
 
-Default tier: the active setting on one Llama variant and Gemma 3 (sliding-window layers) under every key, and the
-compiled static cache on one Llama variant per model type under sdpa; everything else is `slow`.
+Default tier (the rest is `slow`): the active setting under sdpa, on the GQA Llama variant, and on Gemma 3 (sliding-
+window layers) for the caches; the compiled static cache on two representative types only (compiling costs ~25 s).
 """
 
 import pytest
@@ -15,17 +15,18 @@ from tests.models.test_contract import load
 from tests.zoo_cases import CASES, VOCAB
 
 
-DEFAULT_VARIANTS = ("gqa_untied", "sliding")
 # By construction: a dictionary design reads its per-token features from the input ids.
 READS_INPUT_IDS = ("dictionary",)
+COMPILED_IN_DEFAULT = ("semantic_llama-gqa_untied", "positional_llama-gqa_untied")
 
 
 def implementations(case):
     return case.entry.model_classes["AutoModel"].accepted_attn_implementations(case.entry.config_class)
 
 
-def params(predicate=lambda case: True, default=lambda case, setting, implementation: True):
-    """(case, setting, implementation) over the zoo's decoders; combinations outside `default` are `slow`."""
+def params(predicate=lambda case: True, variants=("gqa_untied",), default=lambda case: True):
+    """(case, setting, implementation) over the zoo's decoders; the default tier holds the active setting under sdpa
+    on `variants` where `default(case)`, the rest is `slow`."""
     found = []
     for case in CASES:
         if not (case.is_decoder and predicate(case)):
@@ -33,9 +34,7 @@ def params(predicate=lambda case: True, default=lambda case, setting, implementa
         for setting in ("identity", "active"):
             for implementation in implementations(case):
                 in_default = (
-                    setting == "active"
-                    and case.variant.name in DEFAULT_VARIANTS
-                    and default(case, setting, implementation)
+                    (setting, implementation) == ("active", "sdpa") and case.variant.name in variants and default(case)
                 )
                 found.append(
                     pytest.param(
@@ -75,16 +74,17 @@ def cached(case):
 
 
 ALL_CACHED = params(cached)
+CACHES = params(cached, variants=("gqa_untied", "sliding"))
 
 
-@pytest.mark.parametrize(("case", "setting", "implementation"), ALL_CACHED)
+@pytest.mark.parametrize(("case", "setting", "implementation"), CACHES)
 def test_dynamic_cache(case, setting, implementation, converted):
     model = model_of(converted, case, setting, implementation)
     for inputs in (prompt(), unpadded_prompt()):
         generation.assert_cached_generation_matches_recompute(model, inputs)
 
 
-@pytest.mark.parametrize(("case", "setting", "implementation"), ALL_CACHED)
+@pytest.mark.parametrize(("case", "setting", "implementation"), CACHES)
 def test_static_cache(case, setting, implementation, converted):
     """Bug: at static-cache prefill Transformers passes no mask and keys of the cache's full capacity; the logit-term
     paths aligned their causal mask bottom-right, so prompt tokens saw empty slots (logits off by up to 0.6)."""
@@ -94,11 +94,7 @@ def test_static_cache(case, setting, implementation, converted):
 
 
 @pytest.mark.parametrize(
-    ("case", "setting", "implementation"),
-    params(
-        cached,
-        default=lambda case, setting, implementation: (case.variant.name, implementation) == ("gqa_untied", "sdpa"),
-    ),
+    ("case", "setting", "implementation"), params(cached, default=lambda case: case.id in COMPILED_IN_DEFAULT)
 )
 def test_compiled_static_cache(case, setting, implementation, converted):
     generation.check_compiled_static_cache(model_of(converted, case, setting, implementation), unpadded_prompt())
