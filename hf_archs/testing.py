@@ -5,7 +5,6 @@ Like `transformers.testing_utils`: small, seeded, offline. The contract suite is
 
 from dataclasses import dataclass
 
-import torch
 from transformers import (
     BertConfig,
     BertForMaskedLM,
@@ -150,14 +149,3 @@ class Case:
 CASES = [
     Case(entry, variant) for entry in ZOO for variant in STOCK_VARIANTS if variant.backbone == entry.backbone.name
 ]
-
-
-def assert_cached_generation_matches_recompute(model, inputs: dict, kwargs: dict, atol: float = 1e-5):
-    """Greedy generation with a KV cache gives the sequences and per-step logits of a full recompute (`kwargs` must
-    ask for `return_dict_in_generate` and `output_logits`); returns the recomputed output."""
-    cached = model.generate(**inputs, use_cache=True, **kwargs)
-    recomputed = model.generate(**inputs, use_cache=False, **kwargs)
-    assert torch.equal(cached.sequences, recomputed.sequences)
-    for step_cached, step_recomputed in zip(cached.logits, recomputed.logits):
-        torch.testing.assert_close(step_cached, step_recomputed, atol=atol, rtol=atol)
-    return recomputed

@@ -121,9 +121,10 @@ class LogitTerm(nn.Module):
         return getattr(self, step)(*args)
 
 
-def causal_mask(query_length: int, key_length: int, device) -> torch.Tensor:
-    """Boolean (Lq, Lk) mask, True = may attend. Queries are the last Lq of the Lk positions (KV-cache decoding)."""
-    offset = key_length - query_length
+def causal_mask(query_length: int, key_length: int, device, *, queries_first: bool = False) -> torch.Tensor:
+    """Boolean (Lq, Lk) mask, True = may attend. Queries are the last Lq of the Lk positions (KV-cache decoding), or
+    the first Lq (`queries_first`: torch SDPA's `is_causal`)."""
+    offset = 0 if queries_first else key_length - query_length
     query_positions = torch.arange(query_length, device=device)[:, None] + offset
     return torch.arange(key_length, device=device)[None, :] <= query_positions
 
@@ -132,12 +133,14 @@ def additive_mask(attention_mask, *, is_causal: bool, query_length: int, key_len
     """Turn any mask Transformers hands an attention function into an additive float mask (or None).
 
     Transformers passes a boolean mask (sdpa, True = attend), an additive float mask (eager) or None; None on a
-    causal layer means "plain causal" (sdpa skips building the mask when there is no padding).
+    causal layer means torch SDPA's `is_causal`, aligned top-left (sdpa skips building the mask when there is no
+    padding): the queries are the first Lq keys. Lk > Lq then happens only at the prefill of an empty static cache,
+    whose later keys are empty slots.
     """
     if attention_mask is None:
         if not is_causal or query_length == 1:
             return None
-        attention_mask = causal_mask(query_length, key_length, device)
+        attention_mask = causal_mask(query_length, key_length, device, queries_first=True)
     if attention_mask.dtype == torch.bool:
         # finfo.min rather than -inf: a fully masked row (a left-padding query) stays finite, as in stock eager.
         return torch.zeros((), dtype=dtype, device=device).masked_fill(~attention_mask, torch.finfo(dtype).min)

@@ -23,8 +23,8 @@ import hf_archs  # noqa: F401  (registers the zoo)
 from hf_archs.conversion import compare_models
 from hf_archs.conversion.verify import main_output
 from hf_archs.core.model import design_parameter_names
-from hf_archs.testing import assert_cached_generation_matches_recompute
 from hf_archs.training import design_modules_to_save
+from tests.conformance.generation import assert_cached_generation_matches_recompute
 from tests.zoo_cases import VOCAB, build_tiny, case_params, tiny_config
 
 

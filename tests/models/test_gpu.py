@@ -75,6 +75,28 @@ def test_generate_with_cache_matches_recompute_on_cuda(case, converted):
     assert torch.equal(cached, recomputed)
 
 
+@pytest.mark.parametrize("case", case_params(lambda case: case.decodes_with_cache))
+def test_static_cache_matches_dynamic_cache_in_fused_kernels_on_cuda(case, converted):
+    """Bug: at a static cache's prefill Transformers passes no mask and keys of the cache's full capacity; the fused
+    kernel aligned its causal mask bottom-right, so prompt tokens saw the empty slots."""
+    accepted = case.entry.model_classes["AutoModel"].accepted_attn_implementations(case.entry.config_class)
+    kernels = [key for key in accepted if key not in ("eager", "sdpa")]
+    if not kernels:
+        pytest.skip("no fused kernel")
+    input_ids = torch.randint(3, VOCAB, (2, 9), device="cuda", generator=torch.Generator("cuda").manual_seed(0))
+    kwargs = dict(max_new_tokens=4, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
+    for implementation in kernels:
+        path = converted(case, active=True)
+        model = load(case, path, attn_implementation=implementation, dtype=torch.bfloat16)
+        model.generation_config.eos_token_id = None
+        dynamic = model.generate(input_ids=input_ids, **kwargs)
+        static = model.generate(input_ids=input_ids, cache_implementation="static", **kwargs)
+        for step, (got, want) in enumerate(zip(static.logits, dynamic.logits)):
+            torch.testing.assert_close(
+                got, want, atol=2e-2, rtol=0, msg=lambda m: f"{implementation}, step {step}: {m}"
+            )
+
+
 @pytest.mark.parametrize("case", case_params())
 def test_float32_training_step_with_padding_on_cuda(case, converted, batches):
     """A float32 training step through the SDPA path with padding: finite loss, gradients for the design."""

@@ -43,12 +43,17 @@ def semantic_fused_attention(
     sliding_window = kwargs.get("sliding_window")
     is_causal = getattr(module, "is_causal", False)
     key_padding = None
+    query_length = query.shape[2]
+    if attention_mask is None and is_causal and 1 < query_length < key.shape[2]:
+        # No mask on a causal layer is torch SDPA's top-left `is_causal` (the kernel aligns bottom-right): the prefill
+        # of an empty static cache, whose keys past the queries are empty slots. Stock SDPA drops them likewise.
+        key, value, key_features = key[:, :, :query_length], value[:, :, :query_length], key_features[:, :query_length]
     runnable = (
         TRITON_AVAILABLE
         and query.is_cuda
         and query.dtype in (torch.bfloat16, torch.float16)
         and dropout == 0.0
-        and query.shape[2] > 1  # decoding one token: the SDPA path is as fast
+        and query_length > 1  # decoding one token: the SDPA path is as fast
     )
     if runnable and attention_mask is not None:
         key_padding = key_padding_from_mask(attention_mask.bool(), is_causal=is_causal, sliding_window=sliding_window)

@@ -9,7 +9,7 @@ import transformers
 from transformers import AutoModel
 
 import hf_archs
-from hf_archs.testing import assert_cached_generation_matches_recompute
+from tests.conformance.generation import assert_cached_generation_matches_recompute
 from tests.conftest import quiet
 
 

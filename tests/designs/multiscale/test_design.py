@@ -13,11 +13,11 @@ from hf_archs.designs.multiscale import naive
 from hf_archs.designs.multiscale.design import resolved_scales
 from hf_archs.testing import (
     VOCAB,
-    assert_cached_generation_matches_recompute,
     tiny_bert_config,
     tiny_gemma3_config,
     tiny_llama_config,
 )
+from tests.conformance.generation import assert_cached_generation_matches_recompute
 
 
 def bert_config(**overrides) -> MultiscaleBertConfig:

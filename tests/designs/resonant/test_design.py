@@ -11,7 +11,8 @@ from hf_archs.core.model import design_parameter_names
 from hf_archs.designs.resonant.design import ResonantFields, ResonantTerm
 from hf_archs.designs.resonant.naive import resonance_naive, slot_states
 from hf_archs.registry import ZOO
-from hf_archs.testing import STOCK_VARIANTS, assert_cached_generation_matches_recompute
+from hf_archs.testing import STOCK_VARIANTS
+from tests.conformance.generation import assert_cached_generation_matches_recompute
 from tests.conftest import quiet
 
 
