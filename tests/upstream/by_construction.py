@@ -3,10 +3,6 @@
 Each `Exception_` names upstream test methods (fnmatch patterns) and a predicate on the model type's designs and
 its tiny config (the setting applied), read from what the designs declare (`hf_archs.core.design.Design`), never
 from model-type names. Such a test is skipped with its reason; every other upstream test must pass.
-
-`KNOWN_DEFECTS_FIXED_ON_OTHER_BRANCHES` is not part of that list: real defects (issue 18) whose fixes are on other
-branches. Their tests are marked strict xfail, so they fail again once the fix is merged; the lead empties the list
-then.
 """
 
 import fnmatch
@@ -68,14 +64,6 @@ def narrow_layers_at_config_tester_width(entry, config) -> bool:
     return narrow_layers(entry, config) and width is not None and width % type(config)().num_attention_heads != 0
 
 
-def has_synthesizer_positions(entry, config) -> bool:
-    return hasattr(config, "synthesizer_max_positions")
-
-
-def every_zoo_type(entry, config) -> bool:
-    return True
-
-
 BY_CONSTRUCTION: tuple[Exception_, ...] = (
     Exception_(
         ("test_inputs_embeds", "test_inputs_embeds_matches_input_ids"),
@@ -104,40 +92,6 @@ BY_CONSTRUCTION: tuple[Exception_, ...] = (
     ),
 )
 
-# Issue 18's defects whose fixes are on branch `defects` (the lead empties this list after merging them).
-KNOWN_DEFECTS_FIXED_ON_OTHER_BRANCHES: tuple[Exception_, ...] = (
-    Exception_(
-        ("test_can_set_attention_dynamically",),
-        every_zoo_type,
-        "set_attn_implementation('foo') blames the design instead of naming 'foo' unknown (issue 18, defect 5)",
-    ),
-    Exception_(
-        ("test_eager_matches_sdpa_inference_*",),
-        side_branch_only,
-        "a deep-copied monitor model's hooks close over the original (issue 18, defect 2)",
-    ),
-    Exception_(
-        ("test_feed_forward_chunking",),
-        lambda entry, config: reads_token_ids(entry, config) and entry.backbone.name == "bert",
-        "the dictionary input is not chunked with BERT's chunk_size_feed_forward (issue 18, defect 3)",
-    ),
-    Exception_(
-        ("test_init_weights_can_init_buffers",),
-        reads_token_ids,
-        "weight initialization does not rebuild the dictionary's table buffer (issue 18, defect 4)",
-    ),
-    Exception_(
-        ("test_capture_outputs_decorator",),
-        narrow_layers,
-        "multi-scale sets Transformers' output-capture context to None (issue 18, defect 6)",
-    ),
-    Exception_(
-        ("test_model_rope_scaling_from_config*",),
-        has_synthesizer_positions,
-        "synthesizer_max_positions defaults to 128, below the test's 768 tokens (issue 18, defect 7)",
-    ),
-)
-
 
 def _matching(exceptions, test_name, entry, config):
     return [
@@ -155,7 +109,4 @@ def applicable_marks(test_name: str, entry, config) -> list:
     skips = _matching(BY_CONSTRUCTION, test_name, entry, config)
     if skips:
         return [pytest.mark.skip(reason="by construction: " + "; ".join(e.reason for e in skips))]
-    defects = _matching(KNOWN_DEFECTS_FIXED_ON_OTHER_BRANCHES, test_name, entry, config)
-    if defects:
-        return [pytest.mark.xfail(strict=True, reason="known defect: " + "; ".join(e.reason for e in defects))]
     return []

@@ -8,7 +8,7 @@ designs, `all_model_classes` = the zoo's model classes. The stock classes of eac
 a stock failure shows next to the zoo's.
 
 Tests that cannot apply by construction are skipped with their reason, from `by_construction.BY_CONSTRUCTION` only;
-`by_construction.KNOWN_DEFECTS_FIXED_ON_OTHER_BRANCHES` marks, as strict xfail, failures of defects fixed elsewhere.
+every other test must pass.
 """
 
 import unittest
