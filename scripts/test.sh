@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Set up (scripts/setup.sh), lint, run the whole test suite on CPU at the newest supported Transformers/PEFT, then
-# the contract at the oldest supported ones (scripts/test_oldest.sh; skip with HF_ARCHS_SKIP_OLDEST=1).
+# saved checkpoints through trust_remote_code on the newest Transformers release without hf_archs
+# (scripts/test_remote_code_newest.sh; skip with HF_ARCHS_SKIP_REMOTE_NEWEST=1), then the contract at the oldest
+# supported ones (scripts/test_oldest.sh; skip with HF_ARCHS_SKIP_OLDEST=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,6 +10,9 @@ export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest -q "$@"
+if [ -z "${HF_ARCHS_SKIP_REMOTE_NEWEST:-}" ]; then
+    bash scripts/test_remote_code_newest.sh
+fi
 if [ -z "${HF_ARCHS_SKIP_OLDEST:-}" ]; then
     bash scripts/test_oldest.sh
 fi

@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+from .compat import pop_cache_argument
 from .inputs import TOKEN_POSITIONS_KWARG
 from .masks import layer_attention_mask
 
@@ -252,10 +253,11 @@ class DesignAttention:
         self,
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
-        past_key_values=None,
         position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # The KV cache: `cache` or `past_key_values`, depending on the Transformers release (`core/compat.py`).
+        past_key_values = pop_cache_argument(kwargs)
         if kwargs.pop("encoder_hidden_states", None) is not None:
             raise ValueError(f"{type(self).__name__} is self-attention only: encoder_hidden_states is not supported.")
         input_shape = hidden_states.shape[:-1]

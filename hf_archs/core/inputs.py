@@ -23,6 +23,7 @@ from types import MethodType
 import torch
 from torch import nn
 
+from .compat import cache_argument
 from .side_branch import begin_side_call, end_side_call
 
 
@@ -67,7 +68,7 @@ def token_positions(arguments: dict) -> torch.Tensor:
         # The mask covers the cached tokens and these (decoders): count over both, keep these.
         counted = attention_mask.to(device=device, dtype=torch.long).cumsum(-1) - 1
         return counted[:, -length:].clamp(min=0).float()
-    cache = arguments.get("past_key_values")
+    cache = cache_argument(arguments)
     past = cache.get_seq_length() if cache is not None else 0
     return torch.arange(past, past + length, device=device, dtype=torch.float32)[None]
 

@@ -23,6 +23,7 @@ everywhere.
 import torch
 from torch import nn
 
+from .compat import cache_argument
 from .inputs import input_shape
 
 
@@ -68,7 +69,7 @@ def float_positions_are_coordinates(arguments: dict) -> None:
     position_ids = arguments.get("position_ids")
     if position_ids is None or not position_ids.is_floating_point():
         return
-    if arguments.get("attention_mask") is not None or arguments.get("past_key_values") is not None:
+    if arguments.get("attention_mask") is not None or cache_argument(arguments) is not None:
         return
     shape, device = input_shape(arguments)
     arguments["attention_mask"] = torch.ones(shape, dtype=torch.long, device=device)

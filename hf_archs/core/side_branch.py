@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .compat import cache_argument
+
 
 class SideBranch(nn.Module):
     """A design's side branch. Subclasses set the class attributes and define `layer_indices`, `forward` and
@@ -95,7 +97,7 @@ def begin_side_call(base_model: nn.Module, arguments: dict) -> None:
     for spec in base_model._side_branch_specs:
         memory = arguments.pop(spec.memory_keyword, None) if spec.memory_keyword else None
         mask = arguments.get("attention_mask")
-        cache = arguments.get("past_key_values")
+        cache = cache_argument(arguments)
         continues_cache = cache is not None and cache.get_seq_length() > 0
         blind = continues_cache and spec.memory_keyword is not None and memory is None
         padding = mask if isinstance(mask, torch.Tensor) and mask.dim() == 2 else None  # not a 4D or per-layer mask

@@ -8,6 +8,7 @@ from torch.nn import functional as F
 from transformers import initialization as init
 
 from ...core.attention import DesignAttention
+from ...core.compat import cache_argument
 from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
 from ...core.layers import LayerExtension, call_like, ensure_cache_layer, layer_input, outputs_not_recorded
 
@@ -128,7 +129,7 @@ class MultiScaleLayer(LayerExtension):
 
     def forward(self, layer_output, layer_args, layer_kwargs):
         branch_input = layer_output if self.after_encoder else layer_input(layer_args, layer_kwargs)
-        cache = layer_kwargs.get("past_key_values")
+        cache = cache_argument(layer_kwargs)
         self._follow_attention_implementation()
         outputs = []
         with outputs_not_recorded():

@@ -31,9 +31,13 @@ def content_gated_embeddings_forward(
     position_ids: torch.Tensor | None = None,
     inputs_embeds: torch.Tensor | None = None,
     past_key_values_length: int = 0,
+    cache_length: int = 0,
 ) -> torch.Tensor:
     """Stock `BertEmbeddings.forward`, except that the position encoding (`DynamicPositionEncoding`) gets the content
-    x = word + token-type embeddings and returns the embeddings x ⊙ c + gated sinusoid instead of an addend."""
+    x = word + token-type embeddings and returns the embeddings x ⊙ c + gated sinusoid instead of an addend.
+
+    The cached length comes as `cache_length` from Transformers 5.24 on, `past_key_values_length` before."""
+    past_key_values_length = cache_length or past_key_values_length
     if input_ids is not None:
         input_shape = input_ids.size()
     else:

@@ -1,0 +1,60 @@
+"""Save a tiny random checkpoint of every zoo model type, with the hf_archs forward as reference outputs, for
+`tests/conformance/remote_code.py` to load through `trust_remote_code` where hf_archs is not installed.
+
+    python -m tests.conformance.save_zoo OUT
+"""
+
+import contextlib
+import io
+import sys
+from pathlib import Path
+
+import torch
+import transformers
+
+from hf_archs.conversion import convert, sample_batches
+from hf_archs.conversion.verify import main_output
+from hf_archs.core.compat import TRANSFORMERS_REQUIREMENT
+from hf_archs.testing import CASES, STOCK_VARIANTS, VOCAB
+
+
+def save_zoo(root: Path) -> None:
+    sources = {}
+    for variant in STOCK_VARIANTS:
+        torch.manual_seed(0)
+        sources[variant.name] = root / "sources" / variant.name
+        variant.model_class(variant.config).save_pretrained(sources[variant.name])
+    seen = set()
+    for case in CASES:  # one case per model type: its backbone's first stock variant
+        if case.entry.model_type in seen:
+            continue
+        seen.add(case.entry.model_type)
+        folder = root / "zoo" / case.entry.model_type
+        with contextlib.redirect_stdout(io.StringIO()):
+            convert(
+                case.entry.design,
+                str(sources[case.variant.name]),
+                folder,
+                design_settings=case.entry.active_setting,
+                verify=False,
+                progress=False,
+            )
+        model = getattr(transformers, case.variant.head_auto_class).from_pretrained(folder).eval()
+        batch = sample_batches(None, VOCAB)["left_padding" if case.is_decoder else "right_padding"]
+        with torch.no_grad():
+            expected = main_output(model(**batch))
+        reference = {
+            "auto_class": case.variant.head_auto_class,
+            "batch": batch,
+            "expected": expected,
+            "is_decoder": case.is_decoder,
+            "decodes_with_cache": case.decodes_with_cache,
+            "transformers_requirement": TRANSFORMERS_REQUIREMENT,
+            "saved_with": transformers.__version__,
+        }
+        torch.save(reference, folder / "conformance_reference.pt")
+        print("saved", case.entry.model_type, flush=True)
+
+
+if __name__ == "__main__":
+    save_zoo(Path(sys.argv[1]))
