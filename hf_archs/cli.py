@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluation import cli as evaluation_cli
 
     evaluation_cli.add_subcommands(commands)  # eval, compare, leaderboard
+    from .training import pretrain
+
+    pretrain.add_subcommands(commands)  # corpus, pretrain
     return parser
 
 
@@ -57,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command in evaluation_cli.COMMANDS:
         return evaluation_cli.run(args)
+    from .training import pretrain
+
+    if args.command in pretrain.COMMANDS:
+        return pretrain.run(args)
     try:
         if args.command == "list":
             for entry in registry.ZOO:
