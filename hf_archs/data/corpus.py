@@ -5,8 +5,9 @@
 Steps (deterministic: the same manifest gives the same documents, split, tokenizer and token files):
 1. fetch each package of `corpus_manifest.json` at its pinned version (`apt-get download NAME=VERSION` into the
    cache; nothing is installed), check its sha256 against the manifest, unpack it with `dpkg-deb -x`;
-2. extract plain text: Sphinx HTML pages through `html.parser` (the page body only), reStructuredText with light
-   cleanup (directives, comments, heading underlines and role markup removed), dictd dictionaries entry by entry;
+2. extract plain text: HTML pages through `html.parser` (the page's main element only), reStructuredText with light
+   cleanup (directives, comments, heading underlines and role markup removed), Perl POD (commands dropped,
+   formatting codes unwrapped), dictd dictionaries entry by entry;
 3. drop near-empty documents and exact duplicates (after whitespace and case normalisation);
 4. split train / validation by a salted hash of each document (a document never moves between splits when others
    are added or removed);
@@ -77,32 +78,46 @@ def fetch_package(package: dict, cache: Path) -> Path:
 
 _BLOCK_TAGS = {"p", "div", "section", "li", "dt", "dd", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "br", "table"}
 _SKIPPED_TAGS = {"script", "style", "nav"}
-# Sphinx decorations inside the body: pilcrow links after headings and the "Table of contents" sidebars.
-_SKIPPED_CLASSES = {"headerlink", "sphinxsidebar", "related", "footer"}
+_VOID_TAGS = {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "wbr", "source"}
+# Decorations inside the main element: Sphinx's pilcrow links and sidebars, Publican's (Debian handbook) page
+# navigation and ebook banner.
+_SKIPPED_CLASSES = {"headerlink", "sphinxsidebar", "related", "footer", "docnav"}
+_SKIPPED_IDS = {"banner", "title"}
 
 
-class _SphinxText(HTMLParser):
-    """Text of the `<div role="main">` of a Sphinx page, one paragraph per block element."""
+class _HTMLText(HTMLParser):
+    """Text inside the page's main element (`main`: "role=main", "id=yui-main", "tag=body"), one paragraph per
+    block element."""
 
-    def __init__(self):
+    def __init__(self, main: str = "role=main"):
         super().__init__(convert_charrefs=True)
+        self.main_key, _, self.main_value = main.partition("=")
         self.parts: list[str] = []
         self.stack: list[tuple[str, bool, bool]] = []  # (tag, opens main, opens a skipped region)
         self.in_main = self.skipping = 0
 
+    def _is_main(self, tag: str, attrs: dict) -> bool:
+        return tag == self.main_value if self.main_key == "tag" else attrs.get(self.main_key) == self.main_value
+
     def handle_starttag(self, tag, attrs):
-        if tag in ("br", "hr", "img", "meta", "link", "input"):  # void elements have no end tag
+        if tag in _VOID_TAGS:  # no end tag (XHTML's `<img />` sends one: handle_endtag ignores it)
             if tag == "br" and self.in_main and not self.skipping:
                 self.parts.append("\n")
             return
         attrs = dict(attrs)
-        opens_main = attrs.get("role") == "main"
-        skipped = tag in _SKIPPED_TAGS or bool(_SKIPPED_CLASSES & set((attrs.get("class") or "").split()))
+        opens_main = self._is_main(tag, attrs)
+        skipped = (
+            tag in _SKIPPED_TAGS
+            or attrs.get("id") in _SKIPPED_IDS
+            or bool(_SKIPPED_CLASSES & set((attrs.get("class") or "").split()))
+        )
         self.in_main += opens_main
         self.skipping += skipped
         self.stack.append((tag, opens_main, skipped))
 
     def handle_endtag(self, tag):
+        if tag in _VOID_TAGS or all(open_tag != tag for open_tag, _, _ in self.stack):
+            return  # a stray end tag closes nothing
         # Pop to the matching tag (tolerates unclosed <p>, <li> ...).
         while self.stack:
             open_tag, opens_main, skipped = self.stack.pop()
@@ -118,11 +133,39 @@ class _SphinxText(HTMLParser):
             self.parts.append(data)
 
 
-def html_to_text(page: str) -> str:
-    parser = _SphinxText()
+def html_to_text(page: str, main: str = "role=main") -> str:
+    parser = _HTMLText(main)
     parser.feed(page)
     parser.close()
     return normalize_paragraphs("".join(parser.parts))
+
+
+_POD_CODE = re.compile(r"[A-Z]<(?:<+\s)?([^<>]*?)(?:\s>+)?>")
+_POD_ESCAPES = {"lt": "<", "gt": ">", "verbar": "|", "sol": "/"}
+
+
+def pod_to_text(source: str) -> str:
+    """Perl POD as prose: `=head1 NAME` keeps its text, other commands and `=begin`...`=end` blocks go;
+    formatting codes keep their text (`L<text|target>` its text, `E<gt>` its character, `X<...>`/`Z<>` nothing)."""
+    lines, in_block = [], False
+    for line in source.splitlines():
+        if line.startswith("=begin"):
+            in_block = True
+        if in_block:
+            in_block = not line.startswith("=end")
+            continue
+        if line.startswith("=head") or line.startswith("=item"):
+            line = line.split(None, 1)[1] if " " in line else ""
+        elif line.startswith("="):
+            continue
+        lines.append(line)
+    text = "\n".join(lines)
+    text = re.sub(r"[XZ]<[^<>]*>", "", text)
+    text = re.sub(r"E<(\w+)>", lambda m: _POD_ESCAPES.get(m.group(1), ""), text)
+    text = re.sub(r"L<([^<>|]*)\|[^<>]*>", r"\1", text)
+    while (replaced := _POD_CODE.sub(r"\1", text)) != text:  # nested codes: B<C<x>>
+        text = replaced
+    return normalize_paragraphs(text)
 
 
 _RST_UNDERLINE = re.compile(r"^\s*([=\-~^\"'`#*+.:_])\1{2,}\s*$")
@@ -216,9 +259,16 @@ def extract_documents(package: dict, tree: Path) -> list[tuple[str, str]]:
         data = gzip.decompress(root.with_suffix(".dict.dz").read_bytes())
         entries = dictd_entries(index, data)
         return [(f"{name}:{i}", dictd_entry_to_text(e)) for i, e in enumerate(tqdm(entries, desc=name, leave=False))]
-    if extractor == "sphinx_html":
+    if extractor == "html":
         files = sorted(p for p in root.rglob("*.html") if "_sources" not in p.parts and not _is_sphinx_index(p))
-        convert = html_to_text
+        main = package.get("main", "role=main")
+
+        def convert(page):
+            return html_to_text(page, main)
+
+    elif extractor == "pod":
+        files = sorted(root.glob("*.pod"))
+        convert = pod_to_text
     elif extractor == "rst":
         files = sorted(p for p in root.rglob("*") if p.name.endswith((".rst", ".rst.gz", ".txt", ".txt.gz")))
         convert = rst_to_text

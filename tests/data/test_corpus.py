@@ -11,7 +11,7 @@ from hf_archs.data import corpus
 SPHINX_PAGE = """<html><head><title>os</title><script>var x = 1;</script></head><body>
 <div class="related" role="navigation"><a href="#">previous</a></div>
 <div class="body" role="main"><section><h1>os &mdash; Miscellaneous<a class="headerlink" href="#">¶</a></h1>
-<p>This module provides a <em>portable</em> way
+<p>This module provides a <em>portable</em> <img src="x.png" />way
 of using operating system dependent functionality.</p><p>Second &amp; last.<br>Line.</p></section></div>
 <div class="footer">Copyright</div></body></html>"""
 
@@ -39,6 +39,36 @@ How To Write Linux PCI Drivers
 
 +-----+-----+
 """
+
+
+def test_html_main_element_can_be_named_by_id_or_tag():
+    page = '<body><div id="nav">Prev</div><div id="content"><p>Text one.</p></div></body>'
+    assert corpus.html_to_text(page, "id=content") == "Text one."
+    assert corpus.html_to_text(page, "tag=body") == "Prev\n\nText one."
+
+
+POD = """=head1 NAME
+
+perlgit - B<Detailed> information about C<git>X<git>
+
+=begin comment
+
+hidden
+
+=end comment
+
+See L<perlhack|perlhack/intro> and E<lt>fooE<gt>.
+
+=cut
+"""
+
+
+def test_pod_keeps_headings_and_the_text_of_formatting_codes():
+    assert corpus.pod_to_text(POD).split("\n\n") == [
+        "NAME",
+        "perlgit - Detailed information about git",
+        "See perlhack and <foo>.",
+    ]
 
 
 def test_rst_cleanup_drops_markup_and_keeps_prose():
