@@ -202,9 +202,12 @@ class TokensPerSecond(TrainerCallback):
 # --- evaluation ----------------------------------------------------------------------------------------------------
 
 
-def evaluate(model, tokenizer, tokens: np.ndarray, seq_len: int, windows: int, batch_size: int, causal: bool):
+def evaluate(
+    model, tokenizer, tokens: np.ndarray, seq_len: int, windows: int, batch_size: int, causal: bool, bf16: bool
+):
     """(metrics, items, weights, details): validation loss at the training length, and for decoders at 2x/4x/8x it
-    over the same tokens; for encoders the MLM loss on masks fixed by seed 0."""
+    over the same tokens; for encoders the MLM loss on masks fixed by seed 0. Under bf16 autocast on a GPU when
+    the run trained in bf16."""
     from ..evaluation.lm import per_item_loss, window_batches
     from .language_modeling import fixed_eval_batches
 
@@ -215,7 +218,7 @@ def evaluate(model, tokenizer, tokens: np.ndarray, seq_len: int, windows: int, b
         raise ValueError(f"The validation stream ({len(tokens)} tokens) is shorter than one {span}-token window.")
     ids = tokens[:num_tokens].astype(np.int64).tolist()
     metrics, items, weights = {}, {}, {}
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=next(model.parameters()).is_cuda)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16 and next(model.parameters()).is_cuda)
     for factor in factors:
         length = seq_len * factor
         key = "loss" if factor == 1 else f"loss@{factor}x"
@@ -322,7 +325,7 @@ def pretrain(args: argparse.Namespace, command: list[str]) -> Path:
 
     val_tokens = load_tokens(corpus / "tokens-validation.npy.xz")
     metrics, items, weights, details = evaluate(
-        model, tokenizer, val_tokens, args.seq_len, args.eval_windows, args.batch_size, causal
+        model, tokenizer, val_tokens, args.seq_len, args.eval_windows, args.batch_size, causal, args.bf16
     )
     record = EvalRecord(
         task="pretrain_clm" if causal else "pretrain_mlm",
