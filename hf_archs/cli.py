@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluation import cli as evaluation_cli
 
     evaluation_cli.add_subcommands(commands)  # eval, compare, leaderboard
+    from .training import pretrain
+
+    pretrain.add_subcommands(commands)  # corpus, pretrain
     return parser
 
 
@@ -96,6 +99,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command in evaluation_cli.COMMANDS:
         return evaluation_cli.run(args)
+    from .training import pretrain
+
+    if args.command in pretrain.COMMANDS:
+        return pretrain.run(args)
     if args.command == "list":
         for entry in registry.ZOO:
             print(f"{entry.design:10s} {entry.backbone.name:7s} {entry.model_type:22s} {entry.summary}")
