@@ -34,6 +34,8 @@ class Capabilities:
     changes_main_path: the design changes the model's main outputs (logits, hidden states) once active. False for a
         side branch that only reads hidden states (`Design.side_branch`): the main outputs are then the stock model's
         for any weights of the design, and its parameters train through the side outputs, not the LM loss.
+    bounded_positions: the design covers token positions below `max_position_embeddings` only (e.g. a learned table
+        over absolute positions) and refuses later ones, where a stock decoder with RoPE runs on (RoPE scaling).
     """
 
     conversion: str = "exact"
@@ -43,6 +45,7 @@ class Capabilities:
     discrete_choices: bool = False
     new_parameters: bool = True
     changes_main_path: bool = True
+    bounded_positions: bool = False
 
     def __post_init__(self):
         if self.conversion not in ("exact", "fitted", "trained"):

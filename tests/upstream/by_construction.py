@@ -64,6 +64,16 @@ def narrow_layers_at_config_tester_width(entry, config) -> bool:
     return narrow_layers(entry, config) and width is not None and width % type(config)().num_attention_heads != 0
 
 
+def bounded_positions(entry, config) -> bool:
+    """Positions only below `max_position_embeddings` (`Capabilities.bounded_positions`)."""
+    return any(design.capabilities.bounded_positions for design in _designs(entry))
+
+
+def position_pair_table(entry, config) -> bool:
+    """A learned table over pairs of positions (the random Synthesizer): heads × M² parameters per layer."""
+    return bounded_positions(entry, config) and "random" in getattr(config, "synthesizer_kind", "")
+
+
 BY_CONSTRUCTION: tuple[Exception_, ...] = (
     Exception_(
         ("test_inputs_embeds", "test_inputs_embeds_matches_input_ids"),
@@ -84,6 +94,18 @@ BY_CONSTRUCTION: tuple[Exception_, ...] = (
         ("test_model_rope_scaling*",),
         rotary_has_no_effect,
         "RoPE is off (or q·k, through which it acts, is replaced): RoPE scaling has no effect to check",
+    ),
+    Exception_(
+        ("test_model_rope_scaling_from_config_*",),
+        bounded_positions,
+        "the design covers positions below max_position_embeddings only (a table over positions); the test sends "
+        "1.5 × max_position_embeddings tokens, which it refuses with a clear error",
+    ),
+    Exception_(
+        ("test_model_is_small",),
+        position_pair_table,
+        "a table over position pairs has heads × max_position_embeddings² parameters per layer: 1.05M at the "
+        "upstream tester's 512 positions and 4 heads, above the 1M limit for tiny test models",
     ),
     Exception_(
         ("test_config",),

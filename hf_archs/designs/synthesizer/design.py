@@ -185,7 +185,9 @@ SYNTHESIZER = Design(
     fields=SynthesizerFields,
     identity={"synthesizer_weight_init": 0.0},
     active={"synthesizer_weight_init": 0.5, "synthesizer_kind": "dense+random"},
-    capabilities=Capabilities(conversion="exact", cached_generation=True, identity_gradient="gate_first"),
+    capabilities=Capabilities(
+        conversion="exact", cached_generation=True, identity_gradient="gate_first", bounded_positions=True
+    ),
     logit_term=SynthesizerTerm,
     layers=_synthesizer_layers,
     tasks=("retrieval", "mlm", "perplexity"),
