@@ -101,7 +101,12 @@ def _new_cache_layer_like(layer):
             kwargs[name] = layer.max_cache_len
         elif parameter.default is parameter.empty:
             raise TypeError(f"Cannot build an empty cache layer like {cls.__name__}: {name!r} is unknown.")
-    return cls(**kwargs)
+    new_layer = cls(**kwargs)
+    # Assisted decoding turns on past recording (to crop sliding-window layers back) before the extension's layers
+    # exist: a layer added later must record too.
+    if getattr(layer, "record_past", False):
+        new_layer.activate_past_recording()
+    return new_layer
 
 
 def ensure_cache_layer(cache, index: int, like: int) -> None:
