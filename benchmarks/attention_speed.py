@@ -498,6 +498,7 @@ def run(args) -> Path:
         commit=args.commit or git_commit(),
     )
     todo = plan(args, shapes(args))
+    write(path, rows)  # the file exists even when the budget allows no row
     not_run = 0
     for shape, L, variant, pass_, cache in (bar := tqdm(todo, desc="attention_speed", unit="row")):
         row = dict(
