@@ -19,7 +19,8 @@ float32, perf_counter):
 - `fwd`, `fwd_bwd`: the base model (no LM head), forward without grad, or forward + backward of a fixed gradient;
 - `prefill` (gemma270m): one sequence of L tokens through the LM with `use_cache=True`, logits of the last token only;
 - `decode_b1`, `decode_b32` (gemma270m): `generate()` of `--decode-tokens` greedy tokens after a prompt of L tokens at
-  batch 1 and 32, with a `dynamic` and a `static` cache; ms is the time of one decoding step (after the prefill);
+  batch 1 and 32, with a `dynamic` and a `static` cache, eager, and `static_compiled` (Transformers' compiled decoding
+  step, CUDA only; `--caches`); ms is the time of one decoding step (after the prefill);
 - `kv_cache` (gemma270m): bytes of the KV cache after a prefill of L tokens, per token (sliding layers keep a window);
 - `train` (gemma270m): a LoRA step (PEFT defaults r = 8, the design's parameters trained too, AdamW) on
   `--tokens-per-step` random tokens per step.
@@ -64,7 +65,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYER_PASSES = ("fwd", "fwd_bwd")
 E2E_PASSES = ("kv_cache", "prefill", "decode_b1", "decode_b32", "train")
 DECODE_BATCH = {"decode_b1": 1, "decode_b32": 32}
-CACHES = ("dynamic", "static")
+# static_compiled: Transformers' fast generation, the decoding step under torch.compile (CUDA only; the first call
+# compiles, for each model and batch size).
+CACHES = ("dynamic", "static", "static_compiled")
 ROW_KEY = ("design", "variant", "attn_implementation", "shape", "L", "pass", "cache")
 
 # The designs that change attention, and the config field that picks each one's variants (None: the active setting
@@ -127,6 +130,7 @@ class Shape:
     lengths: tuple[int, ...]
     passes: tuple[str, ...]
     config: transformers.PretrainedConfig
+    auto_class: str = "AutoModelForCausalLM"
 
 
 def shapes(args) -> dict[str, Shape]:
@@ -178,7 +182,7 @@ def shapes(args) -> dict[str, Shape]:
     return {
         "llama8b": Shape("llama8b", 1, decoder_lengths, LAYER_PASSES, llama),
         "gemma270m": Shape("gemma270m", 1, decoder_lengths, LAYER_PASSES + E2E_PASSES, gemma),
-        "minilm": Shape("minilm", minilm_batch, (args.encoder_length,), LAYER_PASSES, bert),
+        "minilm": Shape("minilm", minilm_batch, (args.encoder_length,), LAYER_PASSES, bert, "AutoModel"),
     }
 
 
@@ -294,7 +298,8 @@ class Bench:
 
     # --- models and steps of each pass ---
 
-    def build(self, shape, variant, auto_class, L):
+    def build(self, shape, variant, L):
+        auto_class = shape.auto_class
         if variant is None:
             return build(shape.config, None, "sdpa", auto_class=auto_class, device=self.device, dtype=self.dtype)
         settings = dict(variant.settings)
@@ -360,6 +365,8 @@ class Bench:
                     do_sample=False,
                     pad_token_id=0,
                     cache_implementation=None if cache == "dynamic" else "static",
+                    # Transformers compiles the decoding step on a static cache (on accelerators) unless told not to.
+                    disable_compile=cache != "static_compiled",
                     streamer=clock,
                 )
             return clock.step_ms()
@@ -392,53 +399,39 @@ class Bench:
 
     def measure(self, shape, variant, L, pass_, cache) -> dict:
         """One row: the design's and the stock model's numbers for this pass."""
-        group, design_group = (shape.name, L), (shape.name, L, variant)
+        groups = {"design": (shape.name, L, variant), "stock": (shape.name, L)}
+        variants = {"design": variant, "stock": None}
+
+        def both(kind, make):
+            return [self.model(role, groups[role], kind, lambda: make(variants[role])) for role in ("design", "stock")]
+
+        if pass_ == "train":  # LoRA wraps a model in place: fresh ones, apart from those of the other passes
+            (design, tokens), (stock, _) = both("train", lambda v: self.train_step(self.build(shape, v, L), L))
+            row = self.compare(design, stock)
+            return row | dict(
+                batch=tokens // L,
+                tokens_per_s=tokens * 1e3 / row["ms"],
+                stock_tokens_per_s=tokens * 1e3 / row["stock_ms"],
+            )
+        # The whole model (a decoder's LM); the layer passes run its base model, without the LM head.
+        design, stock = both("model", lambda v: self.build(shape, v, L))
         if pass_ in LAYER_PASSES:
-
-            def get(role, v, g):
-                return self.model(role, g, "base", lambda: self.build(shape, v, "AutoModel", L))
-
-            design, stock = get("design", variant, design_group), get("stock", None, group)
             backward = pass_ == "fwd_bwd"
             return self.compare(
-                self.layer_step(design, shape, L, backward), self.layer_step(stock, shape, L, backward)
+                self.layer_step(design.base_model, shape, L, backward),
+                self.layer_step(stock.base_model, shape, L, backward),
             )
-
-        def lm(role, v, g):
-            return self.model(role, g, "lm", lambda: self.build(shape, v, "AutoModelForCausalLM", L))
-
         if pass_ == "kv_cache":
-            size = self.kv_bytes_per_token(lm("design", variant, design_group), L)
-            stock_size = self.kv_bytes_per_token(lm("stock", None, group), L)
+            size, stock_size = self.kv_bytes_per_token(design, L), self.kv_bytes_per_token(stock, L)
             return dict(ratio_vs_stock=size / stock_size, kv_bytes_per_token=size, stock_kv_bytes_per_token=stock_size)
         if pass_ == "prefill":
-            design, stock = lm("design", variant, design_group), lm("stock", None, group)
             return self.compare(self.prefill_step(design, L), self.prefill_step(stock, L))
-        if pass_ in DECODE_BATCH:
-            batch = DECODE_BATCH[pass_]
-            design, stock = lm("design", variant, design_group), lm("stock", None, group)
-            row = self.compare(self.decode_step(design, batch, L, cache), self.decode_step(stock, batch, L, cache))
-            return row | dict(
-                batch=batch,
-                tokens_per_s=batch * 1e3 / row["ms"],
-                stock_tokens_per_s=batch * 1e3 / row["stock_ms"],
-            )
-        # train: LoRA wraps the model in place, so fresh models for it.
-        design = self.model(
-            "design",
-            design_group,
-            "train",
-            lambda: self.train_step(self.build(shape, variant, "AutoModelForCausalLM", L), L),
-        )
-        stock = self.model(
-            "stock", group, "train", lambda: self.train_step(self.build(shape, None, "AutoModelForCausalLM", L), L)
-        )
-        row = self.compare(design[0], stock[0])
-        tokens = design[1]
+        batch = DECODE_BATCH[pass_]
+        row = self.compare(self.decode_step(design, batch, L, cache), self.decode_step(stock, batch, L, cache))
         return row | dict(
-            batch=tokens // L,
-            tokens_per_s=tokens * 1e3 / row["ms"],
-            stock_tokens_per_s=tokens * 1e3 / row["stock_ms"],
+            batch=batch,
+            tokens_per_s=batch * 1e3 / row["ms"],
+            stock_tokens_per_s=batch * 1e3 / row["stock_ms"],
         )
 
 
@@ -457,7 +450,7 @@ def plan(args, all_shapes) -> list[tuple]:
                 for pass_ in passes:
                     if L not in (layer_lengths if pass_ in LAYER_PASSES else e2e_lengths):
                         continue
-                    for cache in CACHES if pass_ in DECODE_BATCH else (None,):
+                    for cache in args.caches if pass_ in DECODE_BATCH else (None,):
                         rows.append((shape, L, variant, pass_, cache))
     return rows
 
@@ -520,9 +513,10 @@ def run(args) -> Path:
         bar.set_postfix_str(
             f"{shape.name} L={L} {variant.design}:{variant.label}/{variant.attn_implementation} {pass_}"
         )
-        kernel = variant.attn_implementation != "sdpa"
-        if kernel and not bench.cuda:
+        if variant.attn_implementation != "sdpa" and not bench.cuda:
             row["error"] = "skipped: a fused kernel, measured on CUDA only"
+        elif cache == "static_compiled" and not bench.cuda:
+            row["error"] = "skipped: generate() compiles the decoding step on accelerators only"
         else:
             started = time.monotonic()
             try:
@@ -552,7 +546,7 @@ def _num(value, fmt):
 
 
 HEADER = (
-    f"{'design:variant/attn_implementation':<46} {'shape':<9} {'L':>5} {'pass':<18} {'x stock':>7} {'ms':>9} "
+    f"{'design:variant/attn_implementation':<52} {'shape':<9} {'L':>5} {'pass':<18} {'x stock':>7} {'ms':>9} "
     f"{'stock ms':>9} {'peak MiB':>9} {'stock MiB':>9} {'tok/s':>8} {'stock':>8}"
 )
 
@@ -560,7 +554,7 @@ HEADER = (
 def format_row(r: dict) -> str:
     label = f"{r['design']}:{r['variant']}/{r['attn_implementation']}"
     pass_ = r["pass"] + (f"/{r['cache']}" if r["cache"] else "")
-    head = f"{label:<46} {r['shape']:<9} {r['L']:>5} {pass_:<18}"
+    head = f"{label:<52} {r['shape']:<9} {r['L']:>5} {pass_:<18}"
     if r.get("error"):
         return f"{head} {r['error']}"
     if r["pass"] == "kv_cache":  # bytes, not time
@@ -651,6 +645,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--only", type=names, default=[], help="designs or design:variant, e.g. semantic,positional:t5"
     )
+    parser.add_argument("--caches", type=names, default=list(CACHES), help="caches of the decode passes")
     parser.add_argument("--lengths", type=ints, default=None, help="decoder L for fwd / fwd_bwd (default 2048,8192)")
     parser.add_argument("--e2e-lengths", type=ints, default=None, help="L of the gemma270m end-to-end passes (2048)")
     parser.add_argument("--encoder-length", type=int, default=None, help="L of the minilm shape (512)")
@@ -673,8 +668,10 @@ def parse_args(argv=None):
     parser.add_argument("--render", type=Path, help="only re-render the table and figure of this JSON file")
     parser.add_argument("--commit", help="the commit measured, where the tree is not a git checkout")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.passes) - {*LAYER_PASSES, *E2E_PASSES}) + sorted(
-        set(args.shapes) - {"llama8b", "gemma270m", "minilm"}
+    unknown = (
+        sorted(set(args.passes) - {*LAYER_PASSES, *E2E_PASSES})
+        + sorted(set(args.shapes) - {"llama8b", "gemma270m", "minilm"})
+        + sorted(set(args.caches) - set(CACHES))
     )
     if unknown:
         parser.error(f"unknown passes or shapes: {unknown}")
