@@ -33,10 +33,16 @@ error and the run goes on. Rows are written to `<out>/attention_speed_<gpu>.json
 already there (same design, variant, shape, L, pass, cache: replaced); `--resume` skips rows already measured, so a
 run cut by `--max-seconds` continues where it stopped.
 
-    python benchmarks/attention_speed.py [--shapes llama8b,gemma270m,minilm] [--passes fwd,fwd_bwd,...]
-        [--only semantic,positional:alibi] [--lengths 2048,8192] [--max-seconds 540] [--resume]
-    python benchmarks/attention_speed.py --tiny          # CPU, tiny shapes, L 64 (the test runs this)
-    python benchmarks/attention_speed.py --render benchmarks/results/attention_speed_NVIDIA_H100_80GB_HBM3.json
+    PYTHONPATH=. python benchmarks/attention_speed.py [--shapes llama8b,gemma270m,minilm] [--passes fwd,fwd_bwd,...]
+        [--only semantic,positional:alibi] [--lengths 2048,8192] [--caches dynamic,static] [--max-seconds 540]
+        [--resume]
+    PYTHONPATH=. python benchmarks/attention_speed.py --tiny     # CPU, tiny shapes, L 64 (the test runs this)
+    PYTHONPATH=. python benchmarks/attention_speed.py --render benchmarks/results/attention_speed_<gpu>.json
+
+Everything is ~260 rows, more than one 10-minute GPU call: split it by `--shapes` / `--passes` and pass `--resume`
+(each call adds its rows to the same file; rerunning a call that was cut continues it), e.g. llama8b,minilm; then
+gemma270m fwd,fwd_bwd; then gemma270m kv_cache,prefill,train; then gemma270m decode_b1,decode_b32 --caches
+dynamic,static; `static_compiled` compiles per design and batch size (raise `--max-call-seconds`).
 """
 
 import argparse
@@ -58,7 +64,6 @@ from hf_archs.designs.oscillating.design import PATTERNS
 from hf_archs.designs.positional.design import RELATIVE
 from hf_archs.designs.synthesizer.design import KINDS
 from hf_archs.registry import DESIGNS
-from hf_archs.training.lora import apply_lora, optimizer_parameter_groups
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +134,7 @@ class Shape:
     batch: int
     lengths: tuple[int, ...]
     passes: tuple[str, ...]
-    config: transformers.PretrainedConfig
+    config: transformers.PreTrainedConfig
     auto_class: str = "AutoModelForCausalLM"
 
 
@@ -385,6 +390,9 @@ class Bench:
         return size / L
 
     def train_step(self, model, L):
+        # Imported here: without PEFT only the train rows fail (recorded), not the whole run.
+        from hf_archs.training.lora import apply_lora, optimizer_parameter_groups
+
         peft_model = apply_lora(model, dropout=0.0)
         peft_model.train()
         optimizer = torch.optim.AdamW(optimizer_parameter_groups(peft_model, 2e-4, 1e-2))
