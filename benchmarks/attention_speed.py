@@ -409,10 +409,10 @@ class Bench:
     def measure(self, shape, variant, L, pass_, cache) -> dict:
         """One row: the design's and the stock model's numbers for this pass."""
         groups = {"design": (shape.name, L, variant), "stock": (shape.name, L)}
-        variants = {"design": variant, "stock": None}
 
-        def both(kind, make):
-            return [self.model(role, groups[role], kind, lambda: make(variants[role])) for role in ("design", "stock")]
+        def both(kind, make):  # the stock model first: at a new L its old one is freed before the design is built
+            stock = self.model("stock", groups["stock"], kind, lambda: make(None))
+            return self.model("design", groups["design"], kind, lambda: make(variant)), stock
 
         if pass_ == "train":  # LoRA wraps a model in place: fresh ones, apart from those of the other passes
             (design, tokens), (stock, _) = both("train", lambda v: self.train_step(self.build(shape, v, L), L))
