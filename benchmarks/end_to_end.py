@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM
+import transformers
+from transformers import AutoConfig
 
 from hf_archs.backbones import backbone_for
 from hf_archs.registry import zoo_model
@@ -34,16 +35,25 @@ from hf_archs.training.lora import apply_lora, optimizer_parameter_groups
 CONFIGS = Path(__file__).with_name("configs")
 
 
-def build(stock_config, design: str | None, implementation: str):
-    """A bf16 CUDA model of the stock config (design=None) or of the design at its active setting."""
+def build(
+    stock_config,
+    design: str | None,
+    implementation: str,
+    settings: dict | None = None,
+    auto_class: str = "AutoModelForCausalLM",
+    device: str = "cuda",
+    dtype: torch.dtype = torch.bfloat16,
+):
+    """A model of the stock config (design=None) or of the design at `settings` (default: its active setting)."""
     torch.manual_seed(0)
     if design is None:
         config = copy.deepcopy(stock_config)
     else:
         entry = zoo_model(design, backbone_for(stock_config).name)
-        config = entry.backbone.design_config(entry.config_class, stock_config, **entry.active_setting)
-    with torch.device("cuda"):  # design configs are registered with the Auto classes
-        return AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16, attn_implementation=implementation)
+        settings = entry.active_setting if settings is None else settings
+        config = entry.backbone.design_config(entry.config_class, stock_config, **settings)
+    with torch.device(device):  # design configs are registered with the Auto classes
+        return getattr(transformers, auto_class).from_config(config, dtype=dtype, attn_implementation=implementation)
 
 
 def cuda_time(fn, repeats: int) -> list[float]:
