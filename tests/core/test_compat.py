@@ -17,7 +17,7 @@ from transformers import DynamicCache
 
 from hf_archs.core import compat
 from hf_archs.core.inputs import token_positions
-from hf_archs.testing import assert_cached_generation_matches_recompute
+from tests.conformance.generation import assert_cached_generation_matches_recompute
 from tests.models.test_contract import load
 from tests.zoo_cases import VOCAB, case_params
 
