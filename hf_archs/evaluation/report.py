@@ -21,6 +21,8 @@ def confidence_note(budget, metrics: int) -> str:
     """How confident each interval of a table is: the family-wise level over its metrics, Bonferroni-corrected."""
     from .stats import family_confidence
 
+    if metrics == 0:  # a table of cost only: no interval to qualify
+        return "no metric judged"
     each = family_confidence(budget.confidence, metrics)
     return (
         f"each interval at {each:.2%} confidence ({budget.confidence:.0%} family-wise over the {metrics} metrics, "
