@@ -27,6 +27,9 @@ TRAINING_FIELDS = (
     "mntp_steps",
     "mntp_probability",
 )
+# Training fields that change only the design's training: stock has no design parameters
+# (`training.lora.optimizer_parameter_groups`), so it trains the same whatever their value.
+DESIGN_ONLY_FIELDS = ("design_learning_rate",)
 # Held-out splits a budget may evaluate on; "train" is not one (a model is never scored on what it trained on).
 EVAL_SPLITS = ("test", "validation")
 

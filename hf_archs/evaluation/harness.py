@@ -169,12 +169,16 @@ def run_key(task: Task, budget: Budget, design_path, stock_path, stock_budget: B
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
 
 
+def budget_arguments(budget: Budget, stored_in: str) -> list[str]:
+    """`--budget NAME` for a named budget as it is, else `--budget-json` pointing at the file that stores it."""
+    if BUDGETS.get(budget.name) is not None and BUDGETS[budget.name].training_dict() == budget.training_dict():
+        return ["--budget", budget.name]
+    return ["--budget-json", f"<{stored_in} budget>"]
+
+
 def reproduce_command(design, stock, task: Task, budget: Budget, out, name, seeds, stock_budget=None) -> str:
     parts = ["hf-archs", "compare", "--design", str(design), "--stock", str(stock), "--task", task.name]
-    if BUDGETS.get(budget.name) is not None and BUDGETS[budget.name].training_dict() == budget.training_dict():
-        parts += ["--budget", budget.name]
-    else:
-        parts += ["--budget-json", "<run.json budget>"]
+    parts += budget_arguments(budget, "run.json")
     if stock_budget is not None and stock_budget.training_dict() != budget.training_dict():
         parts += ["--stock-budget-json", "<run.json stock_budget>"]
     parts += ["--out", str(out), "--name", name]

@@ -76,9 +76,13 @@ def comparison_markdown(comparison, design: str, stock: str) -> str:
 
 
 def _stock_settings(comparison) -> str:
-    """Stock's own training settings where they differ from the design's (each side's choice of a search)."""
+    """Stock's own training settings where they differ from the design's (each side's choice of a search); fields
+    that do not change stock's training (the design learning rate) are left out."""
+    from .budgets import DESIGN_ONLY_FIELDS
+
     stock_budget = getattr(comparison, "stock_budget", None) or comparison.budget
     differences = comparison.budget.differences(stock_budget)
+    differences = {key: value for key, value in differences.items() if key not in DESIGN_ONLY_FIELDS}
     if not differences:
         return ""
     pairs = ", ".join(f"{key} {value[1]:g}" if isinstance(value[1], float) else f"{key} {value[1]}"
