@@ -154,3 +154,15 @@ def test_search_end_to_end_on_a_tiny_model(tiny_models, tmp_path, capsys):
         chosen = data[f"{role}_search"]["chosen_settings"]["learning_rate"]
         final = [json.loads((Path(data["comparison"]) / f"seed_{s}" / f"{role}.json").read_text()) for s in (0, 1)]
         assert {(r["budget"]["eval_split"], r["budget"]["learning_rate"]) for r in final} == {("test", chosen)}
+
+
+def test_a_stock_budget_may_differ_in_training_settings_only(tiny_models, tmp_path, fake_training):
+    design, stock = str(tiny_models["llama_semantic"]), str(tiny_models["llama"])
+    with pytest.raises(UserError, match=r"only in training settings .* differs in \['eval_size'\]"):
+        harness.compare(design, stock, "perplexity", CI, stock_budget=CI.with_overrides(eval_size=10), out=tmp_path)
+    assert fake_training == []
+    task = harness.get_task("perplexity")
+    # The same budget for both keeps the run folder that comparisons made before stock budgets existed.
+    assert harness.run_key(task, CI, design, stock, CI) == harness.run_key(task, CI, design, stock)
+    other = CI.with_overrides(learning_rate=5e-4)
+    assert harness.run_key(task, CI, design, stock, other) != harness.run_key(task, CI, design, stock)
