@@ -9,9 +9,9 @@
 3. `compare` runs once on the test split with the chosen budgets (design and stock may differ in what was searched).
 
 Files (`<out>/<name>/search-<task>-<budget>-<key>/`): `search.json` (grid, every candidate's per-seed validation
-metrics, the choice per side, the rule, versions and commit) and `<role>/<candidate>/seed_<s>.json` (one EvalRecord
-per candidate and seed, reused on a rerun, as compare reuses seeds). The final comparison is written beside it, as
-`compare` writes it, with the choice under `selection` in its run.json and comparison.json. Single process.
+metrics, the choice per side, the rule, versions and commit) and `<candidate>/seed_<s>/<role>.json` (one EvalRecord
+per candidate, seed and role, reused on a rerun, as compare reuses seeds). The final comparison is written beside
+it, as `compare` writes it, with the choice under `selection` in its run.json and comparison.json. Single process.
 """
 
 from __future__ import annotations
@@ -121,6 +121,11 @@ def label(settings: dict) -> str:
     return ",".join(f"{field}={value:g}" for field, value in settings.items()) or "base"
 
 
+def _record_path(search_dir: Path, role: str, settings: dict, seed: int) -> Path:
+    # seed_<s>/<role>.json as in a comparison folder: the leaderboard does not take these records for results.
+    return search_dir / label(settings) / f"seed_{seed}" / f"{role}.json"
+
+
 def choose(means: list[float], higher_is_better: bool) -> int:
     """Index of the best finite mean (the first one on a tie, as `max` returns); `SELECTION_RULE`."""
     finite = [i for i, mean in enumerate(means) if math.isfinite(mean)]
@@ -191,7 +196,7 @@ def search(
     plan = {role: candidates(budget, grid, role) for role in ("design", "stock")}
     paths = {"design": design, "stock": stock}
     runs = [
-        (role, settings, candidate, seed, search_dir / role / label(settings) / f"seed_{seed}.json")
+        (role, settings, candidate, seed, _record_path(search_dir, role, settings, seed))
         for role in ("stock", "design")
         for settings, candidate in plan[role]
         for seed in seeds
@@ -200,7 +205,7 @@ def search(
     for role, settings, candidate, seed, record_path in _progress(
         todo, progress, desc=f"search {task.name} ({budget.name}, validation)", unit="run"
     ):
-        work_dir = search_dir / "work" / role / label(settings) / f"seed_{seed}"
+        work_dir = search_dir / "work" / label(settings) / f"seed_{seed}" / role
         record = _train_and_evaluate(task, role, paths[role], candidate, seed, work_dir, device, trust_remote_code)
         record.details["search"] = {"settings": settings}
         record.save(record_path)
@@ -211,7 +216,7 @@ def search(
     for role in ("design", "stock"):
         rows = []
         for settings, candidate in plan[role]:
-            records = [EvalRecord.load(search_dir / role / label(settings) / f"seed_{s}.json") for s in seeds]
+            records = [EvalRecord.load(_record_path(search_dir, role, settings, s)) for s in seeds]
             rows.append(
                 {
                     "settings": settings,

@@ -11,7 +11,7 @@ import pytest
 import hf_archs.evaluation.harness as harness
 import hf_archs.evaluation.search as search_module
 from hf_archs.errors import UserError
-from hf_archs.evaluation import BUDGETS, TaskResult
+from hf_archs.evaluation import BUDGETS, TaskResult, write_leaderboard
 from hf_archs.evaluation.cli import main as cli_main
 from hf_archs.evaluation.records import code_commit
 from hf_archs.evaluation.search import check_grid, choose, parse_grid, search
@@ -83,6 +83,9 @@ def test_search_chooses_on_validation_and_tests_once(tiny_models, tmp_path, fake
     assert comparison["stock_budget"]["learning_rate"] == 5e-4 and comparison["budget"]["eval_split"] == "test"
     assert comparison["selection"]["search"] == str(result.search_dir / "search.json")
     assert "(stock trained with learning_rate 0.0005)" in result.comparison.markdown
+    # Candidate records are not results: the leaderboard lists the final comparison, no single evaluations.
+    board = write_leaderboard(tmp_path)
+    assert "| s | perplexity | ci | 2 |" in board and "Single evaluations" not in board
 
     # A rerun reuses every finished candidate and the final seeds: nothing is trained or evaluated again.
     fake_training.clear()
@@ -144,7 +147,7 @@ def test_search_end_to_end_on_a_tiny_model(tiny_models, tmp_path, capsys):
     assert cli_main(argv) == 0
     assert "Validation search (loss ↓" in capsys.readouterr().out
     (search_dir,) = (tmp_path / "s").glob("search-perplexity-ci-*")
-    records = list(search_dir.glob("*/*/seed_*.json"))
+    records = list(search_dir.glob("*/seed_*/*.json"))
     assert len(records) == 2 * 2 * 2  # (design, stock) x 2 learning rates x 2 seeds
     assert {json.loads(path.read_text())["budget"]["eval_split"] for path in records} == {"validation"}
     data = json.loads((search_dir / "search.json").read_text())
