@@ -4,6 +4,8 @@
 - `compare(design, stock, task, budget)`: both fine-tuned under the same budget for every seed, statistics over
   seeds and held-out items, JSON + PNG + markdown; resumable per seed.
 - `TASKS` / `get_task` / `get_tasks` / `tasks_for`: the task registry; `BUDGETS` / `get_budget`: named budgets.
+- `search.search(design, stock, task, budget, grid)`: each side's settings chosen on the validation split by a
+  declared grid, then one `compare` on the test split (not re-exported here: it would hide its module).
 - `update_card(card, name, markdown)`, `write_leaderboard(results_dir, output)`.
 
 See `hf_archs/evaluation/README.md`.

@@ -6,8 +6,8 @@ A problem is a start value and a chain of operations applied left to right; its 
     A: 17 + 5 = 22; 22 * 3 = 66; 66 - 9 = 57. Answer: 57
 
 Values stay non-negative (a subtraction never goes below 0) and multipliers small, so difficulty is set by the
-number of steps and the operand range. The train and test splits come from different seeds and the train split
-never contains a test question.
+number of steps and the operand range. The train, validation and test splits come from different seeds and the
+train split never contains a question of the held-out split it is evaluated on.
 """
 
 from __future__ import annotations
@@ -125,19 +125,27 @@ def generate_problems(n: int, seed: int, config: ArithmeticConfig, exclude: set[
     return problems
 
 
-# Split seeds: the test split always comes from TEST_SEED, the train split from TRAIN_SEED + the run's seed.
+# Split seeds: the test split always comes from TEST_SEED, the validation split from VALIDATION_SEED, the train
+# split from TRAIN_SEED + the run's seed.
 TEST_SEED = 1_000_003
+VALIDATION_SEED = 2_000_003
 TRAIN_SEED = 0
 
 
 def arithmetic_splits(
-    train_size: int, test_size: int, config: ArithmeticConfig, seed: int = 0
+    train_size: int, test_size: int, config: ArithmeticConfig, seed: int = 0, split: str = "test"
 ) -> tuple[list[Problem], list[Problem]]:
-    """(train, test): the test split is fixed by `TEST_SEED` (the same held-out items for every run and seed);
-    the train split comes from `TRAIN_SEED + seed` and excludes every test question."""
-    test = generate_problems(test_size, TEST_SEED, config)
-    train = generate_problems(train_size, TRAIN_SEED + seed, config, exclude={p.question for p in test})
-    return train, test
+    """(train, held out): the held-out `split` ("test" or "validation") is fixed by its own seed (the same items for
+    every run and seed); the train split comes from `TRAIN_SEED + seed` and excludes every question of that split.
+
+    The train split of a validation run therefore differs from a test run's only where a train problem repeats a
+    validation or a test question (the test split is left as it was, so stored test results stay reproducible)."""
+    seeds = {"test": TEST_SEED, "validation": VALIDATION_SEED}
+    if split not in seeds:
+        raise ValueError(f"Unknown arithmetic split {split!r}; expected one of {', '.join(seeds)}.")
+    held_out = generate_problems(test_size, seeds[split], config)
+    train = generate_problems(train_size, TRAIN_SEED + seed, config, exclude={p.question for p in held_out})
+    return train, held_out
 
 
 def parse_answer(text: str) -> int | None:

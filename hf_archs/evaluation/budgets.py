@@ -13,7 +13,25 @@ from ..errors import UserError
 
 
 # Fields added to `Budget` after results were stored (see `Budget.training_dict`); append new ones here.
-_LATER_FIELDS = ("mntp_steps", "mntp_probability")
+_LATER_FIELDS = ("mntp_steps", "mntp_probability", "eval_split")
+# Fields that only set how one model is trained. The two sides of a comparison may differ in these alone (each
+# side's own choice from a validation search); everything else, the evaluation above all, is the same for both.
+TRAINING_FIELDS = (
+    "steps",
+    "batch_size",
+    "learning_rate",
+    "design_learning_rate",
+    "lora_r",
+    "lora_alpha",
+    "train_size",
+    "mntp_steps",
+    "mntp_probability",
+)
+# Training fields that change only the design's training: stock has no design parameters
+# (`training.lora.optimizer_parameter_groups`), so it trains the same whatever their value.
+DESIGN_ONLY_FIELDS = ("design_learning_rate",)
+# Held-out splits a budget may evaluate on; "train" is not one (a model is never scored on what it trained on).
+EVAL_SPLITS = ("test", "validation")
 
 
 @dataclass(frozen=True)
@@ -22,6 +40,8 @@ class Budget:
 
     `batch_size` is the global batch (split over processes under DDP). `seeds` fixes LoRA init, data order and
     dropout of each paired run; the held-out items are the same for every seed (they are chosen with `eval_seed`).
+    `eval_split` is the held-out split the task evaluates: "test" for reported results, "validation" for choosing
+    settings (`hf_archs.evaluation.search`); it is part of the fingerprint, so the two never share records.
     """
 
     name: str
@@ -55,6 +75,7 @@ class Budget:
     # texts for models with a causal LM head (0: no such stage), masking `mntp_probability` of the tokens.
     mntp_steps: int = 0
     mntp_probability: float = 0.2
+    eval_split: str = "test"
 
     def __post_init__(self):
         problems = []
@@ -89,6 +110,8 @@ class Budget:
             problems.append(f"seeds must be distinct and non-empty, got {list(self.seeds)}")
         if self.mntp_steps < 0 or not 0 < self.mntp_probability < 1:
             problems.append("mntp_steps must be >= 0 and mntp_probability in (0, 1)")
+        if self.eval_split not in EVAL_SPLITS:
+            problems.append(f"eval_split must be one of {list(EVAL_SPLITS)}, got {self.eval_split!r}")
         if not 0 < self.confidence < 1:
             problems.append(f"confidence must be in (0, 1), got {self.confidence}")
         if problems:
@@ -152,6 +175,14 @@ class Budget:
 
     def with_overrides(self, **overrides) -> Budget:
         return replace(self, **overrides)
+
+    def differences(self, other: Budget) -> dict[str, tuple]:
+        """Field -> (self's value, other's value) where the two differ (the name aside)."""
+        return {
+            f.name: (getattr(self, f.name), getattr(other, f.name))
+            for f in fields(self)
+            if f.name != "name" and getattr(self, f.name) != getattr(other, f.name)
+        }
 
 
 BUDGETS: dict[str, Budget] = {

@@ -1,4 +1,4 @@
-"""`hf-archs eval`, `hf-archs compare`, `hf-archs leaderboard` (subcommands of `hf_archs/cli.py`).
+"""`hf-archs eval`, `hf-archs compare`, `hf-archs search`, `hf-archs leaderboard` (subcommands of `hf_archs/cli.py`).
 
 parser = argparse.ArgumentParser(); subparsers = parser.add_subparsers(dest="command")
 add_subcommands(subparsers); args = parser.parse_args(); sys.exit(run(args))
@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import UserError
 
 
-COMMANDS = ("eval", "compare", "leaderboard")
+COMMANDS = ("eval", "compare", "search", "leaderboard")
 
 
 # Where eval and compare write unless told: outputs/ is git-ignored; the tracked results/ only when asked for.
@@ -55,6 +55,28 @@ def _budget_from_json(path: str):
     return Budget.from_dict(data, source=path)
 
 
+def _pair_arguments(parser, tasks: str) -> None:
+    """The arguments of a design-vs-stock run (compare and search)."""
+    from .budgets import BUDGETS
+    from .tasks import TASKS
+
+    parser.add_argument("--design", required=True, help="design model folder (e.g. from `hf-archs convert`)")
+    parser.add_argument("--stock", required=True, help="its stock source folder")
+    parser.add_argument("--task", required=True, choices=list(TASKS), help=tasks)
+    parser.add_argument("--budget", default="laptop", choices=list(BUDGETS))
+    parser.add_argument("--budget-json", default=None, help="a budget as JSON (file path), instead of --budget")
+    parser.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: the budget's seeds)")
+    parser.add_argument(
+        "--out", default=str(DEFAULT_OUT), help="results folder (default: outputs/; results/ is tracked)"
+    )
+    parser.add_argument("--name", default=None, help="comparison name (default: <design>-vs-<stock>)")
+    parser.add_argument("--card", default=None, help="model card to update between `hf-archs:results NAME` markers")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--keep-models", action="store_true", help="keep adapters and merged models under work/")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--trust-remote-code", action="store_true")
+
+
 def add_subcommands(subparsers) -> None:
     from .budgets import BUDGETS
     from .tasks import TASKS
@@ -71,19 +93,26 @@ def add_subcommands(subparsers) -> None:
     ev.add_argument("--trust-remote-code", action="store_true")
 
     cp = subparsers.add_parser("compare", help="design vs stock source under the same budget, over seeds")
-    cp.add_argument("--design", required=True, help="design model folder (e.g. from `hf-archs convert`)")
-    cp.add_argument("--stock", required=True, help="its stock source folder")
-    cp.add_argument("--task", required=True, choices=list(TASKS), help=tasks)
-    cp.add_argument("--budget", default="laptop", choices=list(BUDGETS))
-    cp.add_argument("--budget-json", default=None, help="a budget as JSON (file path), instead of --budget")
-    cp.add_argument("--seeds", type=_seeds, default=None, help="comma-separated (default: the budget's seeds)")
-    cp.add_argument("--out", default=str(DEFAULT_OUT), help="results folder (default: outputs/; results/ is tracked)")
-    cp.add_argument("--name", default=None, help="comparison name (default: <design>-vs-<stock>)")
-    cp.add_argument("--card", default=None, help="model card to update between `hf-archs:results NAME` markers")
-    cp.add_argument("--device", default=None)
-    cp.add_argument("--keep-models", action="store_true", help="keep adapters and merged models under work/")
-    cp.add_argument("--no-progress", action="store_true")
-    cp.add_argument("--trust-remote-code", action="store_true")
+    _pair_arguments(cp, tasks)
+    cp.add_argument(
+        "--stock-budget-json",
+        default=None,
+        help="stock's own budget as JSON (file path), differing from the design's only in training settings",
+    )
+
+    se = subparsers.add_parser(
+        "search", help="choose settings on the validation split by a declared grid, then compare once on test"
+    )
+    _pair_arguments(se, tasks)
+    se.add_argument(
+        "--grid",
+        action="append",
+        required=True,
+        metavar="FIELD=V1,V2,...",
+        help="budget field and the values to try, repeatable (e.g. --grid design_learning_rate=1e-5,1e-4 "
+        "--grid learning_rate=5e-4,1e-3); stock is searched over the fields that change its training",
+    )
+    se.add_argument("--metric", default=None, help="the metric choices are made by (default: the task's first)")
 
     lb = subparsers.add_parser("leaderboard", help="render every stored result into one markdown table")
     lb.add_argument("--results", default="results", help="results folder (default: results/); must hold results")
@@ -117,17 +146,14 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(record.metrics, indent=2))
         print(f"record: {out}")
         return 0
-    if args.command == "compare":
+    if args.command in ("compare", "search"):
         from .cards import update_card
         from .harness import compare
+        from .search import parse_grid, search, search_markdown
 
         _check_device(args.device)
         budget = _budget_from_json(args.budget_json) if args.budget_json else args.budget
-        comparison = compare(
-            args.design,
-            args.stock,
-            args.task,
-            budget,
+        common = dict(
             out=args.out,
             name=args.name,
             seeds=args.seeds,
@@ -136,6 +162,14 @@ def run(args: argparse.Namespace) -> int:
             keep_models=args.keep_models,
             trust_remote_code=args.trust_remote_code,
         )
+        if args.command == "search":
+            grid = parse_grid(args.grid)
+            result = search(args.design, args.stock, args.task, budget, grid, metric=args.metric, **common)
+            print(search_markdown(result) + "\n")
+            comparison = result.comparison
+        else:
+            stock_budget = _budget_from_json(args.stock_budget_json) if args.stock_budget_json else None
+            comparison = compare(args.design, args.stock, args.task, budget, stock_budget=stock_budget, **common)
         if comparison is None:  # a non-main process under accelerate launch
             return 0
         print(comparison.markdown)

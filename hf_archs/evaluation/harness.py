@@ -11,8 +11,8 @@ Layout of a comparison (`<out>/<name>/<task>-<budget>-<key>/`):
     comparison.png           metric per seed with means and intervals, training-loss curves (and metric vs length)
     work/                    adapters and merged models of the runs (git-ignored; deleted unless keep_models)
 
-`<key>` hashes the budget (minus its seeds), the task and both models' configs and paths: a changed budget is a
-different run; more seeds of the same budget reuse the finished ones.
+`<key>` hashes the budget (minus its seeds), the task and both models' configs and paths (and stock's budget where
+it differs): a changed budget is a different run; more seeds of the same budget reuse the finished ones.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch
 from ..checkpoints import load_tokenizer
 from ..errors import UserError
 from ..training import finetune_lora
-from .budgets import BUDGETS, Budget, get_budget
+from .budgets import BUDGETS, TRAINING_FIELDS, Budget, get_budget
 from .records import EvalRecord, config_hash, now_utc, weights_hash, write_json
 from .stats import VERDICT_RULE, MetricComparison, compare_metric, family_confidence
 from .tasks import Task, get_task, model_kind
@@ -143,22 +143,44 @@ def check_stock_source(design: str | Path, stock: str | Path) -> None:
         )
 
 
-def run_key(task: Task, budget: Budget, design_path, stock_path) -> str:
+def check_pair(task: Task, budget: Budget, design: str, stock: str, seeds: list[int]) -> None:
+    """Refuse what a comparison (or a search before it) cannot run, before anything is trained."""
+    task.check_split(budget)
+    if len(set(seeds)) < 2 or len(set(seeds)) != len(seeds):
+        raise UserError(
+            f"A comparison needs at least 2 distinct seeds (3 or more for a useful interval), got {seeds}."
+        )
+    kinds = {model_kind(design), model_kind(stock)}
+    if len(kinds) != 1 or not task.applies_to(next(iter(kinds))):
+        raise UserError(f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to models of kind {kinds}.")
+    check_stock_source(design, stock)
+
+
+def run_key(task: Task, budget: Budget, design_path, stock_path, stock_budget: Budget | None = None) -> str:
     identity = {
         "task": task.name,
         "budget": budget.training_dict(),
         "design": [str(Path(design_path).resolve()), config_hash(design_path)],
         "stock": [str(Path(stock_path).resolve()), config_hash(stock_path)],
     }
+    # Only where stock's budget differs, so that the keys (and folders) of same-budget runs stay what they were.
+    if stock_budget is not None and stock_budget.training_dict() != budget.training_dict():
+        identity["stock_budget"] = stock_budget.training_dict()
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
 
 
-def reproduce_command(design, stock, task: Task, budget: Budget, out, name, seeds) -> str:
-    parts = ["hf-archs", "compare", "--design", str(design), "--stock", str(stock), "--task", task.name]
+def budget_arguments(budget: Budget, stored_in: str) -> list[str]:
+    """`--budget NAME` for a named budget as it is, else `--budget-json` pointing at the file that stores it."""
     if BUDGETS.get(budget.name) is not None and BUDGETS[budget.name].training_dict() == budget.training_dict():
-        parts += ["--budget", budget.name]
-    else:
-        parts += ["--budget-json", "<run.json budget>"]
+        return ["--budget", budget.name]
+    return ["--budget-json", f"<{stored_in} budget>"]
+
+
+def reproduce_command(design, stock, task: Task, budget: Budget, out, name, seeds, stock_budget=None) -> str:
+    parts = ["hf-archs", "compare", "--design", str(design), "--stock", str(stock), "--task", task.name]
+    parts += budget_arguments(budget, "run.json")
+    if stock_budget is not None and stock_budget.training_dict() != budget.training_dict():
+        parts += ["--stock-budget-json", "<run.json stock_budget>"]
     parts += ["--out", str(out), "--name", name]
     if budget.name in BUDGETS and tuple(seeds) != BUDGETS[budget.name].seeds:
         parts += ["--seeds", ",".join(str(s) for s in seeds)]
@@ -178,6 +200,7 @@ class Comparison:
     markdown: str
     reused_seeds: list[int]
     trained_seeds: list[int]
+    stock_budget: Budget | None = None  # where stock was trained with other settings (None: `budget`)
 
     def metric(self, name: str) -> MetricComparison:
         return next(m for m in self.metrics if m.metric == name)
@@ -187,6 +210,7 @@ def _train_and_evaluate(
     task: Task, role: str, model_path: str, budget: Budget, seed: int, work_dir: Path, device, trust_remote_code
 ) -> EvalRecord | None:
     """Fine-tune with the budget (every process under DDP), then evaluate on the main process (None elsewhere)."""
+    task.check_split(budget)  # before training: a task without this split would fail only after it
     start = time.perf_counter()
     training, eval_path, train_path = {}, model_path, model_path
     if task.objective is not None and budget.mntp_steps:
@@ -233,6 +257,7 @@ def lora_settings(budget: Budget, seed: int) -> dict:
         "lora_alpha": budget.lora_alpha,
         "seed": seed,
         "train_size": budget.train_size,
+        "eval_split": budget.eval_split,  # finetune_lora's own check reads the split the run is evaluated on
     }
 
 
@@ -325,27 +350,34 @@ def compare(
     keep_models: bool = False,
     trust_remote_code: bool = False,
     plot: bool = True,
+    stock_budget: str | Budget | None = None,
+    selection: dict | None = None,
 ) -> Comparison:
     """Fine-tune and evaluate `design` and `stock` under the same budget for every seed; aggregate; write files.
 
     Each seed trains both models with identical settings (LoRA rank/targets, steps, batch, learning rates, data
     order, LoRA init seed); records are stored per seed and reused on a rerun. Runs unchanged under
     `accelerate launch` (training on every process, evaluation and files on the main process).
+
+    `stock_budget` trains stock with other values of the training fields (`budgets.TRAINING_FIELDS`), e.g. the
+    learning rate a validation search chose for stock (`search.py`); the evaluation stays the design budget's.
+    `selection` (how the budgets were chosen) is stored in run.json and comparison.json.
     """
     task, budget = (get_task(task) if isinstance(task, str) else task), get_budget(budget)
+    stock_budget = budget if stock_budget is None else get_budget(stock_budget)
+    other = sorted(set(budget.differences(stock_budget)) - set(TRAINING_FIELDS))
+    if other:
+        raise UserError(
+            f"The stock budget may differ from the design's only in training settings {list(TRAINING_FIELDS)}; it "
+            f"differs in {other}."
+        )
+    budgets = {"design": budget, "stock": stock_budget}
     design, stock = str(design), str(stock)
     seeds = list(seeds if seeds is not None else budget.seeds)
-    if len(set(seeds)) < 2 or len(set(seeds)) != len(seeds):
-        raise UserError(
-            f"A comparison needs at least 2 distinct seeds (3 or more for a useful interval), got {seeds}."
-        )
-    kinds = {model_kind(design), model_kind(stock)}
-    if len(kinds) != 1 or not task.applies_to(next(iter(kinds))):
-        raise UserError(f"Task {task.name!r} ({'/'.join(task.model_kinds)}) does not apply to models of kind {kinds}.")
-    check_stock_source(design, stock)
+    check_pair(task, budget, design, stock, seeds)
     name = name or f"{Path(design).name}-vs-{Path(stock).name}"
-    run_dir = Path(out) / name / f"{task.name}-{budget.name}-{run_key(task, budget, design, stock)}"
-    command = reproduce_command(design, stock, task, budget, out, name, seeds)
+    run_dir = Path(out) / name / f"{task.name}-{budget.name}-{run_key(task, budget, design, stock, stock_budget)}"
+    command = reproduce_command(design, stock, task, budget, out, name, seeds, stock_budget)
     state = _state()
 
     if state.is_main_process:
@@ -362,21 +394,26 @@ def compare(
                 "stock_config_hash": config_hash(stock),
                 "budget": budget.to_dict(),
                 "budget_fingerprint": budget.fingerprint(),
+                "stock_budget": stock_budget.to_dict(),
+                "stock_budget_fingerprint": stock_budget.fingerprint(),
                 "command": command,
                 "created": now_utc(),
-            },
+            }
+            | ({"selection": selection} if selection is not None else {}),
         )
     # Decide what to run before anything is written, so every process agrees (DDP).
     todo = [
         (seed, role, path)
         for seed in seeds
         for role, path in (("stock", stock), ("design", design))
-        if _load_record(run_dir / f"seed_{seed}" / f"{role}.json", budget) is None
+        if _load_record(run_dir / f"seed_{seed}" / f"{role}.json", budgets[role]) is None
     ]
     # Stock runs that another comparison under `out` already made with this budget are copied, not retrained.
     reused_stock = {}
     for seed, role, _ in todo:
-        source = reusable_stock_record(Path(out), run_dir, task, budget, stock, seed) if role == "stock" else None
+        if role != "stock":
+            continue
+        source = reusable_stock_record(Path(out), run_dir, task, stock_budget, stock, seed)
         if source is not None:
             reused_stock[seed] = source
     todo = [(seed, role, path) for seed, role, path in todo if not (role == "stock" and seed in reused_stock)]
@@ -390,7 +427,7 @@ def compare(
     trained_seeds = sorted({seed for seed, _, _ in todo})
     for seed, role, path in _progress(todo, progress, desc=f"compare {task.name} ({budget.name})", unit="run"):
         work_dir = run_dir / "work" / f"seed_{seed}" / role
-        record = _train_and_evaluate(task, role, path, budget, seed, work_dir, device, trust_remote_code)
+        record = _train_and_evaluate(task, role, path, budgets[role], seed, work_dir, device, trust_remote_code)
         if record is not None:
             record.save(run_dir / f"seed_{seed}" / f"{role}.json")
             if not keep_models:
@@ -421,9 +458,11 @@ def compare(
             markdown="",
             reused_seeds=[s for s in seeds if s not in trained_seeds],
             trained_seeds=trained_seeds,
+            stock_budget=stock_budget,
         )
         comparison.markdown = comparison_markdown(comparison, design, stock)
-        write_json(run_dir / "comparison.json", comparison_dict(comparison, design, stock, records))
+        data = comparison_dict(comparison, design, stock, records)
+        write_json(run_dir / "comparison.json", data | ({"selection": selection} if selection is not None else {}))
         (run_dir / "comparison.md").write_text(comparison.markdown + "\n")
         if plot:
             from .plots import plot_comparison
@@ -551,6 +590,7 @@ def comparison_dict(comparison: Comparison, design: str, stock: str, records: di
         "stock": stock,
         "seeds": comparison.seeds,
         "budget": comparison.budget.to_dict(),
+        "stock_budget": (comparison.stock_budget or comparison.budget).to_dict(),
         "command": comparison.command,
         "metrics": [m.to_dict() for m in comparison.metrics],
         "shown_interval": "paired bootstrap over held-out items where per-item values exist, else t over seeds",
@@ -598,9 +638,12 @@ def rejudge(run_dir: str | Path, *, plot: bool = True) -> Comparison:
         markdown="",
         reused_seeds=stored["seeds"],
         trained_seeds=[],
+        stock_budget=Budget.from_dict(stored["stock_budget"]) if "stock_budget" in stored else None,
     )
     comparison.markdown = comparison_markdown(comparison, stored["design"], stored["stock"])
     data = comparison_dict(comparison, stored["design"], stored["stock"], records) | {"time": stored["time"]}
+    if "selection" in stored:
+        data["selection"] = stored["selection"]
     write_json(run_dir / "comparison.json", data | {"rejudged": now_utc()})
     (run_dir / "comparison.md").write_text(comparison.markdown + "\n")
     if plot:

@@ -35,11 +35,12 @@ def comparison_markdown(comparison, design: str, stock: str) -> str:
 
     budget = comparison.budget
     shown = {m.primary.method for m in comparison.metrics}
+    split = "" if budget.eval_split == "test" else f", evaluated on the {budget.eval_split} split"
     lines = [
         f"**{comparison.name}** — task `{comparison.task}`, budget `{budget.name}` ({budget.steps} steps × batch "
         f"{budget.batch_size}, LoRA r={budget.lora_r}, lr {budget.learning_rate:g}, design lr "
-        f"{budget.design_learning_rate:g}), seeds {', '.join(map(str, comparison.seeds))}; design `{design}` vs "
-        f"stock `{stock}`.",
+        f"{budget.design_learning_rate:g}{split}), seeds {', '.join(map(str, comparison.seeds))}; design `{design}` "
+        f"vs stock `{stock}`{_stock_settings(comparison)}.",
         "",
         "| metric | stock (mean ± std) | design (mean ± std) | Δ design − stock [CI] | t-interval over seeds [CI] | "
         "verdict |",
@@ -74,6 +75,21 @@ def comparison_markdown(comparison, design: str, stock: str) -> str:
         )
     lines += ["", f"Reproduce: `{comparison.command}`"]
     return "\n".join(lines)
+
+
+def _stock_settings(comparison) -> str:
+    """Stock's own training settings where they differ from the design's (each side's choice of a search); fields
+    that do not change stock's training (the design learning rate) are left out."""
+    from .budgets import DESIGN_ONLY_FIELDS
+
+    stock_budget = getattr(comparison, "stock_budget", None) or comparison.budget
+    differences = comparison.budget.differences(stock_budget)
+    differences = {key: value for key, value in differences.items() if key not in DESIGN_ONLY_FIELDS}
+    if not differences:
+        return ""
+    pairs = ", ".join(f"{key} {value[1]:g}" if isinstance(value[1], float) else f"{key} {value[1]}"
+                      for key, value in differences.items())  # fmt: skip
+    return f" (stock trained with {pairs})"
 
 
 def load_role_records(run_dir, role: str) -> dict:

@@ -51,6 +51,8 @@ class Task:
             sequence length) or None for the objective's defaults.
         derived: metric -> (item metric, transform): e.g. perplexity = exp(token-weighted mean loss).
         metrics_fn: budget -> metrics, where the metric set depends on the budget (length buckets).
+        splits: the held-out splits it can evaluate (`Budget.eval_split`); a task without a validation split
+            refuses a validation budget, so it cannot be searched on validation.
     """
 
     name: str
@@ -62,6 +64,7 @@ class Task:
     training_kwargs_fn: Callable[..., dict] | None = None
     derived: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray]]] = field(default_factory=dict)
     metrics_fn: Callable[[Budget], dict[str, bool]] | None = None
+    splits: tuple[str, ...] = ("test", "validation")
 
     def metric_directions(self, budget: Budget) -> dict[str, bool]:
         """Metric name -> higher is better, in table order."""
@@ -73,6 +76,14 @@ class Task:
     def applies_to(self, kind: str) -> bool:
         return kind in self.model_kinds
 
+    def check_split(self, budget: Budget) -> None:
+        """Refuse a budget whose `eval_split` this task has no held-out data for (before anything is trained)."""
+        if budget.eval_split not in self.splits:
+            raise UserError(
+                f"Task {self.name!r} has no {budget.eval_split} split (it evaluates on {'/'.join(self.splits)} "
+                "only), so it cannot be evaluated or searched on it."
+            )
+
     def evaluate(
         self, model_path: str | Path, budget: Budget, *, device: str | None = None, trust_remote_code: bool = False
     ) -> TaskResult:
@@ -81,6 +92,7 @@ class Task:
             raise UserError(
                 f"Task {self.name!r} applies to {'/'.join(self.model_kinds)} models; {model_path} is a {kind}."
             )
+        self.check_split(budget)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         start = time.perf_counter()
         result = self.evaluate_fn(str(model_path), budget, device, trust_remote_code)
@@ -121,7 +133,7 @@ def _evaluate_retrieval(model_path, budget, device, trust_remote_code) -> TaskRe
     from ..training.embedding import Pooling, retrieval_ranks
 
     model, tokenizer = _load(AutoModel, model_path, device, trust_remote_code)
-    entries = load_wordnet("test", limit=budget.eval_size)
+    entries = load_wordnet(budget.eval_split, limit=budget.eval_size)
     pooling = Pooling.from_model_dir(model_path)
     ranks = retrieval_ranks(model, tokenizer, entries, pooling, 128, budget.seq_len).numpy()
     items = {"mrr": (1.0 / ranks).tolist(), "recall@1": (ranks <= 1).astype(float).tolist()}
@@ -133,6 +145,8 @@ def _evaluate_retrieval(model_path, budget, device, trust_remote_code) -> TaskRe
 
 
 def _evaluate_analogy(model_path, budget, device, trust_remote_code) -> TaskResult:
+    # Test only (`splits`): its items come from pairs of every WordNet split (`analogy.wordnet_analogy`), not from
+    # the validation/test split files, so there is no validation set of analogies to choose settings on.
     from ..training.embedding import Pooling, encode
     from .analogy import analogy_ranks, wordnet_analogy
 
@@ -175,7 +189,7 @@ def _lm_result(model, tokenizer, budget, mlm: bool) -> TaskResult:
     from .lm import per_item_loss
 
     prepare_tokenizer(tokenizer, mlm=mlm)
-    features = tokenize_texts(tokenizer, wordnet_texts("test", limit=budget.eval_size), budget.seq_len)
+    features = tokenize_texts(tokenizer, wordnet_texts(budget.eval_split, limit=budget.eval_size), budget.seq_len)
     # Masks are drawn with the budget's eval seed: the same masked tokens for every model and training seed.
     batches = fixed_eval_batches(
         tokenizer, features, mlm=mlm, batch_size=budget.eval_batch_size, seed=budget.eval_seed
@@ -212,9 +226,13 @@ def _evaluate_arithmetic(model_path, budget, device, trust_remote_code) -> TaskR
     from .arithmetic import arithmetic_splits, evaluate_arithmetic
 
     model, tokenizer = _load(AutoModelForCausalLM, model_path, device, trust_remote_code)
-    # Test problems and few-shot examples are fixed (seed 0 split), whatever the training seed.
+    # Held-out problems and few-shot examples are fixed (seed 0 split), whatever the training seed.
     shots_pool, test = arithmetic_splits(
-        max(budget.arithmetic_shots, 1), budget.arithmetic_eval_size, arithmetic_config(budget), seed=0
+        max(budget.arithmetic_shots, 1),
+        budget.arithmetic_eval_size,
+        arithmetic_config(budget),
+        seed=0,
+        split=budget.eval_split,
     )
     out = evaluate_arithmetic(
         model,
@@ -235,7 +253,11 @@ def _arithmetic_training(tokenizer, budget: Budget, seed: int) -> dict:
     from .arithmetic import arithmetic_splits
 
     train, _ = arithmetic_splits(
-        budget.arithmetic_train_size, budget.arithmetic_eval_size, arithmetic_config(budget), seed=seed
+        budget.arithmetic_train_size,
+        budget.arithmetic_eval_size,
+        arithmetic_config(budget),
+        seed=seed,
+        split=budget.eval_split,
     )
     return {"train_texts": [p.text() for p in train], "max_length": budget.seq_len}
 
@@ -256,7 +278,7 @@ def _evaluate_extrapolation(model_path, budget, device, trust_remote_code) -> Ta
     from .lm import per_item_loss, token_stream, window_batches
 
     model, tokenizer = _load(AutoModelForCausalLM, model_path, device, trust_remote_code)
-    ids = token_stream(tokenizer, wordnet_texts("test"), extrapolation_tokens(budget))
+    ids = token_stream(tokenizer, wordnet_texts(budget.eval_split), extrapolation_tokens(budget))
     metrics, items, weights, per_length = {}, {}, {}, {}
     for factor in budget.extrapolation_factors:
         length = factor * budget.seq_len
@@ -305,7 +327,7 @@ def register_task(task: Task) -> Task:
 for _task in (
     Task(
         "retrieval",
-        "WordNet definition -> word retrieval over the held-out test words (cosine of pooled embeddings)",
+        "WordNet definition -> word retrieval over the held-out words (cosine of pooled embeddings)",
         (ENCODER,),
         "embedding",
         {"mrr": True, "recall@1": True, "recall@10": True},
@@ -320,6 +342,7 @@ for _task in (
         {"accuracy@1": True, "mrr": True},
         _evaluate_analogy,
         _analogy_training,
+        splits=("test",),
     ),
     Task(
         "mlm",
@@ -372,6 +395,7 @@ for _task in (
             "infer_peak_memory_mb": False,
         },
         _evaluate_cost,
+        splits=("test",),  # measures speed and memory: no held-out data, nothing to choose on validation
     ),
 ):
     register_task(_task)

@@ -129,9 +129,10 @@ def _embedding_setup(
     eval_size: int,
     exclude_words: Collection[str] = (),
     max_length: int = 128,
+    eval_split: str = "test",
 ) -> _TaskSetup:
     pooling = Pooling.from_model_dir(model_path)
-    eval_entries = load_wordnet("test", limit=eval_size)
+    eval_entries = load_wordnet(eval_split, limit=eval_size)
     train_dataset = load_wordnet("train", limit=train_size)
     if exclude_words:
         excluded = set(exclude_words)
@@ -159,10 +160,11 @@ def _language_modeling_setup(
     train_texts: list[str] | None = None,
     max_length: int = 128,
     mask_probability: float = 0.2,
+    eval_split: str = "test",
 ) -> _TaskSetup:
     mlm = task == "mlm"
     prepare_tokenizer(tokenizer, mlm=mlm)
-    eval_features = tokenize_texts(tokenizer, wordnet_texts("test", limit=eval_size), max_length)
+    eval_features = tokenize_texts(tokenizer, wordnet_texts(eval_split, limit=eval_size), max_length)
     if task == "mntp":
         # Fixed held-out masks (their own generator), as for MLM; training draws from a seeded stream.
         eval_collator = MNTPCollator(tokenizer, mask_probability, seed=seed)
@@ -288,6 +290,7 @@ def finetune_lora(
     logging_steps: int | None = None,
     exclude_words: Collection[str] = (),
     mask_probability: float = 0.2,
+    eval_split: str = "test",
 ) -> FinetuneReport:
     """LoRA fine-tune a local Transformers model on the shipped WordNet corpus and measure it before and after.
 
@@ -302,7 +305,7 @@ def finetune_lora(
         max_steps, batch_size, learning_rate, seed: training budget and optimizer settings.
         design_learning_rate: learning rate of the design's new parameters (None: `learning_rate`).
         lora_r, lora_alpha: LoRA rank and scaling, on PEFT's default target modules for the model type.
-        train_size: number of train entries to draw from (all when None); eval_size: held-out test entries.
+        train_size: number of train entries to draw from (all when None); eval_size: held-out entries to check on.
         train_design_parameters: also train (and save with the adapter) modules marked `hf_archs_design_module`.
         trust_remote_code: passed to `from_pretrained`.
         train_texts: language-modelling tasks only: train on these texts instead of the WordNet train split (the
@@ -312,6 +315,8 @@ def finetune_lora(
         exclude_words: `"embedding"` only: drop train entries whose word or any lemma is one of these (held-out
             items of another evaluation, e.g. analogy words).
         mask_probability: `"mntp"` only: the fraction of tokens masked.
+        eval_split: the WordNet split of the before/after check (`"validation"` while settings are being chosen, so
+            a search never reads the test split).
 
     Under `accelerate launch` / `torchrun` (DDP) `batch_size` stays the global batch (each process takes
     `batch_size / world_size`); only the main process writes files, every process reloads and checks the adapter.
@@ -332,12 +337,12 @@ def finetune_lora(
     if task == "embedding":
         if train_texts is not None:
             raise ValueError("`train_texts` applies to the language-modelling tasks, not to 'embedding'.")
-        setup = _embedding_setup(model_path, tokenizer, train_size, eval_size, exclude_words, max_length)
+        setup = _embedding_setup(model_path, tokenizer, train_size, eval_size, exclude_words, max_length, eval_split)
     else:
         if exclude_words:
             raise ValueError("`exclude_words` applies to the 'embedding' task only.")
         setup = _language_modeling_setup(
-            task, tokenizer, train_size, eval_size, seed, train_texts, max_length, mask_probability
+            task, tokenizer, train_size, eval_size, seed, train_texts, max_length, mask_probability, eval_split
         )
     args = _training_arguments(staging, max_steps, batch_size, learning_rate, seed, setup.label_names, logging_steps)
     is_main = args.process_index == 0
