@@ -701,10 +701,16 @@ def main(argv=None):
     if args.render:
         render(args.render)
         return args.render
+    # Process-wide settings, put back afterwards: main() also runs inside a test session.
+    verbosity, threads = transformers.logging.get_verbosity(), torch.get_num_threads()
     transformers.logging.set_verbosity_error()  # generate()'s advice on every call would bury the table
     if args.tiny:
         torch.set_num_threads(1)  # a shared CPU: one thread times more steadily
-    return run(args)
+    try:
+        return run(args)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        torch.set_num_threads(threads)
 
 
 if __name__ == "__main__":

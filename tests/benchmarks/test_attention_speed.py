@@ -119,3 +119,14 @@ def test_budget_stops_before_any_row(tmp_path, capsys):
     )
     assert json.loads(path.read_text())["rows"] == []
     assert "4 rows not run" in capsys.readouterr().out
+
+
+def test_process_wide_settings_are_put_back(tmp_path):
+    """Bug: main() left Transformers' logging at "error" and torch at one thread for the rest of the test session (the
+    upstream tests that read a loading warning then failed, and every later test ran on one thread)."""
+    import torch
+    import transformers
+
+    verbosity, threads = transformers.logging.get_verbosity(), torch.get_num_threads()
+    attention_speed.main(["--tiny", "--max-seconds", "0", "--out", str(tmp_path)])
+    assert (transformers.logging.get_verbosity(), torch.get_num_threads()) == (verbosity, threads)
