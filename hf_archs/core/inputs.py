@@ -81,17 +81,36 @@ def check_float_positions(arguments: dict, position_table: str | None) -> None:
     position_ids = arguments.get("position_ids")
     if position_ids is None or not position_ids.is_floating_point():
         return
-    if not bool(torch.isfinite(position_ids).all()):
+    # Not while compiling or exporting: reading a tensor's values is a data-dependent branch there (as in the
+    # designs' own range checks).
+    checked = not torch.compiler.is_compiling()
+    if checked and not bool(torch.isfinite(position_ids).all()):
         raise ValueError("position_ids hold NaN or infinite values; positions must be finite numbers.")
     if position_table is None:
         return
-    if not bool((position_ids == position_ids.round()).all()):
+    if checked and not bool((position_ids == position_ids.round()).all()):
         raise ValueError(
             f"This model's position embedding ({position_table}) is the backbone's learned table, which takes "
             "integer positions only; got fractional position_ids. Fractional positions need a position design "
             "that replaces the table."
         )
     arguments["position_ids"] = position_ids.long()
+
+
+def mark_unpacked(arguments: dict) -> None:
+    """Give float `position_ids` without an attention mask an all-ones mask: from Transformers 5.24 on, position ids
+    without a mask (and without a cache) are read as packed sequences, a new one wherever the step is not 1, so
+    fractional positions (0, 0.25, 0.5, ...) would put each token in a sequence of its own. Float positions are
+    positions here, never packing boundaries."""
+    position_ids = arguments.get("position_ids")
+    if (
+        isinstance(position_ids, torch.Tensor)
+        and position_ids.is_floating_point()
+        and arguments.get("attention_mask") is None
+        and cache_argument(arguments) is None
+    ):
+        shape, device = input_shape(arguments)
+        arguments["attention_mask"] = torch.ones(shape, dtype=torch.long, device=device)
 
 
 def token_features(token_tables, input_ids: torch.Tensor | None) -> torch.Tensor:
@@ -138,6 +157,7 @@ class InputPreparation:
             encoding = model.get_submodule(self.position_encoding)
             arguments["position_ids"] = encoding.position_ids(arguments.get("attention_mask"), shape, device)
         check_float_positions(arguments, self.position_table)
+        mark_unpacked(arguments)
         self.prepare_position_inputs(arguments)
         if self.pass_padding_mask:
             arguments[PADDING_MASK_KWARG] = arguments.get("attention_mask")

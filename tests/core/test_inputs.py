@@ -242,3 +242,25 @@ def test_float_positions_read_the_input_shape_from_inputs_embeds_too():
             expected = model(input_ids=input_ids, position_ids=positions).last_hidden_state
             actual = model(inputs_embeds=embed(input_ids), position_ids=positions).last_hidden_state
         torch.testing.assert_close(actual, expected, atol=0, rtol=0)
+
+
+def test_float_positions_without_a_mask_are_not_packing_boundaries():
+    """Bug (Transformers >= 5.24): float position_ids without an attention mask were read as packed sequences (a new
+    sequence wherever the step is not 1), so continuous BERT's normalized positions (0, 0.25, ...) gave each token a
+    sequence of its own. Float positions get an all-ones mask; integer ones (packing) and calls with a mask or a
+    cache are left alone."""
+    from transformers import DynamicCache
+
+    from hf_archs.core.inputs import mark_unpacked
+
+    ids = torch.ones(2, 5, dtype=torch.long)
+    fractional = {"input_ids": ids, "position_ids": torch.linspace(0, 1, 5)[None]}
+    mark_unpacked(fractional)
+    assert torch.equal(fractional["attention_mask"], torch.ones(2, 5, dtype=torch.long))
+    packed = {"input_ids": ids, "position_ids": torch.tensor([[0, 1, 2, 0, 1]])}
+    given_mask = {"input_ids": ids, "position_ids": torch.zeros(1, 5), "attention_mask": torch.zeros(2, 5)}
+    cached = {"input_ids": ids, "position_ids": torch.zeros(1, 5), "past_key_values": DynamicCache()}
+    for arguments in (packed, given_mask, cached):
+        before = dict(arguments)
+        mark_unpacked(arguments)
+        assert arguments.keys() == before.keys() and all(arguments[k] is before[k] for k in before)
