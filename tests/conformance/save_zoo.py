@@ -18,9 +18,12 @@ from hf_archs.core.compat import TRANSFORMERS_REQUIREMENT
 from hf_archs.testing import CASES, STOCK_VARIANTS, VOCAB
 
 
-def save_zoo(root: Path) -> None:
+def save_zoo(root: Path, variants=STOCK_VARIANTS, weights_dtype: torch.dtype | None = None) -> None:
+    """`variants` replace the stock variants of the same names (e.g. smaller ones); `weights_dtype` is the dtype the
+    weights are stored in (the reference outputs are those of the stored weights loaded in float32)."""
+    variants = {variant.name: variant for variant in variants}
     sources = {}
-    for variant in STOCK_VARIANTS:
+    for variant in variants.values():
         torch.manual_seed(0)
         sources[variant.name] = root / "sources" / variant.name
         variant.model_class(variant.config).save_pretrained(sources[variant.name])
@@ -39,7 +42,14 @@ def save_zoo(root: Path) -> None:
                 verify=False,
                 progress=False,
             )
-        model = getattr(transformers, case.variant.head_auto_class).from_pretrained(folder).eval()
+        auto_class = getattr(transformers, case.variant.head_auto_class)
+        if weights_dtype is not None:
+            auto_class.from_pretrained(folder, dtype=weights_dtype).save_pretrained(folder)
+            # Loaded in float32 by default, as the reference outputs are computed.
+            config = auto_class.from_pretrained(folder).config
+            config.dtype = torch.float32
+            config.save_pretrained(folder)
+        model = auto_class.from_pretrained(folder, dtype=torch.float32).eval()
         batch = sample_batches(None, VOCAB)["left_padding" if case.is_decoder else "right_padding"]
         with torch.no_grad():
             expected = main_output(model(**batch))
