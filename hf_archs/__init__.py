@@ -1,31 +1,14 @@
 """hf-archs: novel attention designs as Hugging Face Transformers models.
 
-`import hf_archs` registers every zoo model with the Auto classes and PEFT; `hf_archs.registry` lists them.
+`import hf_archs` registers every zoo model with the Auto classes and PEFT; `hf_archs.registry` lists them and
+`hf_archs.models` holds their classes (also importable from here).
 """
 
 from .backbones import UnsupportedSourceError
 from .conversion import ConversionError, ConversionReport, convert
 from .core.design import UnknownDesignKeyError
-from .designs.compositions.configuration_compositions import *  # noqa: F403
-from .designs.compositions.modeling_compositions import *  # noqa: F403
-from .designs.continuous.configuration_continuous import *  # noqa: F403
-from .designs.continuous.modeling_continuous import *  # noqa: F403
-from .designs.dictionary.configuration_dictionary import *  # noqa: F403
-from .designs.dictionary.modeling_dictionary import *  # noqa: F403
-from .designs.monitor.configuration_monitor import *  # noqa: F403
-from .designs.monitor.modeling_monitor import *  # noqa: F403
-from .designs.multiscale.configuration_multiscale import *  # noqa: F403
-from .designs.multiscale.modeling_multiscale import *  # noqa: F403
-from .designs.oscillating.configuration_oscillating import *  # noqa: F403
-from .designs.oscillating.modeling_oscillating import *  # noqa: F403
-from .designs.positional.configuration_positional import *  # noqa: F403
-from .designs.positional.modeling_positional import *  # noqa: F403
-from .designs.resonant.configuration_resonant import *  # noqa: F403
-from .designs.resonant.modeling_resonant import *  # noqa: F403
-from .designs.semantic.configuration_semantic import *  # noqa: F403  (the model types' public classes)
-from .designs.semantic.modeling_semantic import *  # noqa: F403
-from .designs.synthesizer.configuration_synthesizer import *  # noqa: F403
-from .designs.synthesizer.modeling_synthesizer import *  # noqa: F403
+from .models import *  # noqa: F403  (every model type's config and model classes)
+from .models import __all__ as _model_classes
 from .registry import DESIGNS, ZOO, UnknownDesignError, register_all, zoo_model
 
 
@@ -39,7 +22,7 @@ __all__ = [
     "ZOO",
     "convert",
     "zoo_model",
-    *(cls.__name__ for entry in ZOO for cls in (entry.config_class, *entry.model_classes.values())),
+    *_model_classes,
 ]
 
 

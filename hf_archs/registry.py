@@ -1,7 +1,9 @@
-"""The zoo: every design, every model type (designs × backbone), and their registration with Transformers and PEFT.
+"""The zoo: every design, every model type (designs × backbones), and their registration with Transformers and PEFT.
 
-The one place that lists what exists. Adding a design means adding its `Design` to `DESIGNS` and its model types
-to `ZOO`; the contract suite, conversion, the CLI, model cards and remote-code export read these lists.
+The one place that lists what exists. A design is one line in `DESIGNS`; its model types are generated on every
+backbone it runs on (`Design.runs_on`) by `core.model_types`, and published in `hf_archs.models`. A model type that
+carries several designs at once is one line in `COMPOSITIONS`. The contract suite, conversion, the CLI, model cards
+and remote-code export read these lists.
 """
 
 from dataclasses import dataclass
@@ -11,25 +13,16 @@ from transformers import AutoConfig
 
 from .backbones import BACKBONES, Backbone
 from .core.design import Design
-from .designs.compositions import modeling_compositions as compositions
+from .core.model_types import design_config_class, design_model_classes
 from .designs.continuous import CONTINUOUS
-from .designs.continuous import modeling_continuous as continuous
 from .designs.dictionary import DICTIONARY
-from .designs.dictionary import modeling_dictionary as dictionary
 from .designs.monitor import MONITOR
-from .designs.monitor import modeling_monitor as monitor
 from .designs.multiscale import MULTISCALE
-from .designs.multiscale import modeling_multiscale as multiscale
 from .designs.oscillating import OSCILLATING
-from .designs.oscillating import modeling_oscillating as oscillating
 from .designs.positional import POSITIONAL
-from .designs.positional import modeling_positional as positional
 from .designs.resonant import RESONANT, RESONANT_PURE
-from .designs.resonant import modeling_resonant as resonant
 from .designs.semantic import SEMANTIC
-from .designs.semantic import modeling_semantic as semantic
 from .designs.synthesizer import SYNTHESIZER
-from .designs.synthesizer import modeling_synthesizer as synthesizer
 
 
 DESIGNS: dict[str, Design] = {
@@ -48,6 +41,15 @@ DESIGNS: dict[str, Design] = {
     )
 }
 
+# Model types carrying several designs, on every backbone all of them run on.
+COMPOSITIONS: tuple[tuple[Design, ...], ...] = (
+    # The three-idea encoder: semantic attention, continuous positions and multi-scale layers (BERT/MiniLM).
+    (SEMANTIC, CONTINUOUS, MULTISCALE),
+)
+
+# The module that publishes the generated classes (their `__module__`).
+MODELS_MODULE = __name__.rpartition(".")[0] + ".models"
+
 
 @dataclass(frozen=True)
 class ZooModel:
@@ -56,20 +58,8 @@ class ZooModel:
     config_class: type
     # Auto class name -> design model class.
     model_classes: dict[str, type]
-
-    @classmethod
-    def of(cls, config_class: type, *model_classes: type) -> "ZooModel":
-        """The entry for `config_class`; each model class is filed under the Auto class of its stock parent."""
-        stock_to_auto = {stock: auto for auto, stock in config_class.backbone.stock_classes.items()}
-        by_auto = {}
-        for model_class in model_classes:
-            (auto,) = {stock_to_auto[base] for base in model_class.__mro__ if base in stock_to_auto} or {None}
-            if auto is None:
-                raise TypeError(
-                    f"{model_class.__name__} extends none of {config_class.backbone.name}'s stock classes."
-                )
-            by_auto[auto] = model_class
-        return cls(config_class, by_auto)
+    # The `...PreTrainedModel` the model classes share.
+    pretrained_class: type
 
     @property
     def designs(self) -> tuple[Design, ...]:
@@ -109,186 +99,18 @@ class ZooModel:
         return "AutoModelForCausalLM" in self.model_classes
 
 
-ZOO: tuple[ZooModel, ...] = (
-    ZooModel.of(
-        semantic.SemanticLlamaConfig,
-        semantic.SemanticLlamaModel,
-        semantic.SemanticLlamaForCausalLM,
-        semantic.SemanticLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        semantic.SemanticGemma3TextConfig,
-        semantic.SemanticGemma3TextModel,
-        semantic.SemanticGemma3ForCausalLM,
-        semantic.SemanticGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        semantic.SemanticBertConfig,
-        semantic.SemanticBertModel,
-        semantic.SemanticBertForMaskedLM,
-        semantic.SemanticBertForSequenceClassification,
-        semantic.SemanticBertForTokenClassification,
-    ),
-    ZooModel.of(
-        continuous.ContinuousBertConfig,
-        continuous.ContinuousBertModel,
-        continuous.ContinuousBertForMaskedLM,
-        continuous.ContinuousBertForSequenceClassification,
-        continuous.ContinuousBertForTokenClassification,
-    ),
-    ZooModel.of(
-        resonant.ResonantLlamaConfig,
-        resonant.ResonantLlamaModel,
-        resonant.ResonantLlamaForCausalLM,
-        resonant.ResonantLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        resonant.ResonantGemma3TextConfig,
-        resonant.ResonantGemma3TextModel,
-        resonant.ResonantGemma3ForCausalLM,
-        resonant.ResonantGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        resonant.ResonantBertConfig,
-        resonant.ResonantBertModel,
-        resonant.ResonantBertForMaskedLM,
-        resonant.ResonantBertForSequenceClassification,
-        resonant.ResonantBertForTokenClassification,
-    ),
-    ZooModel.of(
-        resonant.ResonantPureLlamaConfig,
-        resonant.ResonantPureLlamaModel,
-        resonant.ResonantPureLlamaForCausalLM,
-        resonant.ResonantPureLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        resonant.ResonantPureGemma3TextConfig,
-        resonant.ResonantPureGemma3TextModel,
-        resonant.ResonantPureGemma3ForCausalLM,
-        resonant.ResonantPureGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        resonant.ResonantPureBertConfig,
-        resonant.ResonantPureBertModel,
-        resonant.ResonantPureBertForMaskedLM,
-        resonant.ResonantPureBertForSequenceClassification,
-        resonant.ResonantPureBertForTokenClassification,
-    ),
-    ZooModel.of(
-        oscillating.OscillatingLlamaConfig,
-        oscillating.OscillatingLlamaModel,
-        oscillating.OscillatingLlamaForCausalLM,
-        oscillating.OscillatingLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        oscillating.OscillatingGemma3TextConfig,
-        oscillating.OscillatingGemma3TextModel,
-        oscillating.OscillatingGemma3ForCausalLM,
-        oscillating.OscillatingGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        oscillating.OscillatingBertConfig,
-        oscillating.OscillatingBertModel,
-        oscillating.OscillatingBertForMaskedLM,
-        oscillating.OscillatingBertForSequenceClassification,
-        oscillating.OscillatingBertForTokenClassification,
-    ),
-    ZooModel.of(
-        positional.PositionalLlamaConfig,
-        positional.PositionalLlamaModel,
-        positional.PositionalLlamaForCausalLM,
-        positional.PositionalLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        positional.PositionalGemma3TextConfig,
-        positional.PositionalGemma3TextModel,
-        positional.PositionalGemma3ForCausalLM,
-        positional.PositionalGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        positional.PositionalBertConfig,
-        positional.PositionalBertModel,
-        positional.PositionalBertForMaskedLM,
-        positional.PositionalBertForSequenceClassification,
-        positional.PositionalBertForTokenClassification,
-    ),
-    ZooModel.of(
-        monitor.MonitorLlamaConfig,
-        monitor.MonitorLlamaModel,
-        monitor.MonitorLlamaForCausalLM,
-        monitor.MonitorLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        monitor.MonitorGemma3TextConfig,
-        monitor.MonitorGemma3TextModel,
-        monitor.MonitorGemma3ForCausalLM,
-        monitor.MonitorGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        multiscale.MultiscaleLlamaConfig,
-        multiscale.MultiscaleLlamaModel,
-        multiscale.MultiscaleLlamaForCausalLM,
-        multiscale.MultiscaleLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        multiscale.MultiscaleGemma3TextConfig,
-        multiscale.MultiscaleGemma3TextModel,
-        multiscale.MultiscaleGemma3ForCausalLM,
-        multiscale.MultiscaleGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        multiscale.MultiscaleBertConfig,
-        multiscale.MultiscaleBertModel,
-        multiscale.MultiscaleBertForMaskedLM,
-        multiscale.MultiscaleBertForSequenceClassification,
-        multiscale.MultiscaleBertForTokenClassification,
-    ),
-    ZooModel.of(
-        compositions.SemanticContinuousMultiscaleBertConfig,
-        compositions.SemanticContinuousMultiscaleBertModel,
-        compositions.SemanticContinuousMultiscaleBertForMaskedLM,
-        compositions.SemanticContinuousMultiscaleBertForSequenceClassification,
-        compositions.SemanticContinuousMultiscaleBertForTokenClassification,
-    ),
-    ZooModel.of(
-        synthesizer.SynthesizerLlamaConfig,
-        synthesizer.SynthesizerLlamaModel,
-        synthesizer.SynthesizerLlamaForCausalLM,
-        synthesizer.SynthesizerLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        synthesizer.SynthesizerGemma3TextConfig,
-        synthesizer.SynthesizerGemma3TextModel,
-        synthesizer.SynthesizerGemma3ForCausalLM,
-        synthesizer.SynthesizerGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        synthesizer.SynthesizerBertConfig,
-        synthesizer.SynthesizerBertModel,
-        synthesizer.SynthesizerBertForMaskedLM,
-        synthesizer.SynthesizerBertForSequenceClassification,
-        synthesizer.SynthesizerBertForTokenClassification,
-    ),
-    ZooModel.of(
-        dictionary.DictionaryLlamaConfig,
-        dictionary.DictionaryLlamaModel,
-        dictionary.DictionaryLlamaForCausalLM,
-        dictionary.DictionaryLlamaForSequenceClassification,
-    ),
-    ZooModel.of(
-        dictionary.DictionaryGemma3TextConfig,
-        dictionary.DictionaryGemma3TextModel,
-        dictionary.DictionaryGemma3ForCausalLM,
-        dictionary.DictionaryGemma3TextForSequenceClassification,
-    ),
-    ZooModel.of(
-        dictionary.DictionaryBertConfig,
-        dictionary.DictionaryBertModel,
-        dictionary.DictionaryBertForMaskedLM,
-        dictionary.DictionaryBertForSequenceClassification,
-        dictionary.DictionaryBertForTokenClassification,
-    ),
-)
+def _model_types() -> tuple[ZooModel, ...]:
+    entries = []
+    for designs in [(design,) for design in DESIGNS.values()] + list(COMPOSITIONS):
+        for backbone in BACKBONES.values():
+            if all(design.runs_on is None or design.runs_on(backbone) for design in designs):
+                config_class = design_config_class(designs, backbone, MODELS_MODULE)
+                classes = design_model_classes(config_class, MODELS_MODULE)
+                entries.append(ZooModel(config_class, classes.by_auto, classes.pretrained))
+    return tuple(entries)
+
+
+ZOO: tuple[ZooModel, ...] = _model_types()
 
 
 class UnknownDesignError(ValueError):

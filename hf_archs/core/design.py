@@ -108,6 +108,11 @@ class Design:
         as a "pure" form of a "hybrid" design); None means `name + "_"`.
     side_branch: the `core.side_branch.SideBranch` module class built from the config in the base model: it reads
         chosen layers' hidden states through hooks (never changing them) and adds fields to the outputs.
+    runs_on: backbone -> whether the design can be built on that `Backbone` (None: on every backbone); the registry
+        generates the design's model types on those it runs on.
+    finish_base_model: base model -> None, the last step of building a design base model once every design's parts
+        are attached, for what no declaration above covers (e.g. a stock module's forward that must hand a design's
+        module more than the stock forward does); None for most designs.
     """
 
     name: str
@@ -130,6 +135,8 @@ class Design:
     side_branch: type | None = None
     layer_extension: type | None = None
     feed_forward_input: type | None = None
+    runs_on: Callable[[object], bool] | None = None
+    finish_base_model: Callable[[object], None] | None = None
 
     def __post_init__(self):
         _DECLARED_PREFIXES.add(self.key_prefix)

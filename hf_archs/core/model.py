@@ -1,9 +1,10 @@
 """What every design model adds to its stock Transformers classes.
 
-A design model type is a config class and a few model classes:
+A design model type is a config class and a few model classes (generated from the declarations by
+`core/model_types.py`, as if written):
 
     class SemanticLlamaConfig(DesignConfig, LlamaConfig, SemanticFields): designs = (SEMANTIC,); backbone = LLAMA
-    class SemanticLlamaPreTrainedModel(DesignPreTrainedModel, LlamaPreTrainedModel): ...
+    class SemanticLlamaPreTrainedModel(DesignPreTrainedModel, LlamaPreTrainedModel): design_base_model = ...
     class SemanticLlamaModel(SemanticLlamaPreTrainedModel, LlamaModel): pass
     class SemanticLlamaForCausalLM(SemanticLlamaPreTrainedModel, LlamaForCausalLM): pass
 
@@ -119,12 +120,12 @@ class DesignPreTrainedModel:
     _supports_flex_attn = False
     _supports_sdpa = True
     _supports_attention_backend = True
-    # Name of the model type's base model class, in the same module (e.g. "SemanticLlamaModel").
-    design_base_model_name: str = ""
+    # The model type's base model class (e.g. `SemanticLlamaModel`), which its heads build.
+    design_base_model: type | None = None
 
     @classmethod
     def design_base_model_class(cls) -> type:
-        return getattr(sys.modules[cls.__module__], cls.design_base_model_name)
+        return cls.design_base_model
 
     def __init__(self, config, *args, **kwargs):
         design_base = self.design_base_model_class()
@@ -179,6 +180,9 @@ class DesignPreTrainedModel:
         # no mask patterns of their own).
         install_layer_extensions(self, self.config.backbone, self.config.designs)
         self._build_side_branches()
+        for design in self.config.designs:
+            if design.finish_base_model is not None:
+                design.finish_base_model(self)
 
     def _build_side_branches(self):
         """Side branches (`core/side_branch.py`) read the outputs of the layers they name through hooks."""

@@ -7,9 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
-from huggingface_hub.dataclasses import strict
-from transformers import AutoModel, BertConfig, LlamaConfig
-from transformers.models.bert import modeling_bert as bert
+from transformers import AutoModel, LlamaConfig
 from transformers.models.llama import modeling_llama as llama
 
 import hf_archs  # noqa: F401
@@ -18,7 +16,7 @@ from hf_archs.backbones.bert import BERT
 from hf_archs.backbones.llama import LLAMA
 from hf_archs.core.attention import LogitTerm
 from hf_archs.core.design import Capabilities, Design, DesignFields
-from hf_archs.core.model import DesignConfig, DesignPreTrainedModel
+from hf_archs.core.model_types import design_config_class, design_model_classes
 from hf_archs.testing import tiny_bert_config
 
 
@@ -67,40 +65,11 @@ DISTANCE = Design(
 )
 
 
-@strict
-class DistanceLlamaConfig(DesignConfig, LlamaConfig, DistanceFields):
-    model_type = "test_distance_llama"
-    designs = (DISTANCE,)
-    backbone = LLAMA
-
-
-class DistanceLlamaPreTrainedModel(DesignPreTrainedModel, llama.LlamaPreTrainedModel):
-    config_class = DistanceLlamaConfig
-    design_base_model_name = "DistanceLlamaModel"
-
-
-class DistanceLlamaModel(DistanceLlamaPreTrainedModel, llama.LlamaModel):
-    pass
-
-
-class DistanceLlamaForCausalLM(DistanceLlamaPreTrainedModel, llama.LlamaForCausalLM):
-    pass
-
-
-@strict
-class DistanceBertConfig(DesignConfig, BertConfig, DistanceFields):
-    model_type = "test_distance_bert"
-    designs = (DISTANCE,)
-    backbone = BERT
-
-
-class DistanceBertPreTrainedModel(DesignPreTrainedModel, bert.BertPreTrainedModel):
-    config_class = DistanceBertConfig
-    design_base_model_name = "DistanceBertModel"
-
-
-class DistanceBertModel(DistanceBertPreTrainedModel, bert.BertModel):
-    pass
+DistanceLlamaConfig = design_config_class((DISTANCE,), LLAMA, module=__name__)
+_llama_classes = design_model_classes(DistanceLlamaConfig, module=__name__).by_auto
+DistanceLlamaModel, DistanceLlamaForCausalLM = _llama_classes["AutoModel"], _llama_classes["AutoModelForCausalLM"]
+DistanceBertConfig = design_config_class((DISTANCE,), BERT, module=__name__)
+DistanceBertModel = design_model_classes(DistanceBertConfig, module=__name__).by_auto["AutoModel"]
 
 
 SHAPE = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, vocab_size=64, pad_token_id=0)

@@ -25,7 +25,6 @@ The room:
 - `design.py`: the declaration (config fields, the `ContinuousPositionEncoding` module, the `Design`);
 - `naive.py`: the float64-checkable reference, written for clarity;
 - `conversion.py`: the fit of the MLP to a stock table (conversion code; never travels with checkpoints);
-- `configuration_continuous.py`, `modeling_continuous.py`: the model types on the BERT backbone.
 
 Cost: E · (d + 2) + d parameters instead of P · d; an (L × E) and an (L × E)·(E × d) product per forward.
 """

@@ -174,4 +174,6 @@ CONTINUOUS = Design(
     ),
     tasks=("mlm", "retrieval"),
     position_encoding=ContinuousPositionEncoding,
+    # It replaces a learned position table (decoders with RoPE have none).
+    runs_on=lambda backbone: backbone.position_embedding is not None,
 )

@@ -22,7 +22,7 @@ Cost: one row gather per token and one r × hidden matmul per chosen layer (no a
 O(L)); parameters hidden × r per chosen layer, the table vocab × r (not trained).
 
 The room: `design.py` (fields, the modules, the `Design`), `naive.py` (a loop reference for float64 checks),
-`table.py` (building the table), `configuration_dictionary.py` and `modeling_dictionary.py` (Llama, Gemma 3, BERT).
+`table.py` (building the table).
 """
 
 from .design import DICTIONARY

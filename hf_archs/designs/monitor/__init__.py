@@ -27,7 +27,6 @@ chain-of-thought retry and a tree of thought (k branches per step, pruned by ano
 The room:
 - `design.py`: the declaration (config fields, the side-branch module, output classes, capabilities);
 - `naive.py`: the float64 reference of the monitor, written with loops;
-- `configuration_monitor.py`, `modeling_monitor.py`: the model types on the Llama and Gemma 3 backbones;
 - `data.py`: arithmetic chains with injected errors, token and step labels, split by error type and position;
 - `detection.py`: AUROC, threshold choice, precision/recall, training of the monitor and of a linear probe;
 - `generation.py`: the monitored generation strategies.

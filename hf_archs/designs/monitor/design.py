@@ -182,4 +182,6 @@ MONITOR = Design(
     capabilities=Capabilities(conversion="exact", changes_main_path=False),
     side_branch=ParentMonitor,
     tasks=("arithmetic",),
+    # It watches a model generate: decoders only.
+    runs_on=lambda backbone: "AutoModelForCausalLM" in backbone.stock_classes,
 )

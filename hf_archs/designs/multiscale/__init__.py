@@ -32,7 +32,6 @@ The room:
 - `design.py`: the declaration (config fields, the `MultiScaleLayer` module, the `Design`);
 - `naive.py`: the float64 references of one multi-scale BERT and Llama layer and of the BERT block after the
   encoder, every operation written out;
-- `configuration_multiscale.py`, `modeling_multiscale.py`: the model types on the Llama, Gemma 3 and BERT backbones.
 
 Cost per multi-scale layer, relative to the stock layer: parameters and FLOPs of the branches grow about with
 Σ_{s<d} (s/d)² for the attention and MLP weights (the projections add d · Σ_{s<d} s, Fuse d · Σs), attention

@@ -18,7 +18,6 @@ sequence is recomputed at every step). It is an encoder: embeddings, masked LM, 
 The room:
 - `design.py`: the declaration (config fields, identity per backbone, capabilities, the layers' mask patterns);
 - `naive.py`: the float64 reference of a layer's mask and attention, written with loops for clarity;
-- `configuration_oscillating.py`, `modeling_oscillating.py`: the model types on the Llama, Gemma 3 and BERT backbones.
 
 The masks are built in each layer from the batch's 2D padding mask (`hf_archs/core/masks.py`), so every
 `attn_implementation` (eager, sdpa) receives the layer's own explicit mask.

@@ -3,6 +3,7 @@ learned table, relative biases on the logits, RoPE kept or dropped) and the `Des
 
 import math
 from dataclasses import dataclass
+from types import MethodType
 
 import torch
 from torch import nn
@@ -222,8 +223,8 @@ class DynamicPositionEncoding(PositionEncoding):
     of `sinusoidal_table`; c, s ∈ R^d: per-channel scales; MLP = Linear(d, 2d) → GELU → Linear(2d, d); f_c, f_ℓ:
     scalars; ℓ: the length of the token's own row, 1 + its last position (its token count under the default
     positions, which are counted per row from the attention mask: `row_positions`); P = max_position_embeddings.
-    The stock embeddings do not hand x to a position embedding: `modeling_positional` gives the BERT embeddings of
-    this variant a forward that does (`content_gated_embeddings_forward`).
+    The stock embeddings do not hand x to a position embedding: the design gives the embeddings of this variant a
+    forward that does (`content_gated_embeddings_forward`, installed by `hand_content_to_position_encoding`).
 
     Initialization: c = 1 (x passes unchanged), the MLP's output layer zero (content gate σ(0) = 1/2), f_c = 1,
     f_ℓ = 0 (length gate 1/2), s = 4a (a as in `sinusoidal`). At initialization the variant is therefore exactly
@@ -415,6 +416,49 @@ MATH = (
     "removes the stock encoding, so its fidelity is reported, not exact, and training adapts it."
 )
 
+
+def content_gated_embeddings_forward(
+    self,
+    input_ids: torch.LongTensor | None = None,
+    token_type_ids: torch.LongTensor | None = None,
+    position_ids: torch.Tensor | None = None,
+    inputs_embeds: torch.Tensor | None = None,
+    past_key_values_length: int = 0,
+    cache_length: int = 0,
+) -> torch.Tensor:
+    """Stock `BertEmbeddings.forward`, except that the position encoding (`DynamicPositionEncoding`) gets the content
+    x = word + token-type embeddings and returns the embeddings x ⊙ c + gated sinusoid instead of an addend.
+
+    The cached length comes as `cache_length` from Transformers 5.24 on, `past_key_values_length` before."""
+    past_key_values_length = cache_length or past_key_values_length
+    if input_ids is not None:
+        input_shape = input_ids.size()
+    else:
+        input_shape = inputs_embeds.size()[:-1]
+    batch_size, seq_length = input_shape
+    if position_ids is None:
+        position_ids = self.position_ids[:, past_key_values_length : seq_length + past_key_values_length]
+    if token_type_ids is None:
+        # The stock default, all zeros (the stock buffer it is gathered from holds zeros only).
+        token_type_ids = torch.zeros(input_shape, dtype=torch.long, device=self.token_type_ids.device)
+    if inputs_embeds is None:
+        inputs_embeds = self.word_embeddings(input_ids)
+    content = inputs_embeds + self.token_type_embeddings(token_type_ids)
+    embeddings = self.position_embeddings(position_ids, content)  # (batch, L, hidden): x ⊙ c + gated sinusoid
+    embeddings = self.LayerNorm(embeddings)
+    embeddings = self.dropout(embeddings)
+    return embeddings
+
+
+def hand_content_to_position_encoding(base_model: nn.Module) -> None:
+    """Under `dynamic`, the embeddings module holding the position encoding gets `content_gated_embeddings_forward`
+    (bound to this instance, so a deep copy rebinds it to the copy's; the stock class is untouched)."""
+    path = base_model.config.backbone.position_embedding
+    if variant(base_model.config) == "dynamic" and path is not None:
+        embeddings = base_model.get_submodule(path.rpartition(".")[0])
+        embeddings.forward = MethodType(content_gated_embeddings_forward, embeddings)
+
+
 POSITIONAL = Design(
     name="positional",
     summary="the positional-encoding suite behind one switch: learned, scaled, sinusoidal, continuous, content-gated "
@@ -441,4 +485,5 @@ POSITIONAL = Design(
     position_encoding_when=has_position_table,
     # Every variant but rope turns the decoders' RoPE into the identity (BERT has none to turn off).
     keeps_rotary=lambda config: variant(config) == "rope" or config.backbone.rotary_embedding is None,
+    finish_base_model=hand_content_to_position_encoding,
 )

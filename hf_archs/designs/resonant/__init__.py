@@ -35,7 +35,6 @@ The room:
 - `design.py`: the declaration (config fields, identity and active settings, capabilities, the logit term);
 - `naive.py`: the slot states, the float64-checkable reference score and its two fast forms;
 - `transfer.py`: the pure variant's conversion (attention transfer); conversion code, never loaded with a checkpoint;
-- `configuration_resonant.py`, `modeling_resonant.py`: the model types on the Llama, Gemma 3 and BERT backbones.
 """
 
 from .design import RESONANT, RESONANT_PURE

@@ -12,7 +12,6 @@ The room:
 - `naive.py`: the float64-checkable reference, written for clarity;
 - `attention.py`: the fused-kernel key `semantic_triton` (Triton kernel in `kernel.py` on CUDA, reference SDPA path
   elsewhere);
-- `configuration_semantic.py`, `modeling_semantic.py`: the model types on the Llama, Gemma 3 and BERT backbones.
 
 Cost: x̂x̂ᵀ costs as much as QKᵀ over all heads; the SDPA path materializes a (batch, heads, L, L) bias.
 """

@@ -29,8 +29,7 @@ for K and V. Parameters per layer: d·r + r + r·heads·M + heads·M (dense), he
 Compute: the dense bias is a gather of the (batch, heads, Lq, M) net outputs at the key positions, the random bias a
 gather of the table; the SDPA path materializes a (batch, heads, Lq, Lk) bias.
 
-The room: `design.py` (fields, the logit term, the `Design`), `naive.py` (a loop reference for float64 checks),
-`configuration_synthesizer.py` and `modeling_synthesizer.py` (the model types on Llama, Gemma 3 and BERT).
+The room: `design.py` (fields, the logit term, the `Design`) and `naive.py` (a loop reference for float64 checks).
 """
 
 from .design import SYNTHESIZER

@@ -2,33 +2,18 @@
 fused-kernel key (its SDPA fallback off CUDA) must receive each layer's own mask too."""
 
 import torch
-from huggingface_hub.dataclasses import strict
-from transformers import LlamaConfig
-from transformers.models.llama import modeling_llama as llama
 
 import hf_archs  # noqa: F401
 from hf_archs.backbones.llama import LLAMA
-from hf_archs.core.model import DesignConfig, DesignPreTrainedModel
-from hf_archs.designs.oscillating.design import OSCILLATING, OscillatingFields
+from hf_archs.core.model_types import design_config_class, design_model_classes
+from hf_archs.designs.oscillating.design import OSCILLATING
 from hf_archs.designs.semantic.attention import FUSED_KERNEL_KEY
-from hf_archs.designs.semantic.design import SEMANTIC, SemanticFields
+from hf_archs.designs.semantic.design import SEMANTIC
 from tests.designs.oscillating.test_attention import EXPECTED_SIGHT, _first_layer_sees, padded_batch
 
 
-@strict
-class SemanticOscillatingLlamaConfig(DesignConfig, LlamaConfig, SemanticFields, OscillatingFields):
-    model_type = "test_semantic_oscillating_llama"
-    designs = (SEMANTIC, OSCILLATING)
-    backbone = LLAMA
-
-
-class SemanticOscillatingLlamaPreTrainedModel(DesignPreTrainedModel, llama.LlamaPreTrainedModel):
-    config_class = SemanticOscillatingLlamaConfig
-    design_base_model_name = "SemanticOscillatingLlamaModel"
-
-
-class SemanticOscillatingLlamaModel(SemanticOscillatingLlamaPreTrainedModel, llama.LlamaModel):
-    pass
+SemanticOscillatingLlamaConfig = design_config_class((SEMANTIC, OSCILLATING), LLAMA, module=__name__)
+SemanticOscillatingLlamaModel = design_model_classes(SemanticOscillatingLlamaConfig, __name__).by_auto["AutoModel"]
 
 
 def composed_model(implementation: str, **settings):
