@@ -1,10 +1,10 @@
 """The parent's monitor on the real Gemma-3-270m (frozen base): detection of injected arithmetic errors (monitor vs
 linear probes on the same hidden states) and monitored generation strategies on held-out arithmetic problems.
 
-    OMP_NUM_THREADS=2 python benchmarks/monitor_gemma3.py detection --seeds 0 1 2
-    OMP_NUM_THREADS=2 python benchmarks/monitor_gemma3.py generation --seeds 0 1 2
+    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/monitor_gemma3.py detection --seeds 0 1 2
+    OMP_NUM_THREADS=2 PYTHONPATH=. python benchmarks/monitor_gemma3.py generation --seeds 0 1 2
 
-Detection: chains from `hf_archs.designs.monitor.data.split_chains` (train/validation errors of two types at steps
+Detection: chains from `benchmarks.monitor.data.split_chains` (train/validation errors of two types at steps
 0-1; test errors whose type or step training never saw), states of the monitored layers collected once, the monitor
 and one logistic probe per monitored layer trained per seed; thresholds chosen on validation (max F1). Writes
 results/monitor/detection_gemma-3-270m.json, the seed-0 monitor weights (outputs/monitor_gemma3/monitor.pt) and a
@@ -23,10 +23,8 @@ from pathlib import Path
 import torch
 from transformers import AutoTokenizer
 
-from hf_archs.conversion.gguf import gemma3_270m
-from hf_archs.designs.monitor.configuration_monitor import MonitorGemma3TextConfig
-from hf_archs.designs.monitor.data import split_chains
-from hf_archs.designs.monitor.detection import (
+from benchmarks.monitor.data import split_chains
+from benchmarks.monitor.detection import (
     LinearProbe,
     collect_states,
     detection_report,
@@ -34,6 +32,8 @@ from hf_archs.designs.monitor.detection import (
     score_chains,
     train_scorer,
 )
+from hf_archs.conversion.gguf import gemma3_270m
+from hf_archs.designs.monitor.configuration_monitor import MonitorGemma3TextConfig
 from hf_archs.designs.monitor.generation import STRATEGIES, monitored_generate
 from hf_archs.designs.monitor.modeling_monitor import MonitorGemma3ForCausalLM
 from hf_archs.evaluation.arithmetic import ArithmeticConfig, arithmetic_splits, few_shot_prompt, parse_answer

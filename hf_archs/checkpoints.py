@@ -53,6 +53,11 @@ def load_tokenizer(directory: str | Path, trust_remote_code: bool = False):
     return AutoTokenizer.from_pretrained(directory, trust_remote_code=trust_remote_code)
 
 
+def tokenizer_or_none(directory: str | Path):
+    """A source folder's tokenizer, or None when it has none (a GGUF without vocabulary, a random test model)."""
+    return load_tokenizer(directory) if has_tokenizer(directory) else None
+
+
 # What a model folder holds besides its weights, config and card: tokenizer, generation config,
 # sentence-transformers modules (modules.json, 1_Pooling/, ...). Weights of any framework and reports stay behind.
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".h5", ".msgpack", ".onnx", ".ot", ".pt", ".pth")

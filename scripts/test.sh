@@ -9,6 +9,8 @@ bash scripts/setup.sh
 export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# The layers ([tool.importlinter] in pyproject.toml): designs never import conversion, training or evaluation.
+.venv/bin/lint-imports --no-cache --no-logo
 .venv/bin/python -m pytest -q "$@"
 if [ -z "${HF_ARCHS_SKIP_REMOTE_NEWEST:-}" ]; then
     bash scripts/test_remote_code_newest.sh

@@ -86,6 +86,11 @@ class Backbone:
     def stock_base_class(self) -> type:
         return self.stock_classes["AutoModel"]
 
+    @property
+    def is_decoder(self) -> bool:
+        """A causal family (its layers' own mask is causal); otherwise an encoder (bidirectional)."""
+        return "AutoModelForCausalLM" in self.stock_classes
+
     def design_config(self, config_class: type, source: PreTrainedConfig, **design_kwargs) -> PreTrainedConfig:
         """The design config holding every field of `source` that the backbone's config knows, plus `design_kwargs`."""
         known = {f.name for f in dataclasses.fields(config_class)}

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from transformers import AutoConfig
 
 from ..backbones import UnsupportedSourceError, backbone_for
-from ..checkpoints import copy_auxiliary_files, has_tokenizer, load_tokenizer
+from ..checkpoints import copy_auxiliary_files, tokenizer_or_none
 from ..core.model import design_state_names
 from ..errors import UserError
 from ..registry import zoo_model
@@ -175,11 +175,6 @@ def _check_source_weights(source_dir: Path) -> None:
             f"The source {source_dir} has non-finite weights ({sum(bad.values())} values in {sorted(bad)[:5]}); "
             "a conversion cannot be verified against it."
         )
-
-
-def _load_tokenizer(path: Path):
-    """The source's tokenizer, or None (verification then uses random token ids)."""
-    return load_tokenizer(path) if has_tokenizer(path) else None
 
 
 def _new_parameter_names(model, missing_keys, absent_in_source: tuple[str, ...]) -> list[str]:
@@ -349,7 +344,7 @@ def _verify(report: "ConversionReport", source_dir: Path, converted_dir: Path, s
     stock_class = getattr(transformers, auto_class)
     reference = stock_class.from_pretrained(source_dir, dtype=torch.float32)
     converted = stock_class.from_pretrained(converted_dir, dtype=torch.float32)
-    batches = sample_batches(_load_tokenizer(source_dir), source_config.vocab_size)
+    batches = sample_batches(tokenizer_or_none(source_dir), source_config.vocab_size)  # None: random ids
     report.max_abs_diff = compare_models(reference, converted, batches)
     del reference, converted
     report.sentence_embedding_max_abs_diff = _sentence_embedding_difference(source_dir, converted_dir)

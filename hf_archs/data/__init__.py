@@ -1,6 +1,6 @@
 """Small real datasets shipped with `hf_archs` (package data, available offline after `pip install`)."""
 
-from .wordnet import load_wordnet, wordnet_texts
+from .wordnet import load_wordnet, read_entries, wordnet_texts
 
 
-__all__ = ["load_wordnet", "wordnet_texts"]
+__all__ = ["load_wordnet", "read_entries", "wordnet_texts"]

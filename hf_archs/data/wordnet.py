@@ -28,7 +28,8 @@ def _split_file(split: str):
     return resources.files(__package__).joinpath("wordnet", f"{split}.jsonl.gz")
 
 
-def _read_entries(split: str, limit: int | None) -> list[dict]:
+def read_entries(split: str, limit: int | None = None) -> list[dict]:
+    """The raw entries of a split (dicts with the `WORDNET_FEATURES` keys), the first `limit` of them."""
     if limit is not None and limit < 0:
         raise ValueError(f"`limit` must be a non-negative integer or None, got {limit}.")
     entries = []
@@ -51,7 +52,7 @@ def load_wordnet(split: str = "train", limit: int | None = None) -> Dataset:
     Returns:
         A dataset with columns `word`, `lemmas`, `pos`, `definition` and `examples`.
     """
-    entries = _read_entries(split, limit)
+    entries = read_entries(split, limit)
     # Column-wise, so that an empty selection (limit=0) keeps its columns.
     return Dataset.from_dict(
         {name: [e[name] for e in entries] for name in WORDNET_FEATURES}, features=WORDNET_FEATURES
@@ -73,4 +74,4 @@ def wordnet_texts(split: str = "train", limit: int | None = None) -> list[str]:
 
     Example: `"fortify: add nutrients to. fortified milk."`
     """
-    return [format_entry(entry) for entry in _read_entries(split, limit)]
+    return [format_entry(entry) for entry in read_entries(split, limit)]

@@ -178,9 +178,9 @@ def analogy_ranks(
 def wordnet_analogy(limit: int | None, seed: int = 0) -> tuple[tuple[AnalogyItem, ...], dict, frozenset]:
     """(eval items, eval pairs per relation, eval words) from every split of the bundled corpus (all budgets and
     models get the same items for a given `limit`)."""
-    from ..data.wordnet import SPLITS, _read_entries
+    from ..data.wordnet import SPLITS, read_entries
 
-    entries = [entry for split in SPLITS for entry in _read_entries(split, None)]
+    entries = [entry for split in SPLITS for entry in read_entries(split)]
     _, eval_pairs = split_pairs(relation_pairs(entries), seed=seed)
     words = frozenset(word for ps in eval_pairs.values() for pair in ps for word in pair)
     return tuple(analogy_items(eval_pairs, limit, seed)), eval_pairs, words

@@ -104,20 +104,32 @@ class Task:
 
 
 def model_kind(model_path: str | Path) -> str:
-    """`"decoder"` for causal LMs (Llama family ...), `"encoder"` for BERT-family models, from `config.json`."""
+    """`"decoder"` for a causal LM, `"encoder"` for any other model (BERT-family models, and the base model of a
+    decoder family, which the harness embeds with), from `config.json`: its architecture, or without one what its
+    model type has (a zoo type's registry entry, a stock type's backbone)."""
     config_file = Path(model_path) / "config.json"
     if not config_file.is_file():
         raise FileNotFoundError(f"{model_path} has no config.json")
     config = json.loads(config_file.read_text())
     architectures = config.get("architectures") or []
-    model_type = config.get("model_type", "")
-    if any(a.endswith("ForCausalLM") for a in architectures) or "llama" in model_type:
-        return DECODER
-    if "bert" in model_type or any("MaskedLM" in a or a.endswith("BertModel") for a in architectures):
-        return ENCODER
+    if architectures:
+        return DECODER if any(a.endswith("ForCausalLM") for a in architectures) else ENCODER
+    return DECODER if _has_causal_lm(config.get("model_type", "")) else ENCODER
+
+
+def _has_causal_lm(model_type: str) -> bool:
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
-    return DECODER if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES else ENCODER
+    from ..backbones import BACKBONES
+    from ..registry import ZOO
+
+    for entry in ZOO:
+        if entry.model_type == model_type:
+            return entry.is_decoder
+    for backbone in BACKBONES.values():
+        if model_type in backbone.source_model_types:
+            return "AutoModelForCausalLM" in backbone.stock_classes
+    return model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES  # another stock family
 
 
 def _load(auto_class, model_path: str, device: str, trust_remote_code: bool):

@@ -11,7 +11,7 @@ import torch
 from transformers import AutoTokenizer, Gemma3ForCausalLM
 
 import hf_archs.evaluation.harness as harness
-from hf_archs.designs.oscillating.encoders import decoder_to_encoders
+from benchmarks.oscillating.encoders import decoder_to_encoders
 from hf_archs.evaluation import BUDGETS, compare
 from hf_archs.evaluation.budgets import Budget
 from hf_archs.testing import tiny_gemma3_config

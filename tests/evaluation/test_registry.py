@@ -1,10 +1,13 @@
 """Budgets (frozen, serializable, fingerprinted) and the task registry."""
 
 import dataclasses
+import json
 
 import pytest
 
 from hf_archs.evaluation import BUDGETS, TASKS, Budget, get_budget, get_task, get_tasks, tasks_for
+from hf_archs.evaluation.tasks import model_kind
+from hf_archs.registry import ZOO
 
 
 def test_budgets_are_frozen_and_round_trip():
@@ -59,3 +62,24 @@ def test_every_design_declares_tasks_the_harness_has():
     for design in DESIGNS.values():
         assert design.tasks, design.name
         assert [task.name for task in get_tasks(design.tasks)] == list(design.tasks)
+
+
+@pytest.mark.parametrize("entry", ZOO, ids=lambda entry: entry.model_type)
+def test_model_kind_from_the_architecture_or_the_registry(entry, tmp_path):
+    # A causal LM is a decoder; any other head, and a decoder family's base model (what the harness embeds with, as
+    # the oscillating encoders are made), is an encoder, whatever the family is called. Without an architecture,
+    # the registry says whether the model type is a decoder.
+    def kind(**config):
+        (tmp_path / "config.json").write_text(json.dumps({"model_type": entry.model_type, **config}))
+        return model_kind(tmp_path)
+
+    for auto_class, model_class in entry.model_classes.items():
+        expected = "decoder" if auto_class == "AutoModelForCausalLM" else "encoder"
+        assert kind(architectures=[model_class.__name__]) == expected, auto_class
+    assert kind() == ("decoder" if entry.is_decoder else "encoder")
+
+
+@pytest.mark.parametrize(("model_type", "kind"), [("llama", "decoder"), ("qwen2", "decoder"), ("bert", "encoder")])
+def test_model_kind_of_stock_types_without_an_architecture(model_type, kind, tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": model_type}))
+    assert model_kind(tmp_path) == kind

@@ -11,8 +11,8 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer, Gemma3ForCausalLM
 
+from benchmarks.oscillating.encoders import decoder_to_encoders
 from hf_archs.data import load_wordnet
-from hf_archs.designs.oscillating.encoders import decoder_to_encoders
 from hf_archs.testing import tiny_gemma3_config
 from hf_archs.training import finetune_lora
 from hf_archs.training.embedding import Pooling, encode, save_sentence_transformer

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from ...data.wordnet import SPLITS, _read_entries
+from ...data.wordnet import SPLITS, read_entries
 
 
 def lemma_token_entries(tokenizer, entries: list[dict]) -> dict[int, list[int]]:
@@ -49,7 +49,7 @@ def build_dictionary_table(
 
     encode: texts -> (n, r) embeddings (e.g. `minilm_encoder`). limit: the first `limit` entries of each split.
     """
-    entries = [entry for split in splits for entry in _read_entries(split, limit)]
+    entries = [entry for split in splits for entry in read_entries(split, limit)]
     token_entries = {t: e for t, e in lemma_token_entries(tokenizer, entries).items() if t < vocab_size}
     used = sorted({index for indices in token_entries.values() for index in indices})
     embeddings = encode([entry_text(entries[i]) for i in used]).float()

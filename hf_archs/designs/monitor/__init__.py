@@ -20,16 +20,19 @@ returned as `monitor_memory` by a call that received one; start with `torch.empt
 mask; a cached call without it returns None scores rather than scores that could not see the window.
 
 Training: a per-token binary cross-entropy on s against labels of tokens known to be wrong (arithmetic chains with
-injected errors, `data.py`), the base frozen (or LoRA). Generation strategies (`generation.py`): greedy with
-scores, backtracking (rewind the cache to the last step boundary when p passes `monitor_threshold`, resample),
-chain-of-thought retry and a tree of thought (k branches per step, pruned by anomaly, picked by a value score).
+injected errors, `benchmarks/monitor/data.py`), the base frozen (or LoRA). Generation strategies (`generation.py`):
+greedy with scores, backtracking (rewind the cache to the last step boundary when p passes `monitor_threshold`,
+resample), chain-of-thought retry and a tree of thought (k branches per step, pruned by anomaly, picked by a value
+score).
 
 The room:
 - `design.py`: the declaration (config fields, the side-branch module, output classes, capabilities);
 - `naive.py`: the float64 reference of the monitor, written with loops;
-- `data.py`: arithmetic chains with injected errors, token and step labels, split by error type and position;
-- `detection.py`: AUROC, threshold choice, precision/recall, training of the monitor and of a linear probe;
 - `generation.py`: the monitored generation strategies.
+
+The experiment (`benchmarks/monitor/`): `data.py`, arithmetic chains with injected errors, token and step labels,
+split by error type and position; `detection.py`, AUROC, threshold choice, precision/recall, training of the monitor
+and of a linear probe.
 """
 
 from .design import MONITOR

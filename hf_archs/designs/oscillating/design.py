@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ...backbones import BACKBONES
 from ...core.design import Capabilities, Design, DesignFields
 from ...core.masks import CAUSAL, FULL, MaskPattern
 
@@ -70,10 +71,10 @@ OSCILLATING = Design(
     ),
     fields=OscillatingFields,
     identity={},
+    # Every layer the backbone's own mask: causal on a decoder, bidirectional on an encoder.
     identity_by_backbone={
-        "llama": {"oscillating_layer_attention_patterns": ["forward"]},
-        "gemma3": {"oscillating_layer_attention_patterns": ["forward"]},
-        "bert": {"oscillating_layer_attention_patterns": ["bidirectional"]},
+        name: {"oscillating_layer_attention_patterns": ["forward" if backbone.is_decoder else "bidirectional"]}
+        for name, backbone in BACKBONES.items()
     },
     active={"oscillating_layer_attention_patterns": list(DEFAULT_CYCLE)},
     # The active setting has non-causal layers; a config with every layer `forward` still decodes with a cache.

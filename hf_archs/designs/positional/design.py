@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn import functional as F
 from transformers import initialization as init
 
+from ...backbones import BACKBONES
 from ...core.attention import POSITION_FEATURES, LogitTerm, decode_positions, encode_positions
 from ...core.design import Capabilities, ConversionPlan, Design, DesignFields
 from ...core.positions import PositionEncoding
@@ -29,14 +30,19 @@ def has_position_table(config) -> bool:
 
 
 def is_causal_backbone(config) -> bool:
-    return config.backbone.default_auto_class == "AutoModelForCausalLM"
+    return config.backbone.is_decoder
+
+
+def own_encoding(backbone) -> str:
+    """The backbone's own encoding: its learned table where it has one (BERT), else RoPE (the decoders)."""
+    return "learned" if backbone.position_embedding is not None else "rope"
 
 
 def variant(config) -> str:
-    """The config's encoding; None means the backbone's own (learned table on BERT, RoPE on the decoders)."""
+    """The config's encoding; None means the backbone's own (`own_encoding`)."""
     if config.positional_encoding is not None:
         return config.positional_encoding
-    return "learned" if has_position_table(config) else "rope"
+    return own_encoding(config.backbone)
 
 
 @dataclass(kw_only=True)
@@ -466,11 +472,7 @@ POSITIONAL = Design(
     math=MATH,
     fields=PositionalFields,
     identity={},
-    identity_by_backbone={
-        "bert": {"positional_encoding": "learned"},
-        "llama": {"positional_encoding": "rope"},
-        "gemma3": {"positional_encoding": "rope"},
-    },
+    identity_by_backbone={name: {"positional_encoding": own_encoding(b)} for name, b in BACKBONES.items()},
     active={"positional_encoding": "t5"},
     # The decoders' identity (RoPE) adds no parameters; variants that do (t5, relative, scaled, continuous, dynamic)
     # are checked to train in the design's own tests.

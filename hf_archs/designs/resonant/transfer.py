@@ -20,7 +20,7 @@ import torch
 import transformers
 from torch.nn import functional as F
 
-from ...conversion.converter import _load_tokenizer
+from ...checkpoints import tokenizer_or_none
 from ...core.attention import DesignAttention
 from ...core.model import design_parameter_names
 
@@ -82,7 +82,7 @@ def attention_transfer(model, source_dir, report) -> None:
     config = model.config
     source = transformers.AutoModel.from_pretrained(source_dir, attn_implementation="eager", dtype=torch.float32)
     source.eval()
-    tokenizer = _load_tokenizer(source_dir)
+    tokenizer = tokenizer_or_none(source_dir)
     layers = [module for module in model.modules() if isinstance(module, DesignAttention)]
     # The terms in layer order, and the stock layers they are fitted to.
     chosen = [i for i, layer in enumerate(layers) if layer.logit_terms()]

@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from hf_archs.data.wordnet import _read_entries
+from hf_archs.data.wordnet import read_entries
 from hf_archs.designs.dictionary.table import build_dictionary_table, entry_text, install_table, lemma_token_entries
 
 
@@ -40,7 +40,7 @@ def test_rows_are_normalized_means_of_the_entries_and_zero_elsewhere(tokenizer):
         )
 
     table, summary = build_dictionary_table(tokenizer, encode, tokenizer.vocab_size, splits=("test",), limit=50)
-    entries = _read_entries("test", 50)
+    entries = read_entries("test", 50)
     token_entries = lemma_token_entries(tokenizer, entries)
     token, indices = next(iter(token_entries.items()))
     mean = torch.stack([vectors[entry_text(entries[i])] for i in indices]).mean(0)

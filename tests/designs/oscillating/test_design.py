@@ -11,7 +11,7 @@ from hf_archs.designs.oscillating.design import layer_patterns
 from hf_archs.designs.oscillating.naive import oscillating_mask_naive
 from hf_archs.registry import ZOO, zoo_model
 from hf_archs.testing import tiny_bert_config, tiny_gemma3_config, tiny_llama_config
-from tests.designs.oscillating.test_attention import CYCLE, oscillating_model, padded_batch
+from tests.designs.oscillating.test_attention import oscillating_model, padded_batch
 
 
 OSCILLATING_ENTRIES = [entry for entry in ZOO if entry.design == "oscillating"]
@@ -159,14 +159,3 @@ def test_all_forward_decoder_generates_with_a_cache_like_stock(backbone):
     kwargs = dict(attention_mask=attention_mask, max_new_tokens=6, do_sample=False, pad_token_id=0)
     lm.generation_config.eos_token_id = stock.generation_config.eos_token_id = None
     assert torch.equal(lm.generate(input_ids, **kwargs), stock.generate(input_ids, **kwargs))
-
-
-def test_the_plot_draws_the_masks_the_layers_build():
-    from hf_archs.designs.oscillating.plot import layer_masks_for_plot
-
-    layer_types = ["sliding_attention"] * 5 + ["full_attention"]
-    masks = layer_masks_for_plot(CYCLE, layer_types, length=10, padding=2, window=4)
-    padding_mask = torch.tensor([[1] * 8 + [0] * 2])
-    for layer, mask in enumerate(masks):
-        window = 4 if layer_types[layer] == "sliding_attention" else None
-        assert torch.equal(mask, oscillating_mask_naive(CYCLE[layer % 3], padding_mask, window)[0]), layer

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...core.side_branch import discard_side_call
-from .data import IGNORE, Chain, step_labels, token_labels
+from benchmarks.monitor.data import IGNORE, Chain, step_labels, token_labels
+from hf_archs.core.side_branch import discard_side_call
 
 
 def auroc(scores, labels) -> float:

@@ -1,7 +1,7 @@
 """Picture of the masks the oscillating layers build: one panel per layer, for a decoder/encoder without windows and
 for Gemma 3's sliding/full layer layout.
 
-    python -m hf_archs.designs.oscillating.plot --out model_cards/images/oscillating_patterns.png
+    python -m benchmarks.oscillating.plot --out model_cards/images/oscillating_patterns.png
 
 The panels are drawn from `core.masks.pattern_mask`, the function the layers themselves call, on one right-padded
 sequence. Not imported by the models (matplotlib is needed only here).
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ...core.masks import pattern_mask
-from .design import DEFAULT_CYCLE, PATTERNS
+from hf_archs.core.masks import pattern_mask
+from hf_archs.designs.oscillating.design import DEFAULT_CYCLE, PATTERNS
 
 
 def layer_masks_for_plot(patterns, layer_types, *, length: int, padding: int, window: int) -> list[torch.Tensor]:

@@ -23,7 +23,7 @@ chains are 0 throughout their solution.
 import random
 from dataclasses import dataclass
 
-from ...evaluation.arithmetic import OPERATIONS, ArithmeticConfig, Problem, apply, arithmetic_splits
+from hf_archs.evaluation.arithmetic import OPERATIONS, ArithmeticConfig, Problem, apply, arithmetic_splits
 
 
 ERROR_TYPES = ("off_by_one", "off_by_ten", "wrong_operation", "copy")

@@ -4,7 +4,7 @@ harness's own comparison of the same runs."""
 import json
 from pathlib import Path
 
-from hf_archs.designs.oscillating.encoders import retrieval_tables
+from benchmarks.oscillating.encoders import retrieval_tables
 from hf_archs.evaluation.report import fmt, interval_text
 from hf_archs.evaluation.stats import Interval
 

@@ -8,8 +8,8 @@ import torch
 from tokenizers import Tokenizer, models
 from transformers import PreTrainedTokenizerFast
 
-from hf_archs.designs.monitor.data import IGNORE, make_chain, split_chains, step_labels, token_labels
-from hf_archs.designs.monitor.detection import (
+from benchmarks.monitor.data import IGNORE, make_chain, split_chains, step_labels, token_labels
+from benchmarks.monitor.detection import (
     LinearProbe,
     auroc,
     choose_threshold,
