@@ -33,10 +33,9 @@ from benchmarks.monitor.detection import (
     train_scorer,
 )
 from hf_archs.conversion.gguf import gemma3_270m
-from hf_archs.designs.monitor.configuration_monitor import MonitorGemma3TextConfig
 from hf_archs.designs.monitor.generation import STRATEGIES, monitored_generate
-from hf_archs.designs.monitor.modeling_monitor import MonitorGemma3ForCausalLM
 from hf_archs.evaluation.arithmetic import ArithmeticConfig, arithmetic_splits, few_shot_prompt, parse_answer
+from hf_archs.models import MonitorGemma3ForCausalLM, MonitorGemma3TextConfig
 
 
 RESULTS = Path("results/monitor")

@@ -10,6 +10,7 @@ from .core.design import UnknownDesignKeyError
 from .models import *  # noqa: F403  (every model type's config and model classes)
 from .models import __all__ as _model_classes
 from .registry import DESIGNS, ZOO, UnknownDesignError, register_all, zoo_model
+from .version import __version__
 
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "UnknownDesignKeyError",
     "UnsupportedSourceError",
     "ZOO",
+    "__version__",
     "convert",
     "zoo_model",
     *_model_classes,
@@ -27,5 +29,3 @@ __all__ = [
 
 
 register_all()
-
-__version__ = "0.2.0"

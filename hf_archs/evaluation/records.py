@@ -80,7 +80,7 @@ def library_versions() -> dict[str, str]:
     import torch
     import transformers
 
-    from .. import __version__
+    from ..version import __version__
 
     versions = {
         "python": platform.python_version(),

@@ -101,8 +101,6 @@ def auto_class(config) -> type:
 
 
 def build_model(config, device: str | None = None):
-    import hf_archs  # noqa: F401  (registers the zoo with the Auto classes)
-
     if device is None:
         return auto_class(config).from_config(config)
     with torch.device(device):

@@ -6,8 +6,7 @@ import inspect
 
 import torch
 
-from hf_archs.designs.oscillating.configuration_oscillating import OscillatingGemma3TextConfig
-from hf_archs.designs.oscillating.modeling_oscillating import OscillatingGemma3TextModel
+from hf_archs.models import OscillatingGemma3TextConfig, OscillatingGemma3TextModel
 from hf_archs.testing import tiny_gemma3_config
 
 

@@ -6,9 +6,9 @@ import torch
 
 import hf_archs  # noqa: F401
 from hf_archs.core.attention import reference_attention, term_biases
-from hf_archs.designs.synthesizer.configuration_synthesizer import SynthesizerLlamaConfig
 from hf_archs.designs.synthesizer.design import SynthesizerTerm
 from hf_archs.designs.synthesizer.naive import synthesizer_attention_naive, synthesizer_bias_naive
+from hf_archs.models import SynthesizerLlamaConfig
 
 
 HEADS, HIDDEN, MAX_POSITIONS = 2, 8, 12
