@@ -1,4 +1,5 @@
-"""The `hf-archs` command: list, convert, check; and the harness: eval, compare, leaderboard."""
+"""The `hf-archs` command: quickstart, list, convert, check; the harness: eval, compare, leaderboard, search; and
+corpus, pretrain."""
 
 import argparse
 import json
@@ -23,6 +24,17 @@ def _parse_setting(text: str) -> tuple[str, object]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-archs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+
+    quickstart = commands.add_parser(
+        "quickstart",
+        help="the main job: the bundled all-MiniLM-L6-v2 converted to a design, verified, LoRA fine-tuned on WordNet "
+        "definition -> word retrieval beside stock MiniLM on the same budget, reloaded, reported",
+    )
+    quickstart.add_argument("--out", default="outputs/quickstart", help="output folder")
+    quickstart.add_argument("--design", default="semantic", help="the design to convert MiniLM to (`hf-archs list`)")
+    quickstart.add_argument("--max-steps", type=int, default=60, help="LoRA steps for each model")
+    quickstart.add_argument("--eval-size", type=int, default=500, help="held-out entries to evaluate on")
+    quickstart.add_argument("--no-stock", action="store_true", help="skip the stock MiniLM baseline")
 
     listing = commands.add_parser("list", help="list the zoo's designs and model types")
     listing.add_argument("--fields", action="store_true", help="also list each design's config fields")
@@ -103,7 +115,17 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.command in pretrain.COMMANDS:
         return pretrain.run(args)
-    if args.command == "list":
+    if args.command == "quickstart":
+        from .quickstart import run_quickstart
+
+        run_quickstart(
+            args.out,
+            design=args.design,
+            max_steps=args.max_steps,
+            eval_size=args.eval_size,
+            compare_stock=not args.no_stock,
+        )
+    elif args.command == "list":
         for entry in registry.ZOO:
             print(f"{entry.design:10s} {entry.backbone.name:7s} {entry.model_type:22s} {entry.summary}")
         if args.fields:

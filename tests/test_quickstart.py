@@ -27,3 +27,14 @@ def test_quickstart_report_without_sentence_transformers():
     from hf_archs.quickstart import _format_diff
 
     assert _format_diff(None).startswith("n/a") and _format_diff(2e-7) == "2.0e-07"
+
+
+def test_the_quickstart_command_passes_its_options_on(monkeypatch, tmp_path):
+    """`hf-archs quickstart` (what scripts/quickstart.sh runs) hands its options to `run_quickstart`."""
+    from hf_archs import cli, quickstart
+
+    calls = []
+    monkeypatch.setattr(quickstart, "run_quickstart", lambda out, **kwargs: calls.append((out, kwargs)))
+    argv = ["quickstart", "--out", str(tmp_path), "--design", "resonant", "--max-steps", "2", "--no-stock"]
+    assert cli.main(argv) == 0
+    assert calls == [(str(tmp_path), dict(design="resonant", max_steps=2, eval_size=500, compare_stock=False))]
