@@ -35,9 +35,9 @@ def quiet(fn, *args, **kwargs):
 
 def measure(entry, source: Path, auto_class: str, batches, work: Path) -> dict:
     load = getattr(transformers, auto_class).from_pretrained
-    identity = quiet(convert, entry.design, str(source), work / "identity", progress=False)
+    identity = quiet(convert, entry.design_name, str(source), work / "identity", progress=False)
     active_dir = work / "active"
-    quiet(convert, entry.design, str(source), active_dir, design_settings=entry.active_setting, progress=False)
+    quiet(convert, entry.design_name, str(source), active_dir, design_settings=entry.active_setting, progress=False)
     stock = quiet(load, source, dtype=torch.float32).eval()
     active = quiet(load, active_dir, dtype=torch.float32).eval()
     row = {
@@ -91,7 +91,7 @@ def main():
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for case in [case for case in CASES if wanted(case.entry.design)]:
+        for case in [case for case in CASES if wanted(case.entry.design_name)]:
             torch.manual_seed(0)
             source = tmp / case.id / "stock"
             case.variant.model_class(case.variant.config).save_pretrained(source)
@@ -101,7 +101,7 @@ def main():
             )
         for name, folder, auto_class, backbone in [] if args.no_real else real_checkpoints(tmp):
             tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
-            designs = {entry.design for entry in hf_archs.ZOO if entry.backbone.name == backbone}
+            designs = {entry.design_name for entry in hf_archs.ZOO if entry.backbone.name == backbone}
             for design in sorted(filter(wanted, designs)):
                 entry = zoo_model(design, backbone)
                 batches = sample_batches(tokenizer, 0)

@@ -127,9 +127,16 @@ def _run(args: argparse.Namespace) -> int:
         )
     elif args.command == "list":
         for entry in registry.ZOO:
-            print(f"{entry.design:10s} {entry.backbone.name:7s} {entry.model_type:22s} {entry.summary}")
+            print(f"{entry.design_name:10s} {entry.backbone.name:7s} {entry.model_type:22s} {entry.summary}")
         if args.fields:
             for design in registry.DESIGNS.values():
+                if design.identity is None:
+                    start = ", ".join(f"{k}={v}" for k, v in design.conversion.start.items())
+                    print(
+                        f"\n{design.name}: fields {list(design.field_names)}; no identity setting (converted by "
+                        f"training from {start})"
+                    )
+                    continue
                 parts = [", ".join(f"{k}={v}" for k, v in design.identity.items())]
                 for backbone, setting in (design.identity_by_backbone or {}).items():
                     parts.append(f"on {backbone}: " + ", ".join(f"{k}={v}" for k, v in setting.items()))

@@ -66,7 +66,7 @@ class ZooModel:
         return self.config_class.designs
 
     @property
-    def design(self) -> str:
+    def design_name(self) -> str:
         """The design name used by `hf-archs convert --design` ("a+b" for a composition)."""
         return "+".join(design.name for design in self.designs)
 
@@ -79,8 +79,10 @@ class ZooModel:
         return self.config_class.model_type
 
     @property
-    def identity_setting(self) -> dict:
-        return {k: v for design in self.designs for k, v in design.identity_for(self.backbone.name).items()}
+    def conversion_setting(self) -> dict:
+        """What conversion sets by default: the identity setting (the stock model's function), or where a design is
+        converted by training, the setting that training starts from."""
+        return {k: v for design in self.designs for k, v in design.conversion_setting(self.backbone.name).items()}
 
     @property
     def active_setting(self) -> dict:
@@ -128,9 +130,9 @@ def zoo_model(design_name: str, backbone: str) -> ZooModel:
     for part in design_name.split("+"):
         design(part)
     for entry in ZOO:
-        if entry.design == design_name and entry.backbone.name == backbone:
+        if entry.design_name == design_name and entry.backbone.name == backbone:
             return entry
-    have = sorted(entry.backbone.name for entry in ZOO if entry.design == design_name)
+    have = sorted(entry.backbone.name for entry in ZOO if entry.design_name == design_name)
     raise UnknownDesignError(f"Design {design_name!r} has no {backbone!r} backbone (it has: {have}).")
 
 

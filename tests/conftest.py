@@ -56,7 +56,7 @@ def converted(tmp_path_factory, stock_dirs):
             settings = case.entry.active_setting if active else None
             quiet(
                 convert,
-                case.entry.design,
+                case.entry.design_name,
                 str(stock_dirs[case.variant.name]),
                 out,
                 design_settings=settings,

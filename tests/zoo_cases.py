@@ -11,7 +11,7 @@ def case_params(predicate=lambda case: True):
 
 def tiny_config(case: Case, active: bool = False, **overrides):
     """The config of `case` on its tiny stock config, at the identity or the active setting, with `overrides`."""
-    setting = case.entry.active_setting if active else case.entry.identity_setting
+    setting = case.entry.active_setting if active else case.entry.conversion_setting
     return case.entry.backbone.design_config(case.entry.config_class, case.variant.config, **setting, **overrides)
 
 

@@ -261,7 +261,7 @@ def convert(
                 f"{entry.model_type} has no {auto_class} class (has: {sorted(entry.model_classes)})."
             )
         design_class = entry.model_classes[auto_class]
-        settings = {**entry.identity_setting, **design_settings}
+        settings = {**entry.conversion_setting, **design_settings}
         try:
             config = backbone.design_config(entry.config_class, source_config, **settings)
         except UnsupportedSourceError:
@@ -270,7 +270,7 @@ def convert(
             raise UserError(f"Invalid design settings {design_settings}: {error}") from error
         config.architectures = [design_class.__name__]
         # A "trained" design has no identity setting: its conversion is a short training, only reported.
-        identity = all(getattr(config, key) == value for key, value in entry.identity_setting.items()) and all(
+        identity = all(getattr(config, key) == value for key, value in entry.conversion_setting.items()) and all(
             part.capabilities.conversion != "trained" for part in entry.designs
         )
         steps.update()

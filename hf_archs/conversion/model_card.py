@@ -37,13 +37,13 @@ license: {license}
 base_model: {report.source}
 tags:
 - hf-archs
-- {entry.design}
+- {entry.design_name}
 - {entry.model_type}
 ---
 
 # {Path(report.output_dir).name}
 
-`{report.source}` converted to **{entry.model_type}** ({entry.design} design of hf-archs) — {entry.summary}.
+`{report.source}` converted to **{entry.model_type}** ({entry.design_name} design of hf-archs) — {entry.summary}.
 
 ## Math
 

@@ -62,10 +62,12 @@ class ConversionPlan:
         parts (a fit or a short training); None when the design's own weight init already gives the identity.
         A path, not a function: code that travels with checkpoints never imports conversion code.
     atol: the fidelity verified after conversion at the identity setting (max |Δ| of the outputs, float32).
+    start: for a design without an identity setting (conversion "trained"), the field values conversion starts from.
     """
 
     initialize: str | None = None
     atol: float = 1e-5
+    start: dict | None = None
     # Stock weights (name suffixes) the design replaces rather than copies (e.g. a position table an MLP is fitted
     # to): the converter does not refuse them as unexpected; `initialize` reads them from the source folder.
     replaces: tuple[str, ...] = ()
@@ -82,21 +84,22 @@ class Design:
     name: the design's name (`hf-archs convert --design NAME`).
     fields: the dataclass mixin holding the design's config fields (their defaults and docs); every field name
         starts with `key_prefix`, so a misspelt key can be told from an unrelated one and refused.
-    identity: field values that make the model compute its stock model's function.
+    identity: field values that make the model compute its stock model's function; None where none does (a design
+        converted by training starts from `ConversionPlan.start`).
     active: field values that switch the design's term on (tests, demos).
     logit_term: the `LogitTerm` module class a layer gets (attention designs), or None.
-    layers: which layers get the design, from the config (default: all).
+    chosen_layers: config -> the indices of the layers that get the design (None: all; `layer_indices` applies it).
     tasks: names of the evaluation tasks that judge this design.
     position_encoding: the `PositionEncoding` module class (`hf_archs.core.positions`) that replaces the backbone's
         position embedding at construction (position designs), or None.
     layer_masks: config -> {layer index: `core.masks.MaskPattern`}: layers that build their own attention mask
         (per-layer masks); the other layers keep their backbone's mask.
     feed_forward_input: the `FeedForwardInput` module class (`hf_archs.core.feed_forward`) whose output is added to
-        the FFN input of the design's layers (`layers`), with its `TokenTable` on the base model; or None.
+        the FFN input of the design's layers (`chosen_layers`), with its `TokenTable` on the base model; or None.
     identity_by_backbone: backbone name -> identity setting where it differs per backbone (e.g. "every layer causal"
         on a decoder, "every layer bidirectional" on an encoder); merged over `identity` by `identity_for`.
     layer_extension: the `LayerExtension` module class (`hf_archs.core.layers`) attached at construction to each
-        chosen layer (`layers`), which maps the stock layer's output to the layer's new output and may run whole
+        chosen layer (`chosen_layers`), which maps the stock layer's output to the layer's new output and may run whole
         layers of its own (structural designs such as multi-scale layers), or None.
     math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
     position_encoding_when: config -> whether `position_encoding` is built for this config (None: always), for a
@@ -119,12 +122,12 @@ class Design:
     summary: str
     math: str
     fields: type
-    identity: dict
+    identity: dict | None
     active: dict
     capabilities: Capabilities = Capabilities()
     conversion: ConversionPlan = ConversionPlan()
     logit_term: type | None = None
-    layers: Callable[[object], list[int]] | None = None
+    chosen_layers: Callable[[object], list[int]] | None = None
     tasks: tuple[str, ...] = ()
     position_encoding: type | None = None
     field_prefix: str | None = None
@@ -140,10 +143,23 @@ class Design:
 
     def __post_init__(self):
         _DECLARED_PREFIXES.add(self.key_prefix)
+        trained = self.capabilities.conversion == "trained"
+        if (self.identity is None) != trained or (self.conversion.start is None) != (not trained):
+            raise ValueError(
+                f"Design {self.name!r}: a design converted by training has no identity setting but a "
+                "`ConversionPlan.start`; every other design has an identity setting and no start."
+            )
 
     def identity_for(self, backbone: str) -> dict:
         """The identity setting on `backbone` (the settings that make the model its stock model)."""
+        if self.identity is None:
+            raise ValueError(f"No setting of the {self.name} design is its stock model (it is converted by training).")
         return {**self.identity, **(self.identity_by_backbone or {}).get(backbone, {})}
+
+    def conversion_setting(self, backbone: str) -> dict:
+        """The setting a conversion onto `backbone` gives by default: the identity setting, or for a design
+        converted by training the setting its training starts from."""
+        return self.conversion.start if self.identity is None else self.identity_for(backbone)
 
     @property
     def key_prefix(self) -> str:
@@ -154,9 +170,9 @@ class Design:
         return tuple(f.name for f in fields(self.fields))
 
     def layer_indices(self, config) -> list[int]:
-        if self.layers is None:
+        if self.chosen_layers is None:
             return list(range(config.num_hidden_layers))
-        return self.layers(config)
+        return self.chosen_layers(config)
 
     def check_settings(self, settings: dict) -> None:
         """Refuse keys of `settings` that are not fields of this design (e.g. `--set` of the CLI)."""

@@ -35,7 +35,7 @@ def save_zoo(root: Path, variants=STOCK_VARIANTS, weights_dtype: torch.dtype | N
         folder = root / "zoo" / case.entry.model_type
         with contextlib.redirect_stdout(io.StringIO()):
             convert(
-                case.entry.design,
+                case.entry.design_name,
                 str(sources[case.variant.name]),
                 folder,
                 design_settings=case.entry.active_setting,

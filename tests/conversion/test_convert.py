@@ -208,12 +208,15 @@ def test_a_conversion_plan_step_runs_and_is_verified(stock_dirs, tmp_path, monke
     import dataclasses
 
     from hf_archs.core.design import ConversionPlan
+    from hf_archs.designs.semantic import design as semantic_design
     from hf_archs.registry import zoo_model
 
     entry = zoo_model("semantic", "bert")
     plan = ConversionPlan(initialize="tests.conversion.test_convert:_initialize_tau", atol=1e-5)
     designs = tuple(dataclasses.replace(design, conversion=plan) for design in entry.designs)
     monkeypatch.setattr(entry.config_class, "designs", designs)
+    # Saved remote code imports the design from where it is declared: declare the changed one there.
+    monkeypatch.setattr(semantic_design, "SEMANTIC", designs[0])
     # At the identity setting the changed parameters break the declared fidelity: the conversion must fail.
     with pytest.raises(ConversionError, match="identity"):
         quiet(convert, "semantic", str(stock_dirs["base"]), tmp_path / "out", progress=False)
@@ -223,6 +226,7 @@ def test_a_conversion_plan_step_runs_and_is_verified(stock_dirs, tmp_path, monke
         dataclasses.replace(d, conversion=ConversionPlan(initialize=plan.initialize, atol=1.0)) for d in designs
     )
     monkeypatch.setattr(entry.config_class, "designs", loose)
+    monkeypatch.setattr(semantic_design, "SEMANTIC", loose[0])
     report = quiet(convert, "semantic", str(stock_dirs["base"]), tmp_path / "out", progress=False)
     assert report.design_settings["initialized_by"] == "test plan" and report.fidelity_atol == 1.0
     assert 1e-5 < max(report.max_abs_diff.values()) <= 1.0
@@ -235,13 +239,15 @@ def test_conversion_is_reproducible_and_leaves_the_callers_random_state(stock_di
 
     from hf_archs.testing import CASES
 
-    for case in {case.entry.design: case for case in CASES}.values():  # one model type per design
+    for case in {case.entry.design_name: case for case in CASES}.values():  # one model type per design
         folders = []
         for attempt in range(2):
             torch.manual_seed(attempt)  # a different caller state each time
             before = torch.random.get_rng_state()
             out = tmp_path / f"{case.id}_{attempt}"
-            quiet(convert, case.entry.design, str(stock_dirs[case.variant.name]), out, progress=False, verify=False)
+            quiet(
+                convert, case.entry.design_name, str(stock_dirs[case.variant.name]), out, progress=False, verify=False
+            )
             assert torch.equal(torch.random.get_rng_state(), before)
             folders.append(load_file(out / "model.safetensors"))
         assert folders[0].keys() == folders[1].keys()

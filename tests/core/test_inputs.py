@@ -61,7 +61,7 @@ DISTANCE = Design(
     active={},
     capabilities=Capabilities(conversion="exact", cached_generation=True, new_parameters=False),
     logit_term=DistancePenalty,
-    layers=lambda config: list(range(config.num_hidden_layers)),
+    chosen_layers=lambda config: list(range(config.num_hidden_layers)),
 )
 
 

@@ -16,7 +16,7 @@ from tests.zoo_cases import CASES, VOCAB
 
 def representative(case) -> bool:
     """One model type per design (composition): its GQA Llama type, else its first."""
-    same_design = [other for other in CASES if other.entry.design == case.entry.design]
+    same_design = [other for other in CASES if other.entry.design_name == case.entry.design_name]
     llama = [other for other in same_design if other.variant.name == "gqa_untied"]
     return case is (llama or same_design)[0]
 

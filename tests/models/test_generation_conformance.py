@@ -133,7 +133,7 @@ def test_left_padding(case, setting, implementation, converted):
 @pytest.mark.parametrize(("case", "setting", "implementation"), ALL_CACHED)
 def test_inputs_embeds(case, setting, implementation, converted):
     model = model_of(converted, case, setting, implementation)
-    if case.entry.design in READS_INPUT_IDS:
+    if case.entry.design_name in READS_INPUT_IDS:
         with pytest.raises(ValueError, match="read the input ids: call the model with input_ids, not inputs_embeds"):
             generation.check_inputs_embeds(model, prompt())
         return

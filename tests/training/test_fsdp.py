@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("fsdp_worker.py")
 # One model type per design (its first backbone): what FSDP breaks is a design reading its parameters outside a call
 # of its module, which does not depend on the backbone.
-FIRST_CASE_PER_DESIGN = list({case.entry.design: case for case in reversed(CASES)}.values())
+FIRST_CASE_PER_DESIGN = list({case.entry.design_name: case for case in reversed(CASES)}.values())
 
 
 @pytest.mark.slow

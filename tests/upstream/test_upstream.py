@@ -120,7 +120,7 @@ for _backbone in BACKBONES.values():
     )
 
 for _entry in ZOO:
-    for _setting, _settings in (("identity", _entry.identity_setting), ("active", _entry.active_setting)):
+    for _setting, _settings in (("identity", _entry.conversion_setting), ("active", _entry.active_setting)):
         _name = _class_name(_entry.model_type, _setting)
         globals()[_name] = upstream_test_class(
             _name, _entry.config_class, _entry.backbone, list(_entry.model_classes.values()), _settings, _entry

@@ -117,7 +117,7 @@ DICTIONARY = Design(
     identity={"dictionary_init_std": 0.0},
     active={"dictionary_init_std": 0.1},
     capabilities=Capabilities(conversion="exact", cached_generation=True),
-    layers=_dictionary_layers,
+    chosen_layers=_dictionary_layers,
     feed_forward_input=DictionaryInput,
     tasks=("retrieval", "mlm", "perplexity"),
 )

@@ -185,7 +185,7 @@ MULTISCALE = Design(
     identity={"multiscale_branch_weight": 0.0},
     active={"multiscale_branch_weight": 0.05},
     capabilities=Capabilities(conversion="exact", cached_generation=True, identity_gradient="gate_first"),
-    layers=multiscale_layer_indices,
+    chosen_layers=multiscale_layer_indices,
     tasks=("retrieval", "mlm", "perplexity"),
     layer_extension=MultiScaleLayer,
 )

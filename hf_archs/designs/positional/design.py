@@ -480,7 +480,7 @@ POSITIONAL = Design(
     # Variants without a table drop the stock one (the converter then does not refuse it as unexpected).
     conversion=ConversionPlan(replaces=("embeddings.position_embeddings.weight",)),
     logit_term=RelativePositionBias,
-    layers=lambda config: list(range(config.num_hidden_layers)) if variant(config) in RELATIVE else [],
+    chosen_layers=lambda config: list(range(config.num_hidden_layers)) if variant(config) in RELATIVE else [],
     tasks=("extrapolation",),
     # Built per variant: `dynamic` is its own module (it reads the content), the others `AbsolutePositionEncoding`.
     position_encoding=absolute_encoding,

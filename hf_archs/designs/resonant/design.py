@@ -141,7 +141,7 @@ RESONANT = Design(
         conversion="exact", cached_generation=True, identity_gradient="gate_first", discrete_choices=True
     ),
     logit_term=ResonantTerm,
-    layers=_resonant_layers,
+    chosen_layers=_resonant_layers,
     tasks=("retrieval", "analogy", "mlm", "perplexity"),
 )
 
@@ -169,11 +169,11 @@ RESONANT_PURE = Design(
     summary="attention logits = lambda_h * Res(i, j) / T in place of q·k; converted by attention transfer",
     math=PURE_MATH,
     fields=ResonantFields,
-    identity=PURE_START,
+    identity=None,
     active=PURE_START,
     capabilities=Capabilities(conversion="trained", cached_generation=True, discrete_choices=True),
-    conversion=ConversionPlan(initialize="hf_archs.designs.resonant.transfer:attention_transfer"),
+    conversion=ConversionPlan(initialize="hf_archs.designs.resonant.transfer:attention_transfer", start=PURE_START),
     logit_term=ResonantPureTerm,
-    layers=_resonant_layers,
+    chosen_layers=_resonant_layers,
     tasks=("retrieval", "analogy", "mlm", "perplexity"),
 )

@@ -81,7 +81,7 @@ SEMANTIC = Design(
     active={"semantic_tau_init": 0.5},
     capabilities=Capabilities(conversion="exact", cached_generation=True, kernels=(FUSED_KERNEL_KEY,)),
     logit_term=SemanticTerm,
-    layers=lambda config: (
+    chosen_layers=lambda config: (
         list(range(config.num_hidden_layers)) if config.semantic_layers is None else sorted(config.semantic_layers)
     ),
     tasks=("retrieval", "mlm", "perplexity"),

@@ -189,6 +189,6 @@ SYNTHESIZER = Design(
         conversion="exact", cached_generation=True, identity_gradient="gate_first", bounded_positions=True
     ),
     logit_term=SynthesizerTerm,
-    layers=_synthesizer_layers,
+    chosen_layers=_synthesizer_layers,
     tasks=("retrieval", "mlm", "perplexity"),
 )

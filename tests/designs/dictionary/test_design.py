@@ -13,7 +13,7 @@ from hf_archs.testing import STOCK_VARIANTS
 from hf_archs.training import design_modules_to_save
 
 
-ENTRIES = [entry for entry in ZOO if entry.design == "dictionary"]
+ENTRIES = [entry for entry in ZOO if entry.design_name == "dictionary"]
 
 
 def variant_of(entry):

@@ -14,7 +14,7 @@ from hf_archs.testing import tiny_bert_config, tiny_gemma3_config, tiny_llama_co
 from tests.designs.oscillating.test_attention import oscillating_model, padded_batch
 
 
-OSCILLATING_ENTRIES = [entry for entry in ZOO if entry.design == "oscillating"]
+OSCILLATING_ENTRIES = [entry for entry in ZOO if entry.design_name == "oscillating"]
 
 
 # fields -------------------------------------------------------------------------------------------------------------

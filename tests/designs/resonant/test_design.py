@@ -16,7 +16,7 @@ from tests.conformance.generation import assert_cached_generation_matches_recomp
 from tests.conftest import quiet
 
 
-RESONANT_ENTRIES = [entry for entry in ZOO if entry.design == "resonant"]
+RESONANT_ENTRIES = [entry for entry in ZOO if entry.design_name == "resonant"]
 
 
 @pytest.mark.parametrize("entry", RESONANT_ENTRIES, ids=lambda e: e.model_type)

@@ -12,7 +12,7 @@ from hf_archs.testing import STOCK_VARIANTS
 from tests.conftest import quiet
 
 
-PURE_ENTRIES = [entry for entry in ZOO if entry.design == "resonant_pure"]
+PURE_ENTRIES = [entry for entry in ZOO if entry.design_name == "resonant_pure"]
 
 
 def _query_projection(model):
@@ -25,7 +25,7 @@ def _query_projection(model):
 def test_the_score_replaces_query_key(entry, implementation):
     """Changing the query projection changes nothing (q·k is gone); changing the resonance projection does."""
     variant = next(v for v in STOCK_VARIANTS if v.backbone == entry.backbone.name)
-    config = entry.backbone.design_config(entry.config_class, variant.config, **entry.identity_setting)
+    config = entry.backbone.design_config(entry.config_class, variant.config, **entry.conversion_setting)
     torch.manual_seed(0)
     model = transformers.AutoModel.from_config(config, attn_implementation=implementation).eval()
     input_ids = torch.randint(3, 100, (2, 9), generator=torch.Generator().manual_seed(0))
@@ -85,7 +85,7 @@ def test_order_is_invisible_without_positions():
     Res is a symmetric function of per-token states, so the layer is permutation-equivariant (order-blind)."""
     entry = next(e for e in PURE_ENTRIES if e.backbone.name == "bert")
     variant = next(v for v in STOCK_VARIANTS if v.backbone == "bert")
-    config = entry.backbone.design_config(entry.config_class, variant.config, **entry.identity_setting)
+    config = entry.backbone.design_config(entry.config_class, variant.config, **entry.conversion_setting)
     torch.manual_seed(0)
     model = transformers.AutoModel.from_config(config, attn_implementation="eager").eval()
     input_ids = torch.randint(3, 100, (1, 12), generator=torch.Generator().manual_seed(1))

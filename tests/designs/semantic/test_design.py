@@ -8,7 +8,7 @@ from hf_archs.core.model import design_parameter_names
 from hf_archs.registry import ZOO
 
 
-SEMANTIC_ENTRIES = [entry for entry in ZOO if entry.design == "semantic"]
+SEMANTIC_ENTRIES = [entry for entry in ZOO if entry.design_name == "semantic"]
 
 
 @pytest.mark.parametrize("entry", SEMANTIC_ENTRIES, ids=lambda e: e.model_type)

@@ -10,7 +10,7 @@ from hf_archs.registry import ZOO
 from hf_archs.testing import STOCK_VARIANTS
 
 
-ENTRIES = [entry for entry in ZOO if entry.design == "synthesizer"]
+ENTRIES = [entry for entry in ZOO if entry.design_name == "synthesizer"]
 
 
 def tiny_model(entry, **settings):
