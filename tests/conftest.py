@@ -25,6 +25,25 @@ from tests.zoo_cases import STOCK_VARIANTS, VOCAB, Case  # noqa: E402
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# The default tier (`-m "not slow"`) stays fast only if slow tests say so: any unmarked test whose call takes longer
+# is listed at the end of the run (a report, not a failure: timings vary with the machine's load).
+UNMARKED_SLOW_SECONDS = 5.0
+_unmarked_slow: list[tuple[float, str]] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and report.duration > UNMARKED_SLOW_SECONDS and "slow" not in report.keywords:
+        _unmarked_slow.append((report.duration, report.nodeid))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _unmarked_slow:
+        terminalreporter.write_sep(
+            "-", f"{len(_unmarked_slow)} tests not marked slow took over {UNMARKED_SLOW_SECONDS:g} s"
+        )
+        for duration, nodeid in sorted(_unmarked_slow, reverse=True):
+            terminalreporter.write_line(f"{duration:7.1f} s  {nodeid}")
+
 
 def quiet(fn, *args, **kwargs):
     """Run a conversion without its progress bar and load reports cluttering the test log."""
