@@ -234,6 +234,9 @@ def _training_arguments(
         warmup_steps=max_steps // 10,
         lr_scheduler_type="linear",
         weight_decay=0.0,
+        # torch's AdamW, unfused: the optimizer every stored comparison was trained with (the fused default of
+        # torch >= 2.8 rounds differently).
+        optim="adamw_torch",
         logging_steps=logging_steps or max(1, max_steps // 10),
         save_strategy="no",
         eval_strategy="no",
