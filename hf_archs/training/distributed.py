@@ -8,19 +8,20 @@ CPU backend whenever several processes run without CUDA.
 
 from __future__ import annotations
 
-import os
-
 import torch
+from accelerate.utils import get_int_from_env
 
 
 def world_size() -> int:
-    """Processes of this run (1 unless launched by `accelerate launch` / `torchrun`)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    """Processes of this run (1 unless launched by `accelerate launch` / `torchrun`): accelerate's count, the one
+    Trainer shards batches by."""
+    return process_state().num_processes
 
 
 def distributed_on_cpu() -> bool:
-    """Several processes and no CUDA device: DDP must run on the CPU over gloo."""
-    return world_size() > 1 and not torch.cuda.is_available()
+    """Several processes and no CUDA device: DDP must run on the CPU over gloo. Decided from the launcher's
+    environment, before accelerate's state exists (its backend depends on the answer)."""
+    return get_int_from_env(["WORLD_SIZE"], 1) > 1 and not torch.cuda.is_available()
 
 
 def process_state():
