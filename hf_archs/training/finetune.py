@@ -173,12 +173,12 @@ def _language_modeling_setup(
             for i in range(0, len(eval_features), _EVAL_BATCH_SIZE)
         ]
         collator = MNTPCollator(tokenizer, mask_probability, seed=seed + 1)
-        evaluate, trainer_class = (lambda model: evaluate_mntp(model, eval_batches)), MNTPTrainer
+        evaluate, trainer_class = (lambda model: evaluate_mntp(model, eval_batches, shard=True)), MNTPTrainer
     else:
         eval_batches = fixed_eval_batches(tokenizer, eval_features, mlm=mlm, batch_size=_EVAL_BATCH_SIZE, seed=seed)
         collator = lm_collator(tokenizer, mlm=mlm)
         evaluate, trainer_class = (
-            (lambda model: evaluate_lm(model, eval_batches, causal=not mlm)),
+            (lambda model: evaluate_lm(model, eval_batches, causal=not mlm, shard=True)),
             DesignParameterTrainer,
         )
     if train_texts is None:
