@@ -8,6 +8,7 @@ score is the highest score of its tokens.
 from dataclasses import dataclass
 
 import torch
+from sklearn.metrics import roc_auc_score
 from torch import nn
 from torch.nn import functional as F
 
@@ -16,24 +17,13 @@ from hf_archs.core.side_branch import discard_side_call
 
 
 def auroc(scores, labels) -> float:
-    """Area under the ROC curve: the probability that a random positive scores above a random negative (ties count
-    one half), from average ranks (the Mann–Whitney U statistic). NaN without both classes."""
+    """Area under the ROC curve (`sklearn.metrics.roc_auc_score`: ties count one half); NaN without both classes,
+    where scikit-learn raises, so a split with one class shows as missing rather than stopping the report."""
     scores = torch.as_tensor(scores, dtype=torch.float64).flatten()
     labels = torch.as_tensor(labels).flatten().bool()
-    positives, negatives = int(labels.sum()), int((~labels).sum())
-    if positives == 0 or negatives == 0:
+    if labels.all() or not labels.any():
         return float("nan")
-    order = scores.argsort()
-    sorted_scores = scores[order]
-    ranks = torch.empty_like(scores)
-    ranks[order] = torch.arange(1, len(scores) + 1, dtype=torch.float64)
-    # Ties share their average rank.
-    unique, inverse = torch.unique(sorted_scores, return_inverse=True)
-    total = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, ranks[order])
-    count = torch.zeros(len(unique), dtype=torch.float64).index_add_(0, inverse, torch.ones_like(ranks))
-    ranks[order] = (total / count)[inverse]
-    u = ranks[labels].sum() - positives * (positives + 1) / 2
-    return float(u / (positives * negatives))
+    return float(roc_auc_score(labels.numpy(), scores.numpy()))
 
 
 def precision_recall(scores, labels, threshold: float) -> dict[str, float]:

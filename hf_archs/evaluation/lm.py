@@ -1,37 +1,9 @@
-"""Per-item language-modelling losses (for the paired bootstrap) and text streams for length extrapolation."""
+"""Text streams and windows for length extrapolation (the per-item losses: `training.language_modeling`)."""
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
-
-
-@torch.no_grad()
-def per_item_loss(
-    model: nn.Module, batches: list[dict[str, torch.Tensor]], causal: bool, desc: str = "eval loss"
-) -> tuple[list[float], list[float]]:
-    """(mean token loss, scored-token count) of every row of `batches`.
-
-    The token-weighted mean over rows equals the held-out loss of `training.language_modeling.evaluate_lm`.
-    """
-    model.eval()
-    device = next(model.parameters()).device
-    losses, counts = [], []
-    for batch in tqdm(batches, desc=desc, leave=False):
-        batch = {key: value.to(device) for key, value in batch.items()}
-        labels = batch.pop("labels")
-        logits = model(**batch).logits.float()
-        if causal:  # position t predicts token t+1
-            logits, labels = logits[:, :-1], labels[:, 1:]
-        token_loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
-        scored = (labels != -100).float()
-        count = scored.sum(dim=1)
-        losses.extend(((token_loss * scored).sum(dim=1) / count.clamp(min=1)).tolist())
-        counts.extend(count.tolist())
-    return losses, counts
 
 
 def token_stream(tokenizer: PreTrainedTokenizerBase, texts: list[str], num_tokens: int) -> list[int]:

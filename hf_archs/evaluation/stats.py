@@ -105,37 +105,54 @@ def paired_bootstrap(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Interval:
-    """Percentile bootstrap CI of (design - stock), resampling held-out items with the same indices for both.
+    """Percentile bootstrap CI of (design - stock), resampling held-out items with the same indices for both
+    (`scipy.stats.bootstrap(paired=True)`).
 
     `design` and `stock` are per-item values of shape (seeds, items) (or (items,)); the metric of a run is the
     (weighted) mean over its items, optionally transformed (e.g. `np.exp` for perplexity from per-item loss). The
     statistic is the mean over seeds of the per-seed metric difference; each resample draws item indices once and
-    applies them to every seed of both models, so the pairing of items (and seeds) is kept.
+    applies them to every seed of both models, so the pairing of items (and seeds) is kept. `seed` seeds the
+    `np.random.default_rng` that draws the indices, resample after resample (the same draws as before SciPy did the
+    resampling, so stored intervals reproduce).
     """
     design, stock = np.atleast_2d(np.asarray(design, float)), np.atleast_2d(np.asarray(stock, float))
     if design.shape != stock.shape:
         raise ValueError(f"paired_bootstrap needs equal shapes, got {design.shape} and {stock.shape}")
-    dw = None if design_weights is None else np.atleast_2d(np.asarray(design_weights, float))
-    sw = None if stock_weights is None else np.atleast_2d(np.asarray(stock_weights, float))
+    samples = {"design": design, "stock": stock}
+    if design_weights is not None:
+        samples["design_weights"] = np.atleast_2d(np.asarray(design_weights, float))
+    if stock_weights is not None:
+        samples["stock_weights"] = np.atleast_2d(np.asarray(stock_weights, float))
     transform = transform or (lambda x: x)
 
-    def statistic(index: np.ndarray) -> np.ndarray:
-        # index: (resamples, items) -> (resamples,)
-        d = transform(weighted_mean(design[:, index], None if dw is None else dw[:, index]))
-        s = transform(weighted_mean(stock[:, index], None if sw is None else sw[:, index]))
+    def statistic(*arrays: np.ndarray, axis: int = -1) -> np.ndarray:
+        # arrays: (seeds, [resamples,] items) in the order of `samples` -> the mean over seeds, (resamples,) or ()
+        given = dict(zip(samples, arrays, strict=True))
+        d = transform(weighted_mean(given["design"], given.get("design_weights"), axis=axis))
+        s = transform(weighted_mean(given["stock"], given.get("stock_weights"), axis=axis))
         return (d - s).mean(axis=0)
 
+    result = scipy_stats.bootstrap(
+        tuple(samples.values()),
+        statistic,
+        n_resamples=resamples,
+        batch=500,  # bounds the memory of (seeds, batch, items)
+        vectorized=True,
+        paired=True,
+        axis=-1,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    low, high = result.confidence_interval
     n_items = design.shape[1]
-    estimate = float(statistic(np.arange(n_items)[None, :])[0])
-    rng = np.random.default_rng(seed)
-    samples = []
-    for start in range(0, resamples, 500):  # chunks bound the memory of (seeds, chunk, items)
-        index = rng.integers(0, n_items, size=(min(500, resamples - start), n_items))
-        samples.append(statistic(index))
-    samples = np.concatenate(samples)
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(samples, [alpha, 1 - alpha])
-    return Interval(estimate, float(low), float(high), confidence, f"paired bootstrap over {n_items} items")
+    return Interval(
+        float(statistic(*samples.values())),
+        float(low),
+        float(high),
+        confidence,
+        f"paired bootstrap over {n_items} items",
+    )
 
 
 @dataclass(frozen=True)

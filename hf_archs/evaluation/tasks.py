@@ -197,8 +197,7 @@ def _retrieval_training(tokenizer, budget: Budget, seed: int) -> dict:
 
 
 def _lm_result(model, tokenizer, budget, mlm: bool) -> TaskResult:
-    from ..training.language_modeling import fixed_eval_batches, prepare_tokenizer, tokenize_texts
-    from .lm import per_item_loss
+    from ..training.language_modeling import fixed_eval_batches, per_item_loss, prepare_tokenizer, tokenize_texts
 
     prepare_tokenizer(tokenizer, mlm=mlm)
     features = tokenize_texts(tokenizer, wordnet_texts(budget.eval_split, limit=budget.eval_size), budget.seq_len)
@@ -287,7 +286,8 @@ def extrapolation_tokens(budget: Budget) -> int:
 
 
 def _evaluate_extrapolation(model_path, budget, device, trust_remote_code) -> TaskResult:
-    from .lm import per_item_loss, token_stream, window_batches
+    from ..training.language_modeling import per_item_loss
+    from .lm import token_stream, window_batches
 
     model, tokenizer = _load(AutoModelForCausalLM, model_path, device, trust_remote_code)
     ids = token_stream(tokenizer, wordnet_texts(budget.eval_split), extrapolation_tokens(budget))

@@ -8,19 +8,22 @@ CPU backend whenever several processes run without CUDA.
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 
 import torch
+from accelerate.utils import gather_object, get_int_from_env
 
 
 def world_size() -> int:
-    """Processes of this run (1 unless launched by `accelerate launch` / `torchrun`)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    """Processes of this run (1 unless launched by `accelerate launch` / `torchrun`): accelerate's count, the one
+    Trainer shards batches by."""
+    return process_state().num_processes
 
 
 def distributed_on_cpu() -> bool:
-    """Several processes and no CUDA device: DDP must run on the CPU over gloo."""
-    return world_size() > 1 and not torch.cuda.is_available()
+    """Several processes and no CUDA device: DDP must run on the CPU over gloo. Decided from the launcher's
+    environment, before accelerate's state exists (its backend depends on the answer)."""
+    return get_int_from_env(["WORLD_SIZE"], 1) > 1 and not torch.cuda.is_available()
 
 
 def process_state():
@@ -28,6 +31,22 @@ def process_state():
     from accelerate import PartialState
 
     return PartialState(cpu=distributed_on_cpu())
+
+
+def evaluate_in_shards(items: list, evaluate: Callable[[list], list]) -> list:
+    """`evaluate(items)` (one result per item) with the items split over the processes, the results gathered in
+    order: every process must call it, and every process gets all results.
+
+    Shares are padded to equal length (accelerate repeats the last item, whose result is dropped), so every process
+    runs the same number of forwards, as FSDP's collective gathers need.
+    """
+    state = process_state()
+    if state.num_processes == 1 or not items:
+        return evaluate(items)
+    per_process, extras = divmod(len(items), state.num_processes)
+    with state.split_between_processes(items, apply_padding=True) as share:
+        results = evaluate(share)
+    return gather_object(results[: per_process + (state.process_index < extras)])
 
 
 def gathered_trainable_state(wrapped_model: torch.nn.Module) -> dict[str, torch.Tensor]:

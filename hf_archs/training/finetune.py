@@ -173,12 +173,12 @@ def _language_modeling_setup(
             for i in range(0, len(eval_features), _EVAL_BATCH_SIZE)
         ]
         collator = MNTPCollator(tokenizer, mask_probability, seed=seed + 1)
-        evaluate, trainer_class = (lambda model: evaluate_mntp(model, eval_batches)), MNTPTrainer
+        evaluate, trainer_class = (lambda model: evaluate_mntp(model, eval_batches, shard=True)), MNTPTrainer
     else:
         eval_batches = fixed_eval_batches(tokenizer, eval_features, mlm=mlm, batch_size=_EVAL_BATCH_SIZE, seed=seed)
         collator = lm_collator(tokenizer, mlm=mlm)
         evaluate, trainer_class = (
-            (lambda model: evaluate_lm(model, eval_batches, causal=not mlm)),
+            (lambda model: evaluate_lm(model, eval_batches, causal=not mlm, shard=True)),
             DesignParameterTrainer,
         )
     if train_texts is None:
@@ -234,6 +234,9 @@ def _training_arguments(
         warmup_steps=max_steps // 10,
         lr_scheduler_type="linear",
         weight_decay=0.0,
+        # torch's AdamW, unfused: the optimizer every stored comparison was trained with (the fused default of
+        # torch >= 2.8 rounds differently).
+        optim="adamw_torch",
         logging_steps=logging_steps or max(1, max_steps // 10),
         save_strategy="no",
         eval_strategy="no",

@@ -1,14 +1,16 @@
-"""Masked and causal language modelling on WordNet texts: data and held-out loss."""
+"""Masked and causal language modelling on WordNet texts: data, and the held-out loss per item."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import DataCollatorForLanguageModeling, PreTrainedTokenizerBase
 
+from . import distributed
 from .lora import DesignParameterTrainer
 
 
@@ -44,22 +46,67 @@ def fixed_eval_batches(
     return [collator(features[i : i + batch_size]) for i in range(0, len(features), batch_size)]
 
 
+ScoredLogits = Callable[[nn.Module, dict[str, torch.Tensor]], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def scored_logits(model: nn.Module, batch: dict[str, torch.Tensor], causal: bool):
+    """(logits, labels, rows) of the scored tokens of a batch: the model's full output, where `labels` != -100.
+    Causal LMs predict token t+1 from position t: the first label of each row is never scored."""
+    labels = batch["labels"]
+    logits = model(**{key: value for key, value in batch.items() if key != "labels"}).logits
+    if causal:
+        logits, labels = logits[:, :-1], labels[:, 1:]
+    rows, positions = (labels != -100).nonzero(as_tuple=True)
+    return logits[rows, positions], labels[rows, positions], rows
+
+
 @torch.no_grad()
-def evaluate_lm(model: nn.Module, batches: list[dict[str, torch.Tensor]], causal: bool) -> dict[str, float]:
-    """Token-weighted mean loss over the held-out batches, and its perplexity."""
+def per_item_loss(
+    model: nn.Module,
+    batches: list[dict[str, torch.Tensor]],
+    causal: bool,
+    desc: str = "eval loss",
+    *,
+    scored: ScoredLogits | None = None,
+    shard: bool = False,
+) -> tuple[list[float], list[float]]:
+    """(mean token loss, scored-token count) of every row of `batches`, in order: the one held-out LM evaluation.
+
+    `scored` gives a batch's scored logits (default `scored_logits`; MNTP computes the head only where it is
+    scored). With `shard`, every process must call it: each evaluates its share of the batches and all get every
+    row (`distributed.evaluate_in_shards`); without it the calling process evaluates them all.
+    """
     model.eval()
     device = next(model.parameters()).device
-    total_loss, total_tokens = 0.0, 0
-    for batch in tqdm(batches, desc="eval loss", leave=False):
-        batch = {key: value.to(device) for key, value in batch.items()}
-        loss = model(**batch).loss
-        # Causal LMs predict token t+1 from position t: the first label of each row is never scored.
-        labels = batch["labels"][:, 1:] if causal else batch["labels"]
-        num_tokens = int((labels != -100).sum())
-        total_loss += loss.item() * num_tokens
-        total_tokens += num_tokens
-    mean_loss = total_loss / max(total_tokens, 1)
-    return {"loss": mean_loss, "perplexity": math.exp(mean_loss)}
+    scored = scored or (lambda model, batch: scored_logits(model, batch, causal))
+
+    def evaluate(share: list[dict[str, torch.Tensor]]) -> list[tuple[list[float], list[float]]]:
+        results = []
+        for batch in tqdm(share, desc=desc, leave=False):
+            batch = {key: value.to(device) for key, value in batch.items()}
+            logits, labels, rows = scored(model, batch)
+            token_loss = nn.functional.cross_entropy(logits.float(), labels, reduction="none")
+            size = len(batch["labels"])
+            count = torch.bincount(rows, minlength=size).float()
+            total = torch.zeros(size, device=device).index_add_(0, rows, token_loss)
+            results.append(((total / count.clamp(min=1)).tolist(), count.tolist()))
+        return results
+
+    per_batch = distributed.evaluate_in_shards(batches, evaluate) if shard else evaluate(batches)
+    return [loss for losses, _ in per_batch for loss in losses], [n for _, counts in per_batch for n in counts]
+
+
+def mean_loss(losses: list[float], counts: list[float]) -> dict[str, float]:
+    """The token-weighted mean of per-item losses, and its perplexity."""
+    loss = sum(loss * count for loss, count in zip(losses, counts, strict=True)) / max(sum(counts), 1)
+    return {"loss": loss, "perplexity": math.exp(loss)}
+
+
+def evaluate_lm(
+    model: nn.Module, batches: list[dict[str, torch.Tensor]], causal: bool, shard: bool = False
+) -> dict[str, float]:
+    """Token-weighted mean loss over the held-out batches, and its perplexity."""
+    return mean_loss(*per_item_loss(model, batches, causal, shard=shard))
 
 
 # --- masked next-token prediction (MNTP) ---------------------------------------------------------------------------
@@ -130,13 +177,13 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def masked_next_token_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The causal LM loss of an MNTP batch, computing the LM head only where it is scored.
+def mntp_scored_logits(model: nn.Module, batch: dict[str, torch.Tensor]):
+    """(logits, labels, rows) of an MNTP batch's scored tokens, computing the LM head only where it is scored.
 
-    Equal to `model(**batch).loss` (tested): mean cross-entropy of the head's output at i - 1 against `labels[:, i]`
-    over the labelled positions. The full forward would project every position onto the vocabulary (Gemma 3: 262k
-    entries, most of a step's cost) although only the ~20% before a masked token count. The final logit soft-cap
-    of Gemma-family configs is applied as their forward applies it.
+    The head's output at i - 1 is scored against `labels[:, i]` at the labelled positions. The full forward would
+    project every position onto the vocabulary (Gemma 3: 262k entries, most of a step's cost) although only the
+    ~20% before a masked token count. The final logit soft-cap of Gemma-family configs is applied as their forward
+    applies it.
     """
     core = _unwrap(model)
     hidden = core.get_decoder()(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])[0]
@@ -146,22 +193,18 @@ def masked_next_token_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> 
     cap = getattr(core.config, "final_logit_softcapping", None)
     if cap is not None:
         logits = torch.tanh(logits / cap) * cap
-    return nn.functional.cross_entropy(logits.float(), labels[rows, positions])
+    return logits, labels[rows, positions], rows
 
 
-@torch.no_grad()
-def evaluate_mntp(model: nn.Module, batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
+def masked_next_token_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The causal LM loss of an MNTP batch from `mntp_scored_logits`: equal to `model(**batch).loss` (tested)."""
+    logits, labels, _ = mntp_scored_logits(model, batch)
+    return nn.functional.cross_entropy(logits.float(), labels)
+
+
+def evaluate_mntp(model: nn.Module, batches: list[dict[str, torch.Tensor]], shard: bool = False) -> dict[str, float]:
     """Masked-token-weighted mean MNTP loss over held-out batches, and its perplexity."""
-    model.eval()
-    device = next(model.parameters()).device
-    total_loss, total_tokens = 0.0, 0
-    for batch in batches:
-        batch = {key: value.to(device) for key, value in batch.items()}
-        num_tokens = int((batch["labels"][:, 1:] != -100).sum())
-        total_loss += masked_next_token_loss(model, batch).item() * num_tokens
-        total_tokens += num_tokens
-    mean_loss = total_loss / max(total_tokens, 1)
-    return {"loss": mean_loss, "perplexity": math.exp(mean_loss)}
+    return mean_loss(*per_item_loss(model, batches, causal=True, scored=mntp_scored_logits, shard=shard))
 
 
 class MNTPTrainer(DesignParameterTrainer):

@@ -86,8 +86,8 @@ def apply_lora(
 def optimizer_parameter_groups(
     model: nn.Module, learning_rate: float, design_learning_rate: float | None
 ) -> list[dict]:
-    """AdamW parameter groups: the design's new parameters (a handful of scalars such as tau, starting at the
-    identity setting) can take a larger step than the LoRA matrices."""
+    """Optimizer parameter groups: the design's new parameters (a handful of scalars such as tau, starting at the
+    identity setting) can take a larger step than the LoRA matrices, and take no weight decay."""
     trainable = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
     design_names = design_parameter_names(model)
     design = [p for name, p in trainable if name in design_names]
@@ -99,9 +99,10 @@ def optimizer_parameter_groups(
 
 
 class DesignParameterTrainer(Trainer):
-    """A `Trainer` whose AdamW gives the design's new parameters their own learning rate.
+    """A `Trainer` whose optimizer gives the design's new parameters their own learning rate.
 
-    Its groups come from `optimizer_parameter_groups`. The optimizer is built in `create_optimizer`, not passed in:
+    The optimizer is the one `args.optim` names (Trainer's own selection, `get_optimizer_cls_and_kwargs`); only its
+    parameter groups come from `optimizer_parameter_groups`. It is built in `create_optimizer`, not passed in:
     Trainer calls it after wrapping the model, which FSDP needs (it refuses a ready-made optimizer), and DDP and
     single-process runs get the same groups.
     """
@@ -112,10 +113,21 @@ class DesignParameterTrainer(Trainer):
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
-            groups = optimizer_parameter_groups(
-                self.model if model is None else model, self.args.learning_rate, self.design_learning_rate
+            model = self.model if model is None else model
+            optimizer_cls, kwargs = self.optimizer_cls_and_kwargs or self.get_optimizer_cls_and_kwargs(
+                self.args, model
             )
-            self.optimizer = torch.optim.AdamW(groups, weight_decay=self.args.weight_decay)
+            takes_groups = isinstance(optimizer_cls, type) and issubclass(optimizer_cls, torch.optim.Optimizer)
+            if not takes_groups or {"params", "model", "optimizer_dict"} & kwargs.keys():
+                # GaLore, LOMO, layer-wise and factory optimizers (Muon, Dion) choose their own parameters: the
+                # design's learning rate could not be applied.
+                raise ValueError(
+                    f"optim={self.args.optim!r} builds its own parameter groups; {type(self).__name__} needs one "
+                    "that takes them (e.g. adamw_torch, adafactor, sgd)."
+                )
+            groups = optimizer_parameter_groups(model, self.args.learning_rate, self.design_learning_rate)
+            groups[0]["weight_decay"] = self.args.weight_decay
+            self.optimizer = optimizer_cls(groups, **kwargs)
         return self.optimizer
 
 

@@ -206,8 +206,8 @@ def evaluate(
     """(metrics, items, weights, details): validation loss at the training length, and for decoders at 2x/4x/8x it
     over the same tokens; for encoders the MLM loss on masks fixed by seed 0. Under bf16 autocast on a GPU when
     the run trained in bf16."""
-    from ..evaluation.lm import per_item_loss, window_batches
-    from .language_modeling import fixed_eval_batches
+    from ..evaluation.lm import window_batches
+    from .language_modeling import fixed_eval_batches, per_item_loss
 
     factors = EXTRAPOLATION_FACTORS if causal else (1,)
     span = seq_len * max(factors)

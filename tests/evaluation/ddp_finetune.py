@@ -1,4 +1,5 @@
-"""Run by `accelerate launch` from test_ddp.py: one LoRA fine-tune (or a comparison) in every process."""
+"""Run by `accelerate launch` from test_ddp.py: one LoRA fine-tune (or a comparison, or a sharded evaluation of
+5 items) in every process."""
 
 import argparse
 import json
@@ -8,13 +9,22 @@ from pathlib import Path
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["finetune", "compare"])
-    parser.add_argument("--model", required=True)
+    parser.add_argument("mode", choices=["finetune", "compare", "shards"])
+    parser.add_argument("--model")
     parser.add_argument("--stock")
     parser.add_argument("--out", required=True)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
+    if args.mode == "shards":
+        from hf_archs.training.distributed import evaluate_in_shards
+
+        seen = []
+        gathered = evaluate_in_shards(
+            list(range(5)), lambda share: seen.extend(share) or [[report_rank(), i] for i in share]
+        )
+        Path(args.out, f"rank_{report_rank()}.json").write_text(json.dumps({"seen": seen, "gathered": gathered}))
+        return 0
     if args.mode == "finetune":
         from hf_archs.training import finetune_lora
 

@@ -61,6 +61,8 @@ def test_ddp_two_processes_match_single_process_and_save_design_parameters(tiny_
     assert ranks[0]["after"]["loss"] == pytest.approx(single.after["loss"], abs=0.01)
     assert ranks[0]["after"]["loss"] < ranks[0]["before"]["loss"]  # it trained
     assert ranks[0]["after"] == ranks[1]["after"]  # both processes hold the same model
+    # Each process evaluated half the held-out batches; gathered in order, they give the single-process numbers.
+    assert ranks[0]["before"] == pytest.approx(single.before, rel=1e-6) and ranks[0]["before"] == ranks[1]["before"]
 
     # The design's own parameters: trained, saved once in the adapter, reloaded identically, merged identically.
     adapter = tau_tensors(load_file(tmp_path / "ddp" / "adapter" / "adapter_model.safetensors"))
@@ -79,6 +81,15 @@ def test_ddp_two_processes_match_single_process_and_save_design_parameters(tiny_
     single_tau = tau_tensors(load_file(tmp_path / "single" / "adapter" / "adapter_model.safetensors"))
     for name, value in adapter.items():
         assert torch.allclose(value, single_tau[name], atol=5e-3), name  # same updates up to dropout noise
+
+
+@pytest.mark.slow
+def test_evaluation_shards_cover_every_item_once_and_gather_in_order(tmp_path):
+    launch("shards", "--out", str(tmp_path))
+    ranks = [json.loads((tmp_path / f"rank_{r}.json").read_text()) for r in (0, 1)]
+    # 5 items over 2 processes: 3 and 2, the second padded with a repeat of the last item (dropped from the results).
+    assert ranks[0]["seen"] == [0, 1, 2] and ranks[1]["seen"] == [3, 4, 4]
+    assert ranks[0]["gathered"] == ranks[1]["gathered"] == [[0, 0], [0, 1], [0, 2], [1, 3], [1, 4]]
 
 
 @pytest.mark.slow

@@ -114,3 +114,58 @@ def test_the_design_learning_rate_comes_from_the_trainer_not_a_ready_optimizer(t
     optimizer = trainer.create_optimizer()
     assert isinstance(optimizer, torch.optim.AdamW)
     assert sorted(group["lr"] for group in optimizer.param_groups) == [1e-4, 1e-2]
+
+
+@pytest.mark.parametrize(("optim", "expected"), [("sgd", "SGD"), ("adafactor", "Adafactor")])
+def test_the_optimizer_is_the_one_args_optim_names(tmp_path, optim, expected):
+    """Bug: `create_optimizer` built AdamW whatever `optim` said; Trainer's selection now picks the class and only
+    the parameter groups (the design's own learning rate) are ours."""
+    from transformers import TrainingArguments
+
+    from hf_archs.training.lora import DesignParameterTrainer
+
+    model = apply_lora(tiny_llama_with_tau(), r=2, alpha=4)
+    args = TrainingArguments(output_dir=str(tmp_path), optim=optim, learning_rate=1e-4, report_to="none", use_cpu=True)
+    optimizer = DesignParameterTrainer(model=model, args=args, design_learning_rate=1e-2).create_optimizer()
+    assert type(optimizer).__name__ == expected
+    assert sorted(group["lr"] for group in optimizer.param_groups) == [1e-4, 1e-2]
+
+
+def test_the_fine_tune_optimizer_steps_exactly_as_the_hand_built_adamw(tmp_path):
+    """The fine-tune's arguments (`optim="adamw_torch"`) give the optimizer every stored comparison was trained
+    with, torch's AdamW over `optimizer_parameter_groups` with the arguments' weight decay: three steps from the
+    same start end in bit-identical parameters."""
+    from hf_archs.training.finetune import _training_arguments
+    from hf_archs.training.lora import DesignParameterTrainer, optimizer_parameter_groups
+
+    args = _training_arguments(tmp_path, max_steps=3, batch_size=2, learning_rate=1e-3, seed=0, label_names=[])
+    args.weight_decay = 0.1  # the fine-tune's is 0: a nonzero one shows which group takes it
+    ours = apply_lora(tiny_llama_with_tau(), r=2, alpha=4)
+    reference = apply_lora(tiny_llama_with_tau(), r=2, alpha=4)
+    reference.load_state_dict(ours.state_dict())
+    optimizers = [
+        DesignParameterTrainer(model=ours, args=args, design_learning_rate=1e-2).create_optimizer(),
+        torch.optim.AdamW(optimizer_parameter_groups(reference, 1e-3, 1e-2), weight_decay=0.1),
+    ]
+    ours.eval(), reference.eval()  # no dropout: both see the same forward
+    ids = torch.randint(0, ours.config.vocab_size, (2, 8))
+    for _ in range(3):
+        for model, optimizer in zip((ours, reference), optimizers, strict=True):
+            model(input_ids=ids, labels=ids).loss.backward()
+            optimizer.step()
+            optimizer.zero_grad()
+    for (name, a), b in zip(ours.named_parameters(), reference.parameters(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_an_optimizer_that_chooses_its_own_parameters_is_refused(tmp_path):
+    from transformers import TrainingArguments
+
+    from hf_archs.training.lora import DesignParameterTrainer
+
+    model = apply_lora(tiny_llama_with_tau(), r=2, alpha=4)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none", use_cpu=True)
+    galore_like = (torch.optim.AdamW, {"params": list(model.parameters()), "lr": 1e-4})
+    trainer = DesignParameterTrainer(model=model, args=args, optimizer_cls_and_kwargs=galore_like)
+    with pytest.raises(ValueError, match="builds its own parameter groups"):
+        trainer.create_optimizer()
