@@ -191,7 +191,6 @@ def search(
     name = name or f"{Path(design).name}-vs-{Path(stock).name}"
     search_dir = Path(out) / name / f"search-{task.name}-{budget.name}-{run_key(task, validation, design, stock)}"
     search_dir.mkdir(parents=True, exist_ok=True)
-    (search_dir / ".gitignore").write_text("work/\n")
 
     plan = {role: candidates(budget, grid, role) for role in ("design", "stock")}
     paths = {"design": design, "stock": stock}
