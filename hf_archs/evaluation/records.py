@@ -139,7 +139,7 @@ class EvalRecord:
 
     @classmethod
     def load(cls, path: str | Path) -> EvalRecord:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        return cls.from_dict(read_json(path))
 
 
 # One compressed file per run holds every per-seed record (per-item arrays included) under its
@@ -158,11 +158,10 @@ def _stored_records(run_dir: Path) -> dict[str, dict]:
     records = {}
     archive = run_dir / RECORDS_ARCHIVE
     if archive.is_file():
-        with lzma.open(archive, "rt") as handle:
-            records = json.load(handle)
+        records = read_json(archive)
     for path in sorted(run_dir.glob("seed_*/*.json")):
         try:
-            data = json.loads(path.read_text())
+            data = read_json(path)
             EvalRecord.from_dict(data)
         except (json.JSONDecodeError, TypeError):
             continue
@@ -178,22 +177,28 @@ def pack_records(run_dir: str | Path) -> Path:
     """Write every record of a run folder (as `run_records` finds them, unchanged) into its archive, atomically; the
     per-seed files stay (git-ignored) for a rerun to resume from."""
     run_dir = Path(run_dir)
-    text = json.dumps(dict(sorted(_stored_records(run_dir).items())), indent=1) + "\n"
-    path = run_dir / RECORDS_ARCHIVE
-    with tempfile.NamedTemporaryFile("wb", dir=run_dir, suffix=".tmp", delete=False) as tmp:
-        tmp.write(lzma.compress(text.encode(), preset=9))
-    os.replace(tmp.name, path)
-    return path
+    return write_json(run_dir / RECORDS_ARCHIVE, dict(sorted(_stored_records(run_dir).items())))
 
 
 def write_json(path: str | Path, data: dict) -> Path:
-    """Write atomically (a killed run never leaves a half-written record that a rerun would trust)."""
+    """Write atomically (a killed run never leaves a half-written record that a rerun would trust); xz-compressed
+    when the name ends in `.xz` (what the repository keeps of records with per-item values)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        tmp.write(json.dumps(data, indent=2, default=_json_default) + "\n")
+    text = json.dumps(data, indent=2, default=_json_default) + "\n"
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        tmp.write(lzma.compress(text.encode(), preset=9) if path.suffix == ".xz" else text.encode())
     os.replace(tmp.name, path)
     return path
+
+
+def read_json(path: str | Path):
+    """What `write_json` wrote (decompressed when the name ends in `.xz`)."""
+    path = Path(path)
+    if path.suffix == ".xz":
+        with lzma.open(path, "rt") as handle:
+            return json.load(handle)
+    return json.loads(path.read_text())
 
 
 def _json_default(value):

@@ -1,6 +1,7 @@
 """`compare` end to end on the ci budget with tiny models: files, statistics, resume; `evaluate` on every task."""
 
 import json
+import lzma
 import shutil
 
 import numpy as np
@@ -11,7 +12,7 @@ import hf_archs.evaluation.harness as harness
 from hf_archs.evaluation import BUDGETS, compare, evaluate, get_task, update_card, write_leaderboard
 from hf_archs.evaluation.cli import main as cli_main
 from hf_archs.evaluation.harness import rejudge, run_key
-from hf_archs.evaluation.records import run_records
+from hf_archs.evaluation.records import read_json, run_records
 from hf_archs.training import finetune_lora
 
 
@@ -174,6 +175,18 @@ def test_cli_eval_and_leaderboard(tiny_models, tmp_path, capsys):
         cli_main(["eval", str(tiny_models["llama"]), "--task", "retrieval", "--budget", "ci", "--out", str(record)])
         == 2
     )
+    # A record named .json.xz is stored compressed (as results/eval/ keeps them) and listed the same way.
+    compressed = record.with_name("eval.json.xz")
+    assert (
+        cli_main(
+            ["eval", str(tiny_models["llama"]), "--task", "perplexity", "--budget", "ci", "--out", str(compressed)]
+        )
+        == 0
+    )
+    assert lzma.decompress(compressed.read_bytes()) and read_json(compressed)["task"] == "perplexity"
+    record.unlink()
+    assert cli_main(["leaderboard", "--results", str(tmp_path / "results")]) == 0
+    assert f"| {tiny_models['llama']} | perplexity | ci |" in capsys.readouterr().out
 
 
 def test_retrieval_truncates_at_the_budgets_sequence_length(tiny_models):
