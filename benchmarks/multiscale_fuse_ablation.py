@@ -12,7 +12,7 @@ the task on four versions of the trained model:
 - both: the two at once (the stock layers + LoRA only).
 
     python benchmarks/multiscale_fuse_ablation.py --model outputs/gemma/gemma-3-270m-multiscale \
-        --task perplexity --budget-json benchmarks/budgets/gemma3_cpu_design_lr_1e-5.json --seeds 0 1 2 \
+        --task perplexity --budget gemma3-cpu-design-lr-1e-5 --seeds 0 1 2 \
         --out results/gemma-3-270m-multiscale-design-lr-1e-5/fuse_ablation.json
 """
 
@@ -29,7 +29,7 @@ from transformers.utils import logging
 
 import hf_archs  # noqa: F401  (registers the zoo)
 from hf_archs.designs.multiscale.design import MultiScaleLayer
-from hf_archs.evaluation.budgets import Budget
+from hf_archs.evaluation.budgets import BUDGETS
 from hf_archs.evaluation.harness import lora_settings
 from hf_archs.evaluation.tasks import get_task
 from hf_archs.training import finetune_lora
@@ -58,12 +58,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a converted multi-scale decoder (placement 'layers')")
     parser.add_argument("--task", default="perplexity", choices=["perplexity"])
-    parser.add_argument("--budget-json", type=Path, required=True)
+    parser.add_argument("--budget", required=True, choices=list(BUDGETS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     logging.set_verbosity_error()
-    budget = Budget.from_dict(json.loads(args.budget_json.read_text()))
+    budget = BUDGETS[args.budget]
     task = get_task(args.task)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     results = {version: [] for version in VERSIONS}

@@ -6,21 +6,21 @@ first with `python benchmarks/positional_extrapolation.py --render <folder>`).
     python benchmarks/positional_cards.py
 """
 
-import shutil
 from pathlib import Path
 
-from hf_archs.evaluation.cards import update_card
+from hf_archs.evaluation.cards import plot_link, update_card
 
 
 CARDS = {"llama": "model_cards/positional_llama.md", "bert": "model_cards/positional_bert.md"}
-# Further stored runs shown in a card: (backbone, run suffix); their plot lives beside their tables.
+# Further stored runs shown in a card: (backbone, run suffix); their plot lives beside their tables (linked, not
+# copied).
 EXTRA_RUNS = (("bert", "8000-steps"),)
 
 
-def _write(card: str, marker: str, source: Path, image: str | None, alt: str) -> None:
+def _write(card: str, marker: str, source: Path, image: Path | None, alt: str) -> None:
     markdown = source.read_text().strip()
-    if image and (Path("model_cards/images") / image).exists():
-        markdown += f"\n\n![{alt}](images/{image})"
+    if image is not None and image.exists():
+        markdown += "\n\n" + plot_link(image, card, alt)
     update_card(card, marker, markdown)
     print(f"{card}: {marker}")
 
@@ -28,18 +28,16 @@ def _write(card: str, marker: str, source: Path, image: str | None, alt: str) ->
 def main():
     for backbone, card in CARDS.items():
         results = Path(f"results/positional-{backbone}")
-        for part, image in (("extrapolation", f"positional_{backbone}_extrapolation.png"), ("cost", None)):
+        plot = Path(f"model_cards/images/positional_{backbone}_extrapolation.png")
+        for part, image in (("extrapolation", plot), ("cost", None)):
             source = results / f"{part}.md"
             if source.exists() and Path(card).exists():
                 _write(card, f"positional-{backbone}-{part}", source, image, f"positional_{backbone} extrapolation")
     for backbone, run in EXTRA_RUNS:
         results = Path(f"results/positional-{backbone}-{run}")
-        image = f"positional_{backbone}_extrapolation_{run.replace('-', '_')}.png"
-        if (results / "extrapolation.png").exists():
-            shutil.copyfile(results / "extrapolation.png", Path("model_cards/images") / image)
         alt = f"positional_{backbone} extrapolation, {run.replace('-', ' ')}"
         marker = f"positional-{backbone}-extrapolation-{run}"
-        _write(CARDS[backbone], marker, results / "extrapolation.md", image, alt)
+        _write(CARDS[backbone], marker, results / "extrapolation.md", results / "extrapolation.png", alt)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 #
 #     bash benchmarks/resonant_measurements.sh [minilm|gemma|all]
 #
-# MiniLM runs use the `laptop` budget, Gemma-3-270m the `gemma3-cpu` budget (benchmarks/budgets/gemma3_cpu.json);
+# MiniLM runs use the `laptop` budget, Gemma-3-270m the `gemma3-cpu` budget;
 # on a GPU machine the same commands run on CUDA (the harness picks it). Cards are regenerated from the results.
 # TRANSFER_STEPS (default 10) is the attention-transfer budget of the pure conversions.
 set -euo pipefail
@@ -39,6 +39,6 @@ if [ "$what" = gemma ] || [ "$what" = all ]; then
     convert resonant_pure "$stock" outputs/gemma-resonant-pure --set resonant_transfer_steps="${TRANSFER_STEPS:-10}"
     for design in resonant resonant-pure; do
         hf compare --design "outputs/gemma-$design" --stock "$stock" --task perplexity \
-            --budget-json benchmarks/budgets/gemma3_cpu.json --out results --name "gemma-3-270m-$design"
+            --budget gemma3-cpu --out results --name "gemma-3-270m-$design"
     done
 fi

@@ -253,7 +253,41 @@ BUDGETS: dict[str, Budget] = {
         cost_batch_size=8,
         cost_repeats=5,
     ),
+    # Gemma-3-270m on a CPU: a short LoRA run on 96 held-out items (the stored Gemma comparisons).
+    "gemma3-cpu": Budget(
+        name="gemma3-cpu",
+        steps=12,
+        batch_size=8,
+        learning_rate=5e-4,
+        design_learning_rate=1e-2,
+        lora_r=8,
+        lora_alpha=16,
+        train_size=None,
+        eval_size=96,
+        seq_len=64,
+        seeds=(0, 1, 2),
+        eval_batch_size=16,
+    ),
 }
+# Variants the stored experiments used: a design learning rate the design's parameters survive (1e-2 collapsed
+# some), and a masked next-token stage before the Gemma encoders' contrastive training (LLM2Vec).
+BUDGETS["laptop-design-lr-5e-4"] = BUDGETS["laptop"].with_overrides(
+    name="laptop-design-lr-5e-4", design_learning_rate=5e-4
+)
+BUDGETS["gemma3-cpu-design-lr-1e-5"] = BUDGETS["gemma3-cpu"].with_overrides(
+    name="gemma3-cpu-design-lr-1e-5", design_learning_rate=1e-5
+)
+BUDGETS["gemma3-cpu-mntp"] = BUDGETS["gemma3-cpu"].with_overrides(name="gemma3-cpu-mntp", mntp_steps=4)
+# Gemma-3-270m on one H200: more steps, items and tokens than on the CPU.
+BUDGETS["gemma3-gpu"] = BUDGETS["gemma3-cpu"].with_overrides(
+    name="gemma3-gpu",
+    steps=100,
+    batch_size=16,
+    design_learning_rate=5e-4,
+    eval_size=256,
+    seq_len=128,
+    eval_batch_size=32,
+)
 
 
 def get_budget(name_or_budget: str | Budget) -> Budget:

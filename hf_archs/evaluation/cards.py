@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -49,10 +50,15 @@ def update_card(card_path: str | Path, name: str, markdown: str) -> bool:
     return True
 
 
+def plot_link(plot: str | Path, card: str | Path, alt: str) -> str:
+    """Markdown of a stored plot shown in a card: a link relative to the card, so the plot is kept once."""
+    return f"![{alt}]({Path(os.path.relpath(plot, Path(card).parent)).as_posix()})"
+
+
 def refresh_cards(results_dir: str | Path = "results", cards_dir: str | Path = "model_cards") -> list[str]:
     """Regenerate every card table from the stored comparisons: each `results/<name>/<run>/comparison.md` goes
-    between the `<name>` markers of the cards that have them (its plot is copied beside the cards as
-    `images/<name>.png`). Returns "card: name" for each table written."""
+    between the `<name>` markers of the cards that have them, with a link to its plot (relative to the card, not a
+    copy). Returns "card: name" for each table written."""
     written = []
     cards = sorted(Path(cards_dir).glob("*.md"))
     for comparison in sorted(Path(results_dir).glob("*/*/comparison.md")):
@@ -64,10 +70,7 @@ def refresh_cards(results_dir: str | Path = "results", cards_dir: str | Path = "
             markdown = comparison.read_text().strip()
             plot = comparison.with_name("comparison.png")
             if plot.exists():
-                image = Path(cards_dir) / "images" / f"{name}.png"
-                image.parent.mkdir(parents=True, exist_ok=True)
-                image.write_bytes(plot.read_bytes())
-                markdown += f"\n\n![{name}](images/{name}.png)"
+                markdown += "\n\n" + plot_link(plot, card, name)
             update_card(card, name, markdown)
             written.append(f"{card.name}: {name}")
     return written

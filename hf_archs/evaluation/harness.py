@@ -3,12 +3,14 @@
 Layout of a comparison (`<out>/<name>/<task>-<budget>-<key>/`):
 
     run.json                 what is compared, with which budget, and the command that reproduces it
-    seed_<s>/stock.json      one EvalRecord per seed and role: a finished seed is never re-run
-    seed_<s>/design.json
-    cost.json                design vs stock cost, measured once in one process
-    comparison.json          statistics over seeds (see stats.py)
-    comparison.md            the generated table (what model cards include)
+    comparison.json          statistics over seeds (see stats.py), per-seed metrics, costs, versions
+    comparison.md            the generated table (what model cards include and link the plot from)
     comparison.png           metric per seed with means and intervals, training-loss curves (and metric vs length)
+    records.json.xz          every EvalRecord (per-item values included) under its seed_<s>/<role>.json name
+    seed_<s>/stock.json      one EvalRecord per seed and role, written as it finishes: a finished seed is never
+    seed_<s>/design.json     re-run (git-ignored: the archive above keeps them)
+    cost.json                design vs stock cost, measured once in one process (git-ignored: comparison.json
+                             keeps it)
     work/                    adapters and merged models of the runs (git-ignored; deleted unless keep_models)
 
 `<key>` hashes the budget (minus its seeds), the task and both models' configs and paths (and stock's budget where
@@ -32,7 +34,17 @@ from ..checkpoints import load_tokenizer
 from ..errors import UserError
 from ..training import finetune_lora
 from .budgets import BUDGETS, TRAINING_FIELDS, Budget, get_budget
-from .records import EvalRecord, config_hash, now_utc, weights_hash, write_json
+from .records import (
+    RECORDS_ARCHIVE,
+    EvalRecord,
+    config_hash,
+    now_utc,
+    pack_records,
+    record_name,
+    run_records,
+    weights_hash,
+    write_json,
+)
 from .stats import VERDICT_RULE, MetricComparison, compare_metric, family_confidence
 from .tasks import Task, get_task, model_kind
 
@@ -291,15 +303,11 @@ def _mntp_stage(model_path: str, budget: Budget, seed: int, work_dir: Path, trus
     return report.merged_dir, details
 
 
-def _load_record(path: Path, budget: Budget) -> EvalRecord | None:
-    """A stored record if it exists and was made with this budget (anything else is re-run, never trusted)."""
-    if not path.is_file():
-        return None
-    try:
-        record = EvalRecord.load(path)
-    except (json.JSONDecodeError, TypeError):
-        return None
-    if Budget.from_dict(record.budget).training_dict() != budget.training_dict():
+def _load_record(records: dict[str, EvalRecord], seed: int, role: str, budget: Budget) -> EvalRecord | None:
+    """A stored record (of `run_records`) if it exists and was made with this budget (anything else is re-run, never
+    trusted)."""
+    record = records.get(record_name(seed, role))
+    if record is None or Budget.from_dict(record.budget).training_dict() != budget.training_dict():
         return None
     return record
 
@@ -308,10 +316,13 @@ def _load_record(path: Path, budget: Budget) -> EvalRecord | None:
 _REUSE_VERSION_KEYS = ("torch", "transformers", "peft", "accelerate", "hf_archs", "hf_archs_commit", "device")
 
 
-def reusable_stock_record(out: Path, run_dir: Path, task: Task, budget: Budget, stock, seed: int) -> Path | None:
-    """A finished stock record of another comparison under `out` that this run would reproduce: same task, seed and
-    budget (what it computes), the same stock folder (path, config and weights hashes) and library versions. The
-    stock side of comparisons that share a stock model (several designs against one source) then trains once."""
+def reusable_stock_record(
+    out: Path, run_dir: Path, task: Task, budget: Budget, stock, seed: int
+) -> tuple[str, EvalRecord] | None:
+    """A finished stock record of another comparison under `out` that this run would reproduce, with where it lies:
+    same task, seed and budget (what it computes), the same stock folder (path, config and weights hashes) and library
+    versions. The stock side of comparisons that share a stock model (several designs against one source) then trains
+    once."""
     from .records import library_versions
 
     stock_path = Path(stock).resolve()
@@ -319,10 +330,11 @@ def reusable_stock_record(out: Path, run_dir: Path, task: Task, budget: Budget, 
     if not wanted["weights_hash"]:
         return None
     versions = {key: library_versions().get(key) for key in _REUSE_VERSION_KEYS}
-    for path in sorted(Path(out).glob(f"*/{task.name}-*/seed_{seed}/stock.json")):
-        if path.parent.parent.resolve() == Path(run_dir).resolve():
+    for other in sorted(Path(out).glob(f"*/{task.name}-*/")):
+        if other.resolve() == Path(run_dir).resolve():
             continue
-        record = _load_record(path, budget)
+        records = run_records(other)
+        record = _load_record(records, seed, "stock", budget)
         if (
             record is not None
             and record.task == task.name
@@ -332,7 +344,8 @@ def reusable_stock_record(out: Path, run_dir: Path, task: Task, budget: Budget, 
             and {key: record.versions.get(key) for key in _REUSE_VERSION_KEYS} == versions
             and not record.details.get("reused_from")
         ):
-            return path
+            path = other / record_name(seed, "stock")
+            return str(path if path.is_file() else f"{other / RECORDS_ARCHIVE}:{record_name(seed, 'stock')}"), record
     return None
 
 
@@ -382,7 +395,6 @@ def compare(
 
     if state.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / ".gitignore").write_text("work/\n")
         write_json(
             run_dir / "run.json",
             {
@@ -402,11 +414,12 @@ def compare(
             | ({"selection": selection} if selection is not None else {}),
         )
     # Decide what to run before anything is written, so every process agrees (DDP).
+    stored = run_records(run_dir)
     todo = [
         (seed, role, path)
         for seed in seeds
         for role, path in (("stock", stock), ("design", design))
-        if _load_record(run_dir / f"seed_{seed}" / f"{role}.json", budgets[role]) is None
+        if _load_record(stored, seed, role, budgets[role]) is None
     ]
     # Stock runs that another comparison under `out` already made with this budget are copied, not retrained.
     reused_stock = {}
@@ -419,17 +432,16 @@ def compare(
     todo = [(seed, role, path) for seed, role, path in todo if not (role == "stock" and seed in reused_stock)]
     state.wait_for_everyone()
     if state.is_main_process:
-        for seed, source in reused_stock.items():
-            record = EvalRecord.load(source)
-            record.details["reused_from"] = str(source)
-            record.save(run_dir / f"seed_{seed}" / "stock.json")
+        for seed, (source, record) in reused_stock.items():
+            record.details["reused_from"] = source
+            record.save(run_dir / record_name(seed, "stock"))
     state.wait_for_everyone()
     trained_seeds = sorted({seed for seed, _, _ in todo})
     for seed, role, path in _progress(todo, progress, desc=f"compare {task.name} ({budget.name})", unit="run"):
         work_dir = run_dir / "work" / f"seed_{seed}" / role
         record = _train_and_evaluate(task, role, path, budgets[role], seed, work_dir, device, trust_remote_code)
         if record is not None:
-            record.save(run_dir / f"seed_{seed}" / f"{role}.json")
+            record.save(run_dir / record_name(seed, role))
             if not keep_models:
                 shutil.rmtree(work_dir, ignore_errors=True)
         state.wait_for_everyone()
@@ -439,10 +451,9 @@ def compare(
         cost = _cost(run_dir, design, stock, budget, device, trust_remote_code)
     comparison = None
     if state.is_main_process:
-        records = {
-            role: [EvalRecord.load(run_dir / f"seed_{s}" / f"{role}.json") for s in seeds]
-            for role in ("stock", "design")
-        }
+        pack_records(run_dir)
+        stored = run_records(run_dir)
+        records = {role: [stored[record_name(s, role)] for s in seeds] for role in ("stock", "design")}
         metrics = aggregate(task, budget, records["design"], records["stock"])
         from .report import comparison_markdown
 
@@ -488,7 +499,8 @@ def train_and_evaluate(
     comparison: its rows are unpaired). Single process.
 
     Files: `<out>/<name>/<task>-<budget>-<key>/run.json`, `seed_<s>/model.json` (one `EvalRecord` per seed, reused on
-    a rerun) and `summary.json` (mean ± std per metric). Returns the summary."""
+    a rerun; all of them in `records.json.xz`, what the repository keeps) and `summary.json` (mean ± std per metric).
+    Returns the summary."""
     from .stats import mean_std
 
     task, budget = (get_task(task) if isinstance(task, str) else task), get_budget(budget)
@@ -502,22 +514,21 @@ def train_and_evaluate(
     key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:10]
     run_dir = Path(out) / name / f"{task.name}-{budget.name}-{key}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / ".gitignore").write_text("work/\n")
     write_json(
         run_dir / "run.json",
         {"name": name, "task": task.name, "model": model, "model_config_hash": config_hash(model)}
         | {"budget": budget.to_dict(), "budget_fingerprint": budget.fingerprint(), "created": now_utc()},
     )
-    records = []
+    records, stored = [], run_records(run_dir)
     for seed in seeds:
-        path = run_dir / f"seed_{seed}" / "model.json"
-        record = _load_record(path, budget)
+        record = _load_record(stored, seed, "model", budget)
         if record is None:
             work_dir = run_dir / "work" / f"seed_{seed}"
             record = _train_and_evaluate(task, "model", model, budget, seed, work_dir, device, trust_remote_code)
-            record.save(path)
+            record.save(run_dir / record_name(seed, "model"))
             shutil.rmtree(work_dir, ignore_errors=True)
         records.append(record)
+    pack_records(run_dir)
     summary = {
         "name": name,
         "task": task.name,
@@ -538,6 +549,9 @@ def _cost(run_dir: Path, design, stock, budget, device, trust_remote_code) -> di
     path = run_dir / "cost.json"
     if path.is_file():
         return json.loads(path.read_text())
+    comparison = run_dir / "comparison.json"  # what the repository keeps of cost.json
+    if comparison.is_file() and json.loads(comparison.read_text()).get("cost"):
+        return json.loads(comparison.read_text())["cost"]
     import torch
 
     from .cost import compare_cost
@@ -622,10 +636,8 @@ def rejudge(run_dir: str | Path, *, plot: bool = True) -> Comparison:
     run_dir = Path(run_dir)
     stored = json.loads((run_dir / "comparison.json").read_text())
     task, budget = get_task(stored["task"]), Budget.from_dict(stored["budget"])
-    records = {
-        role: [EvalRecord.load(run_dir / f"seed_{s}" / f"{role}.json") for s in stored["seeds"]]
-        for role in ("stock", "design")
-    }
+    archived = run_records(run_dir)
+    records = {role: [archived[record_name(s, role)] for s in stored["seeds"]] for role in ("stock", "design")}
     comparison = Comparison(
         name=stored["name"],
         task=task.name,

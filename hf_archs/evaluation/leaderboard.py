@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import lzma
 from pathlib import Path
 
 from ..errors import UserError
+from .records import RECORDS_ARCHIVE, read_json
 from .report import fmt, interval_text
 from .stats import Interval
 
@@ -118,13 +120,13 @@ def leaderboard_markdown(results_dir: str | Path = "results") -> str:
         lines += ["| name | budget | status |", "| --- | --- | --- |"]
         lines += [f"| {name} | {budget} | {status} |" for name, budget, status in retired]
 
-    evals = []
-    for path in sorted(results_dir.rglob("*.json")):
-        if path.name in ("comparison.json", "run.json", "cost.json") or path.parent.name.startswith("seed_"):
+    evals, not_records = [], ("comparison.json", "run.json", "cost.json", RECORDS_ARCHIVE)
+    for path in sorted([*results_dir.rglob("*.json"), *results_dir.rglob("*.json.xz")]):
+        if path.name in not_records or path.parent.name.startswith("seed_"):
             continue
         try:
-            data = json.loads(path.read_text())
-        except json.JSONDecodeError:
+            data = read_json(path)
+        except (json.JSONDecodeError, lzma.LZMAError):
             continue
         if isinstance(data, dict) and {"task", "metrics", "model_path", "record_version"} <= set(data):
             evals.append(data)

@@ -71,6 +71,40 @@ def plot_comparison(path: str | Path, comparison, records: dict, task) -> Path |
         ax.legend(fontsize=8)
     fig.suptitle(f"{comparison.name}: {comparison.task}, budget {comparison.budget.name}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_png(fig, path)
     plt.close(fig)
+    return Path(path)
+
+
+def save_png(fig, path: str | Path, dpi: int = 80) -> Path:
+    """Save a figure as a compact palette PNG (`compact_png`): the plots are kept in the repository."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return compact_png(buffer, path)
+
+
+# Mean absolute error per channel (of 255) a palette may add: below what the eye sees on a plot.
+_PALETTE_ERROR = 0.5
+
+
+def compact_png(source, path: str | Path) -> Path:
+    """Write the image `source` (a path or file) to `path` as a PNG of the fewest palette colours (16 to 256) that
+    keep it within `_PALETTE_ERROR`: a line plot has a handful of colours and their anti-aliasing, so it looks the
+    same at a third of the bytes of an RGBA PNG; a heatmap keeps more colours."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    image = Image.open(source).convert("RGB")
+    pixels = np.asarray(image, dtype=np.float64)
+    for colors in (16, 32, 64, 128, 256):
+        palette = image.quantize(colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        if np.abs(np.asarray(palette.convert("RGB"), dtype=np.float64) - pixels).mean() < _PALETTE_ERROR:
+            break
+    buffer = io.BytesIO()
+    palette.save(buffer, format="png", optimize=True)
+    Path(path).write_bytes(buffer.getvalue())
     return Path(path)

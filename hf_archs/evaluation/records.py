@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import lzma
 import os
 import platform
 import tempfile
@@ -138,17 +139,66 @@ class EvalRecord:
 
     @classmethod
     def load(cls, path: str | Path) -> EvalRecord:
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        return cls.from_dict(read_json(path))
+
+
+# One compressed file per run holds every per-seed record (per-item arrays included) under its
+# `seed_<s>/<role>.json` name: the repository keeps one small file per run, not three per seed.
+RECORDS_ARCHIVE = "records.json.xz"
+
+
+def run_records(run_dir: str | Path) -> dict[str, EvalRecord]:
+    """Every `EvalRecord` of a run folder by its name `seed_<s>/<role>.json`: the archive (`RECORDS_ARCHIVE`)
+    overlaid by the per-seed files a run writes while it is under way (git-ignored). An unreadable per-seed file (a
+    killed run) is left out, so it is re-run."""
+    return {name: EvalRecord.from_dict(data) for name, data in _stored_records(Path(run_dir)).items()}
+
+
+def _stored_records(run_dir: Path) -> dict[str, dict]:
+    records = {}
+    archive = run_dir / RECORDS_ARCHIVE
+    if archive.is_file():
+        records = read_json(archive)
+    for path in sorted(run_dir.glob("seed_*/*.json")):
+        try:
+            data = read_json(path)
+            EvalRecord.from_dict(data)
+        except (json.JSONDecodeError, TypeError):
+            continue
+        records[f"{path.parent.name}/{path.name}"] = data
+    return records
+
+
+def record_name(seed: int, role: str) -> str:
+    return f"seed_{seed}/{role}.json"
+
+
+def pack_records(run_dir: str | Path) -> Path:
+    """Write every record of a run folder (as `run_records` finds them, unchanged) into its archive, atomically; the
+    per-seed files stay (git-ignored) for a rerun to resume from."""
+    run_dir = Path(run_dir)
+    return write_json(run_dir / RECORDS_ARCHIVE, dict(sorted(_stored_records(run_dir).items())))
 
 
 def write_json(path: str | Path, data: dict) -> Path:
-    """Write atomically (a killed run never leaves a half-written record that a rerun would trust)."""
+    """Write atomically (a killed run never leaves a half-written record that a rerun would trust); xz-compressed
+    when the name ends in `.xz` (what the repository keeps of records with per-item values)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as tmp:
-        tmp.write(json.dumps(data, indent=2, default=_json_default) + "\n")
+    text = json.dumps(data, indent=2, default=_json_default) + "\n"
+    with tempfile.NamedTemporaryFile("wb", dir=path.parent, suffix=".tmp", delete=False) as tmp:
+        tmp.write(lzma.compress(text.encode(), preset=9) if path.suffix == ".xz" else text.encode())
     os.replace(tmp.name, path)
     return path
+
+
+def read_json(path: str | Path):
+    """What `write_json` wrote (decompressed when the name ends in `.xz`)."""
+    path = Path(path)
+    if path.suffix == ".xz":
+        with lzma.open(path, "rt") as handle:
+            return json.load(handle)
+    return json.loads(path.read_text())
 
 
 def _json_default(value):

@@ -93,15 +93,14 @@ def _stock_settings(comparison) -> str:
 
 
 def load_role_records(run_dir, role: str) -> dict:
-    """seed -> `EvalRecord` of one role ("stock", "design" or "model") of a stored run folder."""
-    from pathlib import Path
-
-    from .records import EvalRecord
+    """seed -> `EvalRecord` of one role ("stock", "design" or "model") of a stored run folder (its archive and any
+    per-seed files: `records.run_records`)."""
+    from .records import run_records
 
     records = {}
-    for path in sorted(Path(run_dir).glob(f"seed_*/{role}.json")):
-        record = EvalRecord.load(path)
-        records[record.seed] = record
+    for name, record in sorted(run_records(run_dir).items()):
+        if name.endswith(f"/{role}.json"):
+            records[record.seed] = record
     return records
 
 

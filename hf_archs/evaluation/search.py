@@ -37,7 +37,7 @@ from .harness import (
     compare,
     run_key,
 )
-from .records import EvalRecord, code_commit, library_versions, now_utc, write_json
+from .records import EvalRecord, code_commit, library_versions, now_utc, run_records, write_json
 from .tasks import Task, get_task
 
 
@@ -191,7 +191,6 @@ def search(
     name = name or f"{Path(design).name}-vs-{Path(stock).name}"
     search_dir = Path(out) / name / f"search-{task.name}-{budget.name}-{run_key(task, validation, design, stock)}"
     search_dir.mkdir(parents=True, exist_ok=True)
-    (search_dir / ".gitignore").write_text("work/\n")
 
     plan = {role: candidates(budget, grid, role) for role in ("design", "stock")}
     paths = {"design": design, "stock": stock}
@@ -201,7 +200,11 @@ def search(
         for settings, candidate in plan[role]
         for seed in seeds
     ]
-    todo = [run for run in runs if _load_record(run[4], run[2]) is None]  # finished candidates are reused
+    todo = [  # finished candidates are reused
+        (role, settings, candidate, seed, path)
+        for role, settings, candidate, seed, path in runs
+        if _load_record(run_records(search_dir / label(settings)), seed, role, candidate) is None
+    ]
     for role, settings, candidate, seed, record_path in _progress(
         todo, progress, desc=f"search {task.name} ({budget.name}, validation)", unit="run"
     ):

@@ -75,6 +75,8 @@ def test_refresh_cards_regenerates_tables_from_stored_comparisons(tmp_path):
     (cards / "other.md").write_text("# other card, no markers\n")
     assert refresh_cards(tmp_path / "results", cards) == ["toy.md: toy-semantic"]
     text = card.read_text()
-    assert "old numbers" not in text and "| mrr | 0.5 | 0.6 |" in text and "images/toy-semantic.png" in text
-    assert (cards / "images" / "toy-semantic.png").read_bytes() == b"\x89PNG fake"
+    assert "old numbers" not in text and "| mrr | 0.5 | 0.6 |" in text
+    # The card links the stored plot (relative to the card) instead of keeping a copy.
+    assert "![toy-semantic](../results/toy-semantic/retrieval-ci-abc/comparison.png)" in text
+    assert not (cards / "images").exists()
     assert refresh_cards(tmp_path / "results", cards) == ["toy.md: toy-semantic"] and card.read_text() == text

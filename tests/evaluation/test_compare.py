@@ -1,6 +1,8 @@
 """`compare` end to end on the ci budget with tiny models: files, statistics, resume; `evaluate` on every task."""
 
 import json
+import lzma
+import shutil
 
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ import hf_archs.evaluation.harness as harness
 from hf_archs.evaluation import BUDGETS, compare, evaluate, get_task, update_card, write_leaderboard
 from hf_archs.evaluation.cli import main as cli_main
 from hf_archs.evaluation.harness import rejudge, run_key
+from hf_archs.evaluation.records import read_json, run_records
 from hf_archs.training import finetune_lora
 
 
@@ -44,11 +47,19 @@ def test_compare_end_to_end_then_resume(tiny_models, tmp_path, monkeypatch):
     assert design_record["budget"] == stock_record["budget"] == BUDGETS["ci"].to_dict()
     assert len(design_record["items"]["loss"]) == 24
 
-    # Rerun: nothing is retrained, the numbers are the same.
+    # A checkout holds the archive and comparison.json, not the per-seed files or cost.json (git-ignored).
+    assert not (run_dir / ".gitignore").exists()
+    assert run_records(run_dir)["seed_0/design.json"].to_dict() == design_record
+    for seed in (0, 1, 2):
+        shutil.rmtree(run_dir / f"seed_{seed}")
+    (run_dir / "cost.json").unlink()
+
+    # Rerun: nothing is retrained or re-measured, the numbers are the same.
     def no_training(*args, **kwargs):
         raise AssertionError("a finished seed was retrained")
 
     monkeypatch.setattr(harness, "finetune_lora", no_training)
+    monkeypatch.setattr("hf_archs.evaluation.cost.compare_cost", no_training)
     again = compare(design, stock, "perplexity", "ci", out=out, name="tiny-semantic", progress=False)
     assert again.trained_seeds == [] and again.reused_seeds == [0, 1, 2]
     assert again.run_dir == run_dir
@@ -164,6 +175,18 @@ def test_cli_eval_and_leaderboard(tiny_models, tmp_path, capsys):
         cli_main(["eval", str(tiny_models["llama"]), "--task", "retrieval", "--budget", "ci", "--out", str(record)])
         == 2
     )
+    # A record named .json.xz is stored compressed (as results/eval/ keeps them) and listed the same way.
+    compressed = record.with_name("eval.json.xz")
+    assert (
+        cli_main(
+            ["eval", str(tiny_models["llama"]), "--task", "perplexity", "--budget", "ci", "--out", str(compressed)]
+        )
+        == 0
+    )
+    assert lzma.decompress(compressed.read_bytes()) and read_json(compressed)["task"] == "perplexity"
+    record.unlink()
+    assert cli_main(["leaderboard", "--results", str(tmp_path / "results")]) == 0
+    assert f"| {tiny_models['llama']} | perplexity | ci |" in capsys.readouterr().out
 
 
 def test_retrieval_truncates_at_the_budgets_sequence_length(tiny_models):

@@ -9,6 +9,7 @@ from hf_archs.errors import UserError
 from hf_archs.evaluation import BUDGETS, Budget, evaluate, get_task
 from hf_archs.evaluation.arithmetic import ArithmeticConfig, arithmetic_splits
 from hf_archs.evaluation.harness import _load_record, run_key
+from hf_archs.evaluation.records import record_name, run_records
 
 
 CI = BUDGETS["ci"]
@@ -68,9 +69,10 @@ def test_validation_and_test_records_never_mix(tiny_models, tmp_path):
     assert "eval_split" not in CI.training_dict()  # test budgets keep the fingerprint of their stored results
     task, design, stock = get_task("perplexity"), tiny_models["llama_semantic"], tiny_models["llama"]
     assert run_key(task, VALIDATION, design, stock) != run_key(task, CI, design, stock)
-    record = evaluate(stock, "perplexity", VALIDATION, output=tmp_path / "v.json")
-    assert _load_record(tmp_path / "v.json", VALIDATION) is not None
-    assert _load_record(tmp_path / "v.json", CI) is None  # a test run never trusts a validation record
+    record = evaluate(stock, "perplexity", VALIDATION, output=tmp_path / record_name(0, "model"))
+    stored = run_records(tmp_path)
+    assert _load_record(stored, 0, "model", VALIDATION) is not None
+    assert _load_record(stored, 0, "model", CI) is None  # a test run never trusts a validation record
     assert record.metrics["loss"] > 0
 
 

@@ -13,17 +13,13 @@ from transformers import AutoTokenizer, Gemma3ForCausalLM
 import hf_archs.evaluation.harness as harness
 from benchmarks.oscillating.encoders import decoder_to_encoders
 from hf_archs.evaluation import BUDGETS, compare
-from hf_archs.evaluation.budgets import Budget
 from hf_archs.testing import tiny_gemma3_config
 from hf_archs.training import finetune_lora
 
 
-REPO = Path(__file__).resolve().parents[2]
-
-
 def test_budgets_without_mntp_keep_their_fingerprint():
     # The stored Gemma-3 CPU runs were made before `mntp_steps` existed: their run folders must still be found.
-    budget = Budget.from_dict(json.loads((REPO / "benchmarks/budgets/gemma3_cpu.json").read_text()))
+    budget = BUDGETS["gemma3-cpu"]
     assert budget.fingerprint() == "7670637200"
     assert "mntp_steps" not in budget.training_dict()
     with_mntp = budget.with_overrides(mntp_steps=2)

@@ -29,6 +29,20 @@ def test_fingerprint_changes_with_what_a_run_computes_not_with_seeds():
     assert len({b.fingerprint() for b in BUDGETS.values()}) == len(BUDGETS)
 
 
+def test_budgets_of_the_stored_runs_keep_their_fingerprints():
+    # The fingerprints recorded in results/*/*/run.json (a rerun finds its run folder by them; gemma3-gpu: of the
+    # benchmarks/budgets/gemma3_gpu.json these entries replaced, no stored run): the registry describes the same runs.
+    stored = {
+        "laptop": "ec8957bdc9",
+        "laptop-design-lr-5e-4": "ad86384b6c",
+        "gemma3-cpu": "7670637200",
+        "gemma3-cpu-design-lr-1e-5": "38b738d8c1",
+        "gemma3-cpu-mntp": "af011356a6",
+        "gemma3-gpu": "f05405fe95",
+    }
+    assert {name: BUDGETS[name].fingerprint() for name in stored} == stored
+
+
 def test_budget_validation():
     with pytest.raises(ValueError, match="seeds"):
         BUDGETS["ci"].with_overrides(seeds=(1, 1))
