@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), lint, run the whole test suite on CPU at the newest supported Transformers/PEFT, then
+# Set up (scripts/setup.sh), lint, run the whole test suite on CPU at the newest supported Transformers/PEFT (the
+# default tier, `-m "not slow"`, then the slow tier, each spread over the cores by pytest-xdist), then
 # saved checkpoints through trust_remote_code on the newest Transformers release without hf_archs
 # (scripts/test_remote_code_newest.sh; skip with HF_ARCHS_SKIP_REMOTE_NEWEST=1), then the contract at the oldest
 # supported ones (scripts/test_oldest.sh; skip with HF_ARCHS_SKIP_OLDEST=1).
@@ -11,7 +12,16 @@ export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff format --check .
 # The layers ([tool.importlinter] in pyproject.toml): designs never import conversion, training or evaluation.
 .venv/bin/lint-imports --no-cache --no-logo
-.venv/bin/python -m pytest -q "$@"
+# HF_ARCHS_TEST_WORKERS=0 runs in one process; tests of one module or class stay on one worker (their fixtures).
+tier() {
+    local name=$1 start=$SECONDS
+    shift
+    # Exit status 5: the selection holds no test of this tier.
+    .venv/bin/python -m pytest -q -n "${HF_ARCHS_TEST_WORKERS:-auto}" --dist loadscope "$@" || [ $? -eq 5 ]
+    echo "test tier ${name}: $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s"
+}
+tier default -m "not slow" "$@"
+tier slow -m slow "$@"
 if [ -z "${HF_ARCHS_SKIP_REMOTE_NEWEST:-}" ]; then
     bash scripts/test_remote_code_newest.sh
 fi

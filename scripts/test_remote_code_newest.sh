@@ -7,13 +7,8 @@
 # HF_ARCHS_SKIP_REMOTE_NEWEST=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-python3}
 VENV=.venv-remote
-if [ ! -x $VENV/bin/python ]; then
-    "$PYTHON" -m venv $VENV
-fi
-$VENV/bin/python -m pip install -q --upgrade pip
-$VENV/bin/python -m pip install -q "torch==2.13.0"
+bash scripts/make_venv.sh $VENV
 $VENV/bin/python -m pip install -q --upgrade transformers
 export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 if $VENV/bin/python -m pip show -q hf-archs >/dev/null 2>&1; then
