@@ -51,38 +51,59 @@ def quiet(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
+def _shared_root(tmp_path_factory) -> Path:
+    """A folder that every pytest-xdist worker of this run sees (the base temp's parent under xdist), so that a
+    checkpoint one worker builds serves the others."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _build_once(root: Path, name: str, build) -> Path:
+    """`root / name`, built by `build(path)` by whichever worker comes first (the others wait, then reuse it)."""
+    from filelock import FileLock
+
+    path, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            build(path)
+            done.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def stock_dirs(tmp_path_factory) -> dict[str, Path]:
-    dirs = {}
-    for variant in STOCK_VARIANTS:
-        torch.manual_seed(0)
-        model = variant.model_class(variant.config)
-        path = tmp_path_factory.mktemp(f"stock_{variant.backbone}_{variant.name}")
-        model.save_pretrained(path)
-        dirs[variant.name] = path
-    return dirs
+    def save(variant):
+        def build(path):
+            torch.manual_seed(0)
+            variant.model_class(variant.config).save_pretrained(path)
+
+        return build
+
+    root = _shared_root(tmp_path_factory)
+    return {
+        variant.name: _build_once(root, f"stock_{variant.backbone}_{variant.name}", save(variant))
+        for variant in STOCK_VARIANTS
+    }
 
 
 @pytest.fixture(scope="session")
 def converted(tmp_path_factory, stock_dirs):
-    """converted(case, active) -> folder of the design checkpoint (identity setting, or the design term active)."""
-    cache = {}
+    """converted(case, active) -> folder of the design checkpoint (identity setting, or the design term active);
+    converted once per test run (a trained conversion takes minutes), whichever worker asks first."""
+    root = _shared_root(tmp_path_factory)
 
     def get(case: Case, active: bool = False) -> Path:
-        key = (case.id, active)
-        if key not in cache:
-            out = tmp_path_factory.mktemp(f"{case.id}_{'active' if active else 'identity'}") / "model"
-            settings = case.entry.active_setting if active else None
+        def build(path):
             quiet(
                 convert,
                 case.entry.design_name,
                 str(stock_dirs[case.variant.name]),
-                out,
-                design_settings=settings,
+                path / "model",
+                design_settings=case.entry.active_setting if active else None,
                 progress=False,
             )
-            cache[key] = out
-        return cache[key]
+
+        return _build_once(root, f"{case.id}_{'active' if active else 'identity'}", build) / "model"
 
     return get
 
