@@ -176,8 +176,7 @@ optimizer or LoRA adapter changes it), set at conversion to R = T − pe at the 
 linearly interpolated between them (raw positions only; positions beyond P − 1 are refused). pe + R = T reproduces
 the stock model within float32 rounding while the MLP trains. It is the zoo's identity setting (what
 `hf-archs convert` produces without `--set`); the design itself is the pure MLP:
-`--set continuous_residual_table=false`.
-"""
+`--set continuous_residual_table=false`."""
 
 
 CONTINUOUS = Design(

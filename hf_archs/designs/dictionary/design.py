@@ -115,8 +115,7 @@ float32), frozen and not in LoRA adapters; `dictionary_table_source` records wha
 placeholder of unit rows, until a table is installed with `table.install_table`).
 
 **Identity setting:** W = 0 (`dictionary_init_std=0`) is exactly the stock model, and W gets gradient there already:
-∂L/∂W_l = Σ_i (∂L/∂x̃_i) · D[t_i]ᵀ with x̃_i = x_i + W_l · D[t_i].
-"""
+∂L/∂W_l = Σ_i (∂L/∂x̃_i) · D[t_i]ᵀ with x̃_i = x_i + W_l · D[t_i]."""
 
 
 def _dictionary_layers(config) -> list[int]:

@@ -190,8 +190,7 @@ returned as `monitor_memory` by a call that received one; start with `torch.empt
 a cached call without it returns `None` scores rather than scores that could not see their window.
 
 **Training:** a per-token binary cross-entropy on s against labels of the tokens known to be wrong, the base frozen
-(or LoRA).
-"""
+(or LoRA)."""
 
 
 MONITOR = Design(

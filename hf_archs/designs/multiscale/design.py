@@ -198,8 +198,7 @@ The stock model is untouched and the block adds capacity on top; Fuse = 0 is the
 
 Branch layers are not layers of the model: `output_hidden_states` has one entry per stock layer (each the fused
 output of its layer; with `"after_encoder"` the last entry is y) and `output_attentions` one map per stock layer,
-with the stock head count.
-"""
+with the stock head count."""
 
 
 MULTISCALE = Design(

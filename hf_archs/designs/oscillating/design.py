@@ -79,8 +79,7 @@ Config fields: `oscillating_layer_attention_patterns` (the cycle; default
 decode left to right with a KV cache (a new token would change the states of the tokens before it). `generate()`
 refuses, naming the layers; `generate(..., use_cache=False)` recomputes the whole sequence at every step (each layer
 with its own pattern over the current sequence), and a forward pass that extends a cache through a non-causal layer
-raises. A model whose layers are all `forward` generates with a cache like the stock model.
-"""
+raises. A model whose layers are all `forward` generates with a cache like the stock model."""
 
 
 OSCILLATING = Design(

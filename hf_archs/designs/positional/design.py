@@ -443,16 +443,14 @@ the learned table on BERT):
 
 The biases read each token's position (the caller's `position_ids`, else each row's real tokens counted from 0,
 after the cached ones); cached keys keep their positions, so cached decoding and left padding give the same distances
-as a full forward. Fractional
-positions are rounded for t5 and relative, used as they are by alibi.
+as a full forward. Fractional positions are rounded for t5 and relative, used as they are by alibi (and by rope).
 
 **rope**: q and k rotated by position (the decoders' own); **nope**: no position signal (on a decoder the causal mask
 alone orders the tokens).
 
 **Identity setting:** the backbone's own encoding, learned on BERT and rope on the decoders (exact conversion). Every
 other variant removes the stock encoding, so the converted model's difference from the stock one is reported, not
-exact, and training (LoRA, with the variant's new parameters trained in full) adapts it.
-"""
+exact, and training (LoRA, with the variant's new parameters trained in full) adapts it."""
 
 
 def content_gated_embeddings_forward(

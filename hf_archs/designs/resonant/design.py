@@ -144,8 +144,7 @@ of the 10 products of quaternion components (√2 on the cross terms) and keeps 
 is then three matmuls per head.
 
 **Identity setting:** lambda = 0 (`resonant_lambda_init=0`) is exactly the stock model: conversion copies the weights
-and sets lambda = 0. At lambda = 0 only lambda receives gradient; the projections start learning once lambda moves.
-"""
+and sets lambda = 0. At lambda = 0 only lambda receives gradient; the projections start learning once lambda moves."""
 
 
 def _resonant_layers(config) -> list[int]:
@@ -188,8 +187,7 @@ computed, for the KV cache, and get no gradient. lambda (one per head) learns ho
 **Conversion** ("trained"): no setting is the stock model. Conversion starts from lambda = 5
 (`resonant_lambda_init=5`), fits every layer's resonance projection and lambda to the stock layer's attention maps
 (attention transfer: KL(stock ‖ resonant) on the stock layer inputs, `resonant_transfer_steps` full-batch Adam steps,
-100 by default) and reports the KL before and after; LoRA training follows.
-"""
+100 by default) and reports the KL before and after; LoRA training follows."""
 
 RESONANT_PURE = Design(
     name="resonant_pure",

@@ -79,8 +79,7 @@ scalar per head, or one per layer shared by its heads (`semantic_per_head=False`
 (default: every layer). The mask (padding, causal, sliding window) applies to the sum; the rest of the layer is stock.
 
 **Identity setting:** tau = 0 (`semantic_tau_init=0`) is exactly the stock model: conversion copies the weights,
-sets tau = 0 and checks it. tau gets gradient there already (∂logits_h(i, j)/∂tau_h = cos(x_i, x_j)).
-"""
+sets tau = 0 and checks it. tau gets gradient there already (∂logits_h(i, j)/∂tau_h = cos(x_i, x_j))."""
 
 
 SEMANTIC = Design(

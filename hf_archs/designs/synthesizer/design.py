@@ -186,8 +186,7 @@ neighbouring integer positions (bilinearly for T), so an integer position is an 
 
 **Identity setting:** a = b = 0 (`synthesizer_weight_init=0`) is exactly the stock model: conversion copies the
 weights and sets a = b = 0. At that point only a and b get gradient; F and T get it once a step moves a, b off zero.
-The paper's mixture α·S_syn + (1 − α)·S_dot also rescales q·k; keeping q·k fixed is what makes zero the identity.
-"""
+The paper's mixture α·S_syn + (1 − α)·S_dot also rescales q·k; keeping q·k fixed is what makes zero the identity."""
 
 
 def _synthesizer_layers(config) -> list[int]:
