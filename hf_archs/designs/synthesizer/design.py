@@ -180,9 +180,10 @@ The mixture is additive, with one learned weight per head and kind (`synthesizer
 p_i is the absolute position of token i, the one the model itself uses (RoPE's on a decoder, the position
 embedding's on BERT; counted from each row's first real token when no `position_ids` are given), and read back from
 the KV cache for past keys, so the term is right under cache offsets and left padding. M =
-`synthesizer_max_positions`, by default the backbone's `max_position_embeddings`; a position outside [0, M − 1] is
-refused with an error. Fractional positions (float `position_ids`) interpolate linearly between the two
-neighbouring integer positions (bilinearly for T), so an integer position is an exact lookup.
+`synthesizer_max_positions`, by default the backbone's `max_position_embeddings` (at most 2^16, the positions the KV
+cache carries exactly); a position outside [0, M − 1] is refused with an error. Fractional positions (float
+`position_ids`) interpolate linearly between the two neighbouring integer positions (bilinearly for T), so an
+integer position is an exact lookup.
 
 **Identity setting:** a = b = 0 (`synthesizer_weight_init=0`) is exactly the stock model: conversion copies the
 weights and sets a = b = 0. At that point only a and b get gradient; F and T get it once a step moves a, b off zero.
