@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list the zoo's designs and model types")
     listing.add_argument("--fields", action="store_true", help="also list each design's config fields")
+    listing.add_argument("--math", action="store_true", help="also print each design's math (markdown)")
 
     convert = commands.add_parser("convert", help="convert a stock checkpoint into a design")
     convert.add_argument("--design", required=True, help=f"one of {list(registry.DESIGNS)}")
@@ -142,6 +143,9 @@ def _run(args: argparse.Namespace) -> int:
                     parts.append(f"on {backbone}: " + ", ".join(f"{k}={v}" for k, v in setting.items()))
                 identity = "; ".join(part for part in parts if part)
                 print(f"\n{design.name}: fields {list(design.field_names)}; identity setting {identity}")
+        if args.math:
+            for design in registry.DESIGNS.values():
+                print(f"\n## {design.name}\n\n{design.math}")
     elif args.command == "convert":
         from .conversion import convert
 

@@ -94,7 +94,10 @@ class ZooModel:
 
     @property
     def math(self) -> str:
-        return "\n\n".join(design.math for design in self.designs)
+        """Markdown: the design's `Design.math`; for a composition each design's, in order, under its own heading."""
+        if len(self.designs) == 1:
+            return self.designs[0].math
+        return "\n\n".join(f"### The {design.name} design\n\n{design.math}" for design in self.designs)
 
     @property
     def is_decoder(self) -> bool:

@@ -101,7 +101,9 @@ class Design:
     layer_extension: the `LayerExtension` module class (`hf_archs.core.layers`) attached at construction to each
         chosen layer (`chosen_layers`), which maps the stock layer's output to the layer's new output and may run whole
         layers of its own (structural designs such as multi-scale layers), or None.
-    math: markdown of the design's math, for docs and model cards (the design folder's docstring holds it too).
+    math: markdown of the design's math, complete and the one place it is written: the design package's docstring
+        (`with_math`), the model cards (`hf_archs.evaluation.cards.refresh_math`), converted checkpoints' READMEs
+        and `hf-archs list --math` render it.
     position_encoding_when: config -> whether `position_encoding` is built for this config (None: always), for a
         design whose settings choose between replacing the position table and other mechanisms (or that also runs on
         backbones without a table).
@@ -181,6 +183,14 @@ class Design:
             raise UnknownDesignKeyError(
                 f"{unknown} are not fields of the {self.name!r} design; its fields are {list(self.field_names)}."
             )
+
+
+def with_math(doc: str | None, *designs: Design) -> str | None:
+    """A design package's docstring followed by its designs' math, so that `help(package)` shows the math that
+    `Design.math` holds (None stays None: `python -OO` strips docstrings)."""
+    if doc is None:
+        return None
+    return doc + "".join(f"\nThe math of the {design.name} design:\n\n{design.math}\n" for design in designs)
 
 
 @dataclass(kw_only=True)

@@ -119,7 +119,11 @@ def add_subcommands(subparsers) -> None:
     lb.add_argument(
         "--output", default=None, help="file to write (e.g. LEADERBOARD.md), replaced atomically; default: stdout"
     )
-    lb.add_argument("--cards", default=None, help="also regenerate the result tables of the cards in this folder")
+    lb.add_argument(
+        "--cards",
+        default=None,
+        help="also regenerate the result tables and Math sections (from `Design.math`) of the cards in this folder",
+    )
     lb.add_argument(
         "--rejudge",
         action="store_true",
@@ -191,10 +195,12 @@ def run(args: argparse.Namespace) -> int:
                 print(f"rejudged: {rejudge(path.parent).name}")
         markdown = write_leaderboard(args.results, args.output)
         if args.cards:
-            from .cards import refresh_cards
+            from .cards import refresh_cards, refresh_math
 
             for line in refresh_cards(args.results, args.cards):
                 print(f"card table regenerated: {line}")
+            for card in refresh_math(args.cards):
+                print(f"card math regenerated: {card}")
         if args.output is None:
             print(markdown)
         else:

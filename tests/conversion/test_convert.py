@@ -9,7 +9,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, MistralConfig, MistralForC
 from hf_archs import UnsupportedSourceError
 from hf_archs.cli import main as cli
 from hf_archs.conversion import IDENTITY_ATOL, ConversionError, convert
-from hf_archs.registry import UnknownDesignError
+from hf_archs.registry import UnknownDesignError, zoo_model
 from tests.conftest import quiet
 
 
@@ -50,6 +50,7 @@ def test_minilm_converts_exactly_and_stays_a_sentence_transformer(minilm_dir, tm
 
     card = (out / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: transformers\n") and f"base_model: {minilm_dir}" in card
+    assert f"\n## Math\n\n{zoo_model('semantic', 'bert').math}\n\n## Conversion\n" in card  # the design's math
     assert json.loads((out / "config.json").read_text())["model_type"] == "semantic_bert"
     assert (out / "modules.json").exists() and (out / "tokenizer.json").exists()
 

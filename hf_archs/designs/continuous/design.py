@@ -148,22 +148,41 @@ class ContinuousPositionEncoding(PositionEncoding):
         return f"encoding_dim={self.w1.numel()}, positions={kind}, residual_table={self.residual is not None}"
 
 
+MATH = """\
+An MLP of the (float) position u is added to the token embeddings in place of the backbone's learned position table:
+
+    pe(u) = W2 · GELU(W1 · u + b1) / E² + b2,    W1, b1 ∈ R^E, W2 ∈ R^{d×E}, b2 ∈ R^d
+
+E = `continuous_encoding_dim` (64 by default). The MLP's input u is
+
+- raw positions (default): u = p / scale, p the position (integer or float `position_ids`), scale =
+  `max_position_embeddings` unless `continuous_scale` says otherwise, so the trained range is [0, 1) and longer
+  inputs extrapolate;
+- normalized positions (`continuous_normalize=True`): u = k / (n − 1) for the k-th of a row's n tokens (0 when
+  n = 1), computed per row from the attention mask, so padding on either side does not shift it (four tokens:
+  [0, 1/3, 2/3, 1]). Explicit `position_ids` are then taken as such coordinates.
+
+Why 1/E²: the hidden units start as ramps of slope ±E with kinks spread over [0, 1], which sum to about E²/2.
+Divided by E², one Adam step (which moves every entry of W2 by about lr) moves pe by at most about lr, as it moves a
+row of the stock table; unscaled, one step at lr 5e-4 moved every position's encoding by ~20× MiniLM's token
+embeddings (training collapsed).
+
+**Conversion** ("fitted") fits the MLP to the stock table T (P × d) at u = p / scale, p = 0 … P − 1: least squares
+for W2, b2 on hidden units whose GELU kinks are spread over [0, 1], then Adam on all four weights; the fit error and
+the change in the model's outputs are reported.
+
+**Exact variant, a setting and not the design:** `continuous_residual_table=True` adds a frozen table R (a buffer: no
+optimizer or LoRA adapter changes it), set at conversion to R = T − pe at the integer positions 0 … P − 1 and
+linearly interpolated between them (raw positions only; positions beyond P − 1 are refused). pe + R = T reproduces
+the stock model within float32 rounding while the MLP trains. It is the zoo's identity setting (what
+`hf-archs convert` produces without `--set`); the design itself is the pure MLP:
+`--set continuous_residual_table=false`."""
+
+
 CONTINUOUS = Design(
     name="continuous",
     summary="a learned table of positions replaced by an MLP of the (float) position: pe = W2·GELU(W1·p + b1)/E² + b2",
-    math=(
-        "pe(u) = W2 · GELU(W1 · u + b1) / E² + b2 is added to the token embeddings in place of the learned position "
-        "table (W1, b1 ∈ R^E, W2 ∈ R^{d×E}, b2 ∈ R^d, E = `continuous_encoding_dim`; the E ramps of slope ±E sum to "
-        "about E²/2, and the 1/E² keeps one Adam step from moving pe by more than about lr, as for a table row). "
-        "u is the raw position over a scale, u = p / scale (scale = `max_position_embeddings` unless set), or the "
-        "normalized position u = k / (n − 1) of the k-th of a row's n tokens, computed from the attention mask so "
-        "that padding on either side does not shift it. Positions may be fractional (float `position_ids`). "
-        "Conversion fits the MLP to the stock table (least squares for W2, b2 on spread GELU units, then Adam on all "
-        "four); the fit error and the change in outputs are reported. The exact variant "
-        "(`continuous_residual_table=True`, a setting) adds a frozen table R = stock table − fitted MLP at the stock "
-        "integer positions (linearly interpolated between them), which reproduces the stock model while the MLP "
-        "trains."
-    ),
+    math=MATH,
     fields=ContinuousFields,
     identity={"continuous_residual_table": True},
     active={"continuous_residual_table": False},

@@ -19,7 +19,7 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
 def encode(u: torch.Tensor, w1, b1, w2, b2, hidden_scale: float = 1.0) -> torch.Tensor:
     """(..., L) coordinates -> (..., L, d): W2 · (GELU(W1 · u + b1) · hidden_scale) + b2, one position at a time.
 
-    The continuous design's hidden_scale is 1 / E²; 1 is the plain MLP (the positional switch's `continuous`)."""
+    The continuous design's hidden_scale is 1 / E² (as the positional switch's `continuous`); 1 is the plain MLP."""
     flat = u.reshape(-1)
     rows = [w2 @ (gelu(w1 * flat[i] + b1) * hidden_scale) + b2 for i in range(flat.numel())]
     return torch.stack(rows).reshape(*u.shape, -1)

@@ -95,13 +95,27 @@ class DictionaryInput(FeedForwardInput):
             init.normal_(self.weight, std=std)
 
 
-MATH = (
-    "FFN_l(x_i) -> FFN_l(x_i + W_l · D[t_i]) in the chosen layers: t_i is token i's id, D (vocab × r) a frozen table "
-    "of dictionary entries (per token, the normalized mean sentence embedding of the WordNet definitions of the "
-    "lemmas that token is, or starts; zero for tokens with none), W_l (hidden × r, `dictionary.weight`) learned. "
-    "Since the FFN's first layer A is linear, A·(x + W·e) = A·x + (A·W)·e: the FFN input [x ; e] with new columns "
-    "A·W. W = 0 is exactly the stock model, and W gets gradient there already."
-)
+MATH = """\
+In each chosen layer l (`dictionary_layers`, default: every layer) the feed-forward block gets a second input:
+
+    FFN_l(x_i)  ->  FFN_l(x_i + W_l · D[t_i])
+
+x is the FFN's input (after its norm on a pre-norm decoder: Llama's `post_attention_layernorm`, Gemma 3's
+`pre_feedforward_layernorm`; the attention block's output on BERT, whose residual around the FFN is unchanged), t_i
+token i's id, D (vocab × r, r = `dictionary_size`) a frozen table holding a representation of each token's dictionary
+entry, and W_l (hidden × r, `dictionary.weight`) a learned projection per chosen layer. As the FFN's first layer A is
+linear, A·(x + W·e) = A·x + (A·W)·e: the same as feeding [x ; e] to the FFN with the new columns A·W, so the FFN's
+non-linearity combines both inputs. No attention to dictionary entries: O(L).
+
+**The table:** for each token of the model's tokenizer that is a WordNet lemma (tokenized to that one token) or,
+failing that, the first token of lemmas, D[t] is the unit-normalized mean of the sentence embeddings
+(all-MiniLM-L6-v2, r = 384) of those lemmas' "lemma: definition" texts; tokens with no entry, and ids past the
+table's rows, get zero. D is a buffer saved with the model (vocab × r floats: 47 MB for BERT's 30522 × 384 in
+float32), frozen and not in LoRA adapters; `dictionary_table_source` records what built it (`"random"`: a seeded
+placeholder of unit rows, until a table is installed with `table.install_table`).
+
+**Identity setting:** W = 0 (`dictionary_init_std=0`) is exactly the stock model, and W gets gradient there already:
+∂L/∂W_l = Σ_i (∂L/∂x̃_i) · D[t_i]ᵀ with x̃_i = x_i + W_l · D[t_i]."""
 
 
 def _dictionary_layers(config) -> list[int]:

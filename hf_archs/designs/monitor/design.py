@@ -165,17 +165,38 @@ class ParentMonitor(SideBranch):
                 init.zeros_(module.bias)
 
 
+MATH = """\
+A side branch of a decoder scores every token for "this step went wrong". For each monitored layer l
+(`monitor_layers`, default: the last layer), x_i = LayerNorm(h_i^l) is the output hidden state of layer l at
+position i, normalized without affine weights (the scale of a decoder's residual stream varies by orders of
+magnitude between layers and models). Per head h (d_h = d / H):
+
+    window(i) = { j : i − W < j ≤ i, j not padding }                     (never a later position)
+    a_l(i, j) = softmax_{j ∈ window(i)} (Q_l x_i)_h · (K_l x_j)_h / √d_h
+    c_l(i)    = O_l [ Σ_j a_l(i, j) (V_l x_j)_h ]_h                        (cross-attention to earlier states)
+    z_i       = concat_l [ c_l(i), S_l x_i ]                               (what came before, what is now)
+    s_i       = w_2 · GELU(W_1 z_i + b_1) + b_2,    anomaly score p_i = σ(s_i)
+
+Q_l, K_l, V_l, S_l: Linear(hidden → d); O_l: Linear(d → d); W_1: 2d per monitored layer → d; w_2: d → 1; all with
+bias. W = `monitor_window` (32), d = `monitor_dim` (64), H = `monitor_heads` (4); `monitor_threshold` (0.5) is the
+score above which the monitored generation strategies intervene.
+
+**Outputs:** the model output carries `anomaly_logits` s and `anomaly_scores` p, shape (batch, L). The branch reads
+the hidden states through forward hooks and returns nothing to the main path, so logits, hidden states, the KV cache
+and `generate()` are the stock model's bitwise, for any monitor weights.
+
+**Decoding with a KV cache:** pass `monitor_memory` (the stacked states of the monitored layers at earlier positions,
+returned as `monitor_memory` by a call that received one; start with `torch.empty(0)`) and the full 2D padding mask;
+a cached call without it returns `None` scores rather than scores that could not see their window.
+
+**Training:** a per-token binary cross-entropy on s against labels of the tokens known to be wrong, the base frozen
+(or LoRA)."""
+
+
 MONITOR = Design(
     name="monitor",
     summary="a side branch scoring every token for anomaly (cross-attention to a window of earlier states + MLP)",
-    math=(
-        "For each monitored layer l, x_i = LayerNorm(h_i^l) (no affine weights); per head, "
-        "a_l(i, j) = softmax over j in window(i) = {i − W < j ≤ i, not padding} of (Q_l x_i)·(K_l x_j)/√d_h; "
-        "c_l(i) = O_l Σ_j a_l(i, j) V_l x_j; z_i = concat_l [c_l(i), S_l x_i]; anomaly logit "
-        "s_i = w_2·GELU(W_1 z_i + b_1) + b_2 and score p_i = σ(s_i). The branch reads hidden states through hooks "
-        "and returns nothing to the main path: logits, cache and generation are the stock model's for any monitor "
-        "weights. Outputs carry `anomaly_logits` and `anomaly_scores` (batch, L)."
-    ),
+    math=MATH,
     fields=MonitorFields,
     identity={},
     active={"monitor_layers": [0, 1], "monitor_window": 4, "monitor_heads": 2, "monitor_dim": 16},

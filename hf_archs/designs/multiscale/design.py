@@ -168,19 +168,43 @@ def multiscale_layer_indices(config) -> list[int]:
     )
 
 
+MATH = """\
+A chosen layer's output becomes a fusion of full transformer layers of several widths:
+
+    y = Fuse(concat_s Block_s(P_s x)),    s ∈ scales (default d/6, d/3, 2d/3, d: 64, 128, 256, 384 for d = 384)
+
+x is the layer input (batch, L, d). For each narrower width s < d, P_s is Linear(d → s) (with bias) and Block_s a
+full layer of the backbone's family at width s: attention with s / head_dim heads of the stock head dim (KV heads
+scaled alike, at least one), an MLP of width intermediate_size · s / d, the family's norms, residuals and dropout; it
+runs on the model's own masks (causal, sliding window, padding), rotary embeddings and KV cache, where it keeps a
+cache layer of its own. The full-width branch is the stock layer itself, with P_d = identity (a learned d × d map in
+front of a layer whose first operations are linear would mostly re-parametrize the stock weights, and would cost d²
+parameters per layer). Fuse is Linear(Σs → d) with bias on the concatenation. `multiscale_layers` chooses the layers
+(default: every layer), `multiscale_scales` the widths (each narrower one a multiple of d / heads, the largest
+equal to d; the default sixths are rounded down to such multiples).
+
+**Identity setting:** Fuse = [0 | I], bias 0, selects the full-width branch, so the converted model computes the
+stock model exactly (0 · a + 1 · b = b in floating point). The narrower branches are initialized like the family's
+layers and contribute once Fuse's columns for them move off zero (`multiscale_branch_weight` = w draws those columns
+from N(0, w²) instead; not the identity). At the identity only Fuse gets gradient; every other new weight gets it
+after one step.
+
+**Placement** (`multiscale_placement`): `"layers"` (default) as above; `"after_encoder"` puts one multi-scale block
+after the last layer (before a decoder's final norm), on that layer's output h:
+
+    y = h + Fuse(concat_s Block_s(P_s h)),    every width a new layer (Block_d too), P_d = identity
+
+The stock model is untouched and the block adds capacity on top; Fuse = 0 is the identity (h + 0 = h, exact).
+
+Branch layers are not layers of the model: `output_hidden_states` has one entry per stock layer (each the fused
+output of its layer; with `"after_encoder"` the last entry is y) and `output_attentions` one map per stock layer,
+with the stock head count."""
+
+
 MULTISCALE = Design(
     name="multiscale",
     summary="multi-scale layers: y = Fuse(concat_s Block_s(P_s x)), full transformer layers of several widths",
-    math=(
-        "y = Fuse(concat_s Block_s(P_s x)) replaces a layer's output: for each width s of `multiscale_scales` "
-        "(default d/6, d/3, 2d/3, d), P_s: Linear(d → s) and Block_s a full layer of the family of width s "
-        "(attention with s / head_dim heads, MLP of width intermediate · s / d, norms), on the same masks, rotary "
-        "embeddings and KV cache (its own cache layer); Fuse: Linear(Σs → d). The full-width branch is the stock "
-        "layer (P_d = identity). Identity setting: Fuse = [0 | I] selects it, so conversion is exact; the narrower "
-        "branches are initialized normally and contribute once Fuse's columns for them move off zero. Placement "
-        "'after_encoder': one block after the last layer, y = h + Fuse(concat_s Block_s(P_s h)) with every width a "
-        "new layer; Fuse = 0 is the identity."
-    ),
+    math=MATH,
     fields=MultiscaleFields,
     identity={"multiscale_branch_weight": 0.0},
     active={"multiscale_branch_weight": 0.05},

@@ -59,16 +59,33 @@ def layer_patterns(config) -> list[str]:
     return [overrides.get(layer, cycle[layer % len(cycle)]) for layer in range(config.num_hidden_layers)]
 
 
+MATH = """\
+Layer l attends with the pattern p(l) = overrides[l] if l is overridden, else patterns[l mod len(patterns)], one of
+
+    bidirectional:  query i may see every key j            (an encoder layer)
+    forward:        query i may see the keys j ≤ i          (a causal decoder layer)
+    backward:       query i may see the keys j ≥ i          (an anti-causal layer, reading the future only)
+
+combined with the padding mask (a padding key is never seen, whichever side it is on) and, on sliding-window layers
+of width W, with |i − j| < W in the layer's own direction. The attention itself is stock,
+softmax(s · q·kᵀ + mask) v with the backbone's scaling s and position encoding; the design adds no parameters.
+Config fields: `oscillating_layer_attention_patterns` (the cycle; default
+`["bidirectional", "forward", "backward"]`) and `oscillating_layer_overrides` (`{layer: pattern}`).
+
+**Identity setting:** every layer the backbone's own pattern: `forward` on a decoder, `bidirectional` on an encoder
+(those layers keep the stock mask, KV cache included); conversion sets it and checks it.
+
+**Decoding:** a model with any non-causal layer is an encoder (embeddings, masked LM, classification): it cannot
+decode left to right with a KV cache (a new token would change the states of the tokens before it). `generate()`
+refuses, naming the layers; `generate(..., use_cache=False)` recomputes the whole sequence at every step (each layer
+with its own pattern over the current sequence), and a forward pass that extends a cache through a non-causal layer
+raises. A model whose layers are all `forward` generates with a cache like the stock model."""
+
+
 OSCILLATING = Design(
     name="oscillating",
     summary="layers cycle through bidirectional, forward (causal) and backward (anti-causal) attention masks",
-    math=(
-        "Layer l attends with pattern p(l) = overrides[l], else patterns[l mod len(patterns)]: `bidirectional` "
-        "(query i sees every key j), `forward` (j ≤ i) or `backward` (j ≥ i), always combined with the padding mask "
-        "and, on Gemma 3 sliding-window layers, with |i − j| < W. Attention is otherwise stock and the design adds no "
-        "parameters. Every layer `forward` is the stock decoder, every layer `bidirectional` the stock BERT; with any "
-        "non-causal layer the model is an encoder and cannot decode with a KV cache."
-    ),
+    math=MATH,
     fields=OscillatingFields,
     identity={},
     # Every layer the backbone's own mask: causal on a decoder, bidirectional on an encoder.

@@ -406,21 +406,51 @@ class RelativePositionBias(LogitTerm):
         return f"variant={self.variant}, heads={self.num_heads}"
 
 
-MATH = (
-    "One switch, `positional_encoding`, picks how positions p reach the model. Absolute encodings pe(p) are added "
-    "to the token embeddings in place of the learned table (BERT): learned T[p]; scaled T[p]·s[p]; sinusoidal "
-    "a·(sin(p·ω_k), cos(p·ω_k)) in channels (2k, 2k+1), ω_k = 10000^(−2k/d); continuous W2·GELU(W1·p/P + b1)/E² + b2; "
-    "dynamic replaces x + pe(p) by x⊙c + (S(p)⊙s) ⊙ σ(MLP(x)·f_c) ⊙ σ(ℓ/P·f_ℓ), the unit sinusoid S gated per channel "
-    "by the content x (MLP: Linear(d, 2d), GELU, Linear(2d, d)) and by the row's own length ℓ (encoders only), "
-    "initialized to equal sinusoidal. "
-    "Relative encodings add a per-head bias to the logits, logits_h(i, j) = q_i·k_j/√d + B_h(i, j): alibi "
-    "B_h = −m_h·|p_i − p_j|, m_h = 2^(−8h/H); t5 B_h = b[bucket(p_j − p_i), h] (exact buckets for short distances, "
-    "logarithmic up to a max distance); relative (Shaw, clipped) "
-    "B_h = (x_i W_r)_h · a[clip(p_j − p_i, −K, K), h]/√d_r. "
-    "rope rotates q and k by position (the decoders' own); nope gives no position signal (the causal mask alone "
-    "orders tokens). Identity: learned on BERT, rope on the decoders (exact conversion); every other variant "
-    "removes the stock encoding, so its fidelity is reported, not exact, and training adapts it."
-)
+MATH = """\
+One config switch, `positional_encoding`, picks how token positions p reach the model, on the backbones where each
+variant applies (None: the backbone's own encoding).
+
+**Absolute encodings**, added to the token embeddings in place of the learned table (backbones that have one: BERT);
+p integer or float, float p linear between the rows of a table, positions beyond a table refused:
+
+- learned: pe(p) = T[p], the stock table; scaled: pe(p) = T[p] · s[p], s ∈ R^P initialized to 1 (exact too);
+- sinusoidal: pe(p)_{2k} = a · sin(p ω_k), pe(p)_{2k+1} = a · cos(p ω_k), ω_k = 10000^(−2k/d), fixed; a =
+  `positional_sinusoidal_scale` (default √2 × initializer_range, the RMS of a fresh learned table);
+- continuous: pe(p) = W2 · GELU(W1 · p / P + b1) / E² + b2 (E = `positional_continuous_dim`, 64; P =
+  max_position_embeddings);
+- dynamic: x + pe(p) becomes x ⊙ c + (S(p) ⊙ s) ⊙ σ(MLP(x) · f_c) ⊙ σ(ℓ / P · f_ℓ): the unit sinusoid S gated per
+  channel by the content x (word + token-type embeddings; MLP = Linear(d, 2d) → GELU → Linear(2d, d)) and by the
+  row's own length ℓ (1 + its last position); c, s ∈ R^d per-channel scales, f_c, f_ℓ scalars. Positions are counted
+  per row from the attention mask, so a row's encoding does not change with padding on either side or with the
+  length of the batch. Initialized with c = 1, the MLP's output layer zero, f_ℓ = 0 and s = 4a: both gates are 1/2
+  and the variant starts as exactly `sinusoidal`. Encoders only: on a decoder the length gate would change a token's
+  encoding as its row grows, so cached keys would not match a recompute.
+
+**Relative encodings**, a per-head bias on the attention logits (every backbone; RoPE is dropped on the decoders and
+the learned table on BERT):
+
+    logits_h(i, j) = s · q_i·k_j + B_h(i, j) + mask(i, j)
+
+- alibi: B_h = −m_h · |p_i − p_j|, m_h = 2^(−8h/H) for h = 1 … H (H a power of two; otherwise ALiBi's
+  interleaving). No parameters.
+- t5: B_h = b[bucket(p_j − p_i), h], a learned scalar per bucket and head (N × H per layer, N =
+  `positional_num_buckets`, 32). Bidirectional buckets on an encoder (N/2 per direction), one-sided on a decoder;
+  of the n buckets of a direction, distances below n/2 get their own bucket, longer ones a logarithmic bucket up to
+  `positional_bucket_max_distance` (128), the last bucket beyond.
+- relative (Shaw et al., clipped): B_h = (x_i W_r)_h · a[clip(p_j − p_i, −K, K), h] / √d_r, with the term's own
+  per-head query projection W_r (d × H·d_r) of the attention input x and a learned embedding a ((2K+1) × H × d_r)
+  per clipped distance, per layer; K = `positional_max_distance` (32), d_r = `positional_relative_dim` (16).
+
+The biases read each token's position (the caller's `position_ids`, else each row's real tokens counted from 0,
+after the cached ones); cached keys keep their positions, so cached decoding and left padding give the same distances
+as a full forward. Fractional positions are rounded for t5 and relative, used as they are by alibi (and by rope).
+
+**rope**: q and k rotated by position (the decoders' own); **nope**: no position signal (on a decoder the causal mask
+alone orders the tokens).
+
+**Identity setting:** the backbone's own encoding, learned on BERT and rope on the decoders (exact conversion). Every
+other variant removes the stock encoding, so the converted model's difference from the stock one is reported, not
+exact, and training (LoRA, with the variant's new parameters trained in full) adapts it."""
 
 
 def content_gated_embeddings_forward(

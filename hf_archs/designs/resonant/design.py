@@ -113,17 +113,38 @@ class ResonantTerm(LogitTerm):
         return f"heads={self.num_heads}, top_k={self.top_k}, squared={self.squared}"
 
 
-MATH = (
-    "logits_h(i, j) = q_h(i)·k_h(j) / sqrt(head_dim) + lambda_h · Res_h(i, j) / temperature (+ mask). Per head, a "
-    "learned projection of the attention input x_i gives P slot logits, P quaternions (normalized) and P phases; "
-    "the active set A_i is the top-k slots (straight-through gradients through sigmoid(slot logits)). "
-    "Res(i, j) = a·|A_i∩A_j|/|A_i∪A_j| + b·mean_{p∈A_i∩A_j} |q_ip·q_jp| + "
-    "c·(mean_{p∈A_i∩A_j} cos(phi_ip − phi_jp) + 1)/2, a+b+c = 1, and Res = 0 when the intersection is empty; "
-    "0 ≤ Res ≤ 1, Res(i, j) = Res(j, i), Res(i, i) = 1. The model computes the defining |q·q'| slot by slot "
-    "(`resonant_quaternion='abs'`, memory O(heads·L²), never heads·L²·P); `'squared'` uses (q·q')², an inner product "
-    "over the 10 products of quaternion components, so the whole score is three matmuls of per-token features. "
-    "lambda (`resonant.weight`, one per head) is learned; lambda = 0 is exactly the stock model."
-)
+MATH = """\
+Tokens as sparse slot states; the attention logits gain their resonance. Per head, a learned projection of the
+attention input x_i (after the layer's input norm on a pre-norm backbone) gives P slot logits l_ip, P quaternions
+q_ip (normalized to unit length, ‖q‖ floored at `resonant_eps`) and P phases phi_ip (P = `resonant_num_slots`, 16).
+The active set A_i is the top-k slots of l_i (k = `resonant_top_k`, 4). Between tokens i and j:
+
+    Res(i, j) = a · |A_i ∩ A_j| / |A_i ∪ A_j|
+              + b · mean over p ∈ A_i ∩ A_j of |q_ip · q_jp|
+              + c · (mean over p ∈ A_i ∩ A_j of cos(phi_ip − phi_jp) + 1) / 2,     a + b + c = 1, a, b, c ≥ 0
+
+and Res(i, j) = 0 when A_i ∩ A_j is empty. So 0 ≤ Res ≤ 1, Res(i, j) = Res(j, i), Res(i, i) = 1, and flipping the
+sign of any quaternion changes nothing. a, b, c = `resonant_weight_jaccard`, `_quaternion`, `_phase` (1/3 each).
+
+**Hybrid** (the `resonant_*` model types):
+
+    logits_h(i, j) = s · q_h(i)·k_h(j) + lambda_h · Res_h(i, j) / temperature + mask(i, j)
+
+with s the backbone's attention scaling and lambda (`resonant.weight`, one per head) learned, in each layer of
+`resonant_layers` (default: every layer).
+
+**Gradients:** top-k has none, so the active-set indicator m uses a straight-through estimator,
+m = topk_indicator(l) + sigmoid(l) − stop_gradient(sigmoid(l)): exact 0/1 values forward, sigmoid'(l) backward.
+
+**Computation:** with m the 0/1 slot indicator, every term is a sum over slots of products of per-token features
+(intersection ⟨m_i, m_j⟩; union 2k − intersection; phase sum ⟨m cos phi⟩·⟨m cos phi⟩ + ⟨m sin phi⟩·⟨m sin phi⟩)
+except |q · q'|. The model computes |q · q'| one slot at a time (`resonant_quaternion="abs"`, the definition; memory
+O(heads · L²), never heads · L² · P), or, with `resonant_quaternion="squared"`, (q · q')², which is the inner product
+of the 10 products of quaternion components (√2 on the cross terms) and keeps every property above; the whole score
+is then three matmuls per head.
+
+**Identity setting:** lambda = 0 (`resonant_lambda_init=0`) is exactly the stock model: conversion copies the weights
+and sets lambda = 0. At lambda = 0 only lambda receives gradient; the projections start learning once lambda moves."""
 
 
 def _resonant_layers(config) -> list[int]:
@@ -155,13 +176,18 @@ class ResonantPureTerm(ResonantTerm):
 # No setting of the pure variant is the stock model; conversion starts here and trains (attention transfer).
 PURE_START = {"resonant_lambda_init": 5.0}
 
-PURE_MATH = (
-    "logits_h(i, j) = lambda_h · Res_h(i, j) / temperature (+ mask): the resonance score replaces q·k (q and k are "
-    "still computed, for the KV cache, and get no gradient). Res, its neural form and its gradients are those of the "
-    "hybrid design. No setting is the stock model: conversion fits every layer's resonance projection and lambda to "
-    "the stock layer's attention maps (attention transfer, KL(stock ‖ resonant) on the stock layer inputs, "
-    "`resonant_transfer_steps` Adam steps) and reports the KL before and after; LoRA training follows."
-)
+PURE_MATH = """\
+**Pure** (the `resonant_pure_*` model types): the resonance score replaces q·k,
+
+    logits_h(i, j) = lambda_h · Res_h(i, j) / temperature + mask(i, j)
+
+with Res, its slot states and its gradients as in the hybrid design (`resonant_*` fields); q and k are still
+computed, for the KV cache, and get no gradient. lambda (one per head) learns how sharp the maps are.
+
+**Conversion** ("trained"): no setting is the stock model. Conversion starts from lambda = 5
+(`resonant_lambda_init=5`), fits every layer's resonance projection and lambda to the stock layer's attention maps
+(attention transfer: KL(stock ‖ resonant) on the stock layer inputs, `resonant_transfer_steps` full-batch Adam steps,
+100 by default) and reports the KL before and after; LoRA training follows."""
 
 RESONANT_PURE = Design(
     name="resonant_pure",

@@ -67,15 +67,25 @@ class SemanticTerm(LogitTerm):
         return f"heads={self.weight.numel()}"
 
 
+MATH = """\
+For head h of a chosen layer, with x the attention's input (after the layer's input norm on a pre-norm backbone):
+
+    logits_h(i, j) = s · q_h(i)·k_h(j) + tau_h · cos(x_i, x_j) + mask(i, j)
+
+s is the backbone's attention scaling (1/√head_dim; query_pre_attn_scalar^−1/2 on Gemma 3) and q, k are the stock
+ones (rotated and normed as the backbone does). cos(x_i, x_j) = x̂_i·x̂_j with x̂ = x / max(‖x‖, eps)
+(`semantic_eps`): one L×L similarity shared by every head of the layer. tau (`semantic_tau.weight`) is one learnable
+scalar per head, or one per layer shared by its heads (`semantic_per_head=False`), in each layer of `semantic_layers`
+(default: every layer). The mask (padding, causal, sliding window) applies to the sum; the rest of the layer is stock.
+
+**Identity setting:** tau = 0 (`semantic_tau_init=0`) is exactly the stock model: conversion copies the weights,
+sets tau = 0 and checks it. tau gets gradient there already (∂logits_h(i, j)/∂tau_h = cos(x_i, x_j))."""
+
+
 SEMANTIC = Design(
     name="semantic",
     summary="attention logits + tau_h * cos(x_i, x_j): a learnable per-head pull towards similar tokens",
-    math=(
-        "logits_h(i, j) = q_h(i)·k_h(j) / sqrt(head_dim) + tau_h · cos(x_i, x_j) (+ mask), where x is the attention "
-        "input (after the input norm for Llama and Gemma 3, the layer input for BERT) and cos is one L×L matrix "
-        "shared by the heads of a layer. tau (`semantic_tau.weight`, one per head) is learned; tau = 0 is exactly "
-        "the stock model."
-    ),
+    math=MATH,
     fields=SemanticFields,
     identity={"semantic_tau_init": 0.0},
     active={"semantic_tau_init": 0.5},

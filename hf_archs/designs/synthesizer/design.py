@@ -162,15 +162,32 @@ class SynthesizerTerm(LogitTerm):
         return f"heads={self.num_heads}, max_positions={self.max_positions}, dense={self.dense}, random={self.random}"
 
 
-MATH = (
-    "logits_h(i, j) = q_h(i)·k_h(j) / sqrt(head_dim) + a_h · D_h(i, j) + b_h · R_h(i, j) (+ mask). Dense: "
-    "D_h(i, j) = F(x_i)[h, p_j] with F(x) = W2·relu(W1·x + b1) + b2, a 2-layer net from the attention input x_i to "
-    "heads × M logits; random: R_h(i, j) = T[h, p_i, p_j], a learned table. p is the absolute position the model "
-    "uses (RoPE's, or BERT's position embedding's), read from the KV cache for past keys; positions outside "
-    "[0, M − 1] (M = `synthesizer_max_positions`, by default `max_position_embeddings`) are refused, fractional ones "
-    "interpolate linearly between integer positions. a and b (`synthesizer.dense_weight`, "
-    "`synthesizer.random_weight`, one per head) are learned; a = b = 0 is exactly the stock model."
-)
+MATH = """\
+Synthesizer attention (Tay et al. 2020, "Synthesizer: Rethinking Self-Attention"), mixed with dot-product
+attention. Synthesized logits do not compare a query with a key; they are produced per position pair:
+
+- dense (`synthesizer_kind="dense"`): a 2-layer feed-forward net of the query token gives one logit per key position,
+  D_h(i, j) = F(x_i)[h, p_j], F(x) = W2 · relu(W1 · x + b1) + b2, from the attention input x (width d) through
+  r = `synthesizer_hidden_size` (16) hidden units to heads × M logits;
+- random (`"random"`): a learned table per head, independent of the tokens, R_h(i, j) = T[h, p_i, p_j],
+  T: heads × M × M; `"dense+random"` has both.
+
+The mixture is additive, with one learned weight per head and kind (`synthesizer.dense_weight`,
+`synthesizer.random_weight`):
+
+    logits_h(i, j) = s · q_h(i)·k_h(j) + a_h · D_h(i, j) + b_h · R_h(i, j) + mask(i, j)
+
+p_i is the absolute position of token i, the one the model itself uses (RoPE's on a decoder, the position
+embedding's on BERT; counted from each row's first real token when no `position_ids` are given), and read back from
+the KV cache for past keys, so the term is right under cache offsets and left padding. M =
+`synthesizer_max_positions`, by default the backbone's `max_position_embeddings` (at most 2^16, the positions the KV
+cache carries exactly); a position outside [0, M − 1] is refused with an error. Fractional positions (float
+`position_ids`) interpolate linearly between the two neighbouring integer positions (bilinearly for T), so an
+integer position is an exact lookup.
+
+**Identity setting:** a = b = 0 (`synthesizer_weight_init=0`) is exactly the stock model: conversion copies the
+weights and sets a = b = 0. At that point only a and b get gradient; F and T get it once a step moves a, b off zero.
+The paper's mixture α·S_syn + (1 − α)·S_dot also rescales q·k; keeping q·k fixed is what makes zero the identity."""
 
 
 def _synthesizer_layers(config) -> list[int]:
