@@ -201,6 +201,16 @@ class DesignFields:
         """Check the design's own fields against the rest of the config; raise ValueError naming the field."""
 
 
+def layers_in_field(field_name: str) -> Callable[[object], list[int]]:
+    """A `Design.chosen_layers` reading the layer indices from a config field (None in it: every layer)."""
+
+    def chosen_layers(config) -> list[int]:
+        layers = getattr(config, field_name)
+        return list(range(config.num_hidden_layers)) if layers is None else sorted(layers)
+
+    return chosen_layers
+
+
 def check_layer_indices(field_name: str, layers: list[int] | None, num_hidden_layers: int) -> None:
     """Refuse a design's layer-selection field (None = every layer) unless it holds distinct indices of layers, at
     least one (an empty list would build the design with nothing of its own)."""

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from transformers import initialization as init
 
-from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
+from ...core.design import Capabilities, Design, DesignFields, check_layer_indices, layers_in_field
 from ...core.feed_forward import FeedForwardInput, TokenTable
 
 
@@ -118,11 +118,6 @@ placeholder of unit rows, until a table is installed with `table.install_table`)
 ∂L/∂W_l = Σ_i (∂L/∂x̃_i) · D[t_i]ᵀ with x̃_i = x_i + W_l · D[t_i]."""
 
 
-def _dictionary_layers(config) -> list[int]:
-    layers = config.dictionary_layers
-    return list(range(config.num_hidden_layers)) if layers is None else sorted(layers)
-
-
 DICTIONARY = Design(
     name="dictionary",
     summary="FFN input + W_l * D[token]: a frozen per-token dictionary entry (WordNet glosses by MiniLM)",
@@ -131,7 +126,7 @@ DICTIONARY = Design(
     identity={"dictionary_init_std": 0.0},
     active={"dictionary_init_std": 0.1},
     capabilities=Capabilities(conversion="exact", cached_generation=True),
-    chosen_layers=_dictionary_layers,
+    chosen_layers=layers_in_field("dictionary_layers"),
     feed_forward_input=DictionaryInput,
     tasks=("retrieval", "mlm", "perplexity"),
 )

@@ -9,7 +9,7 @@ from transformers import initialization as init
 
 from ...core.attention import DesignAttention
 from ...core.compat import cache_argument
-from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
+from ...core.design import Capabilities, Design, DesignFields, check_layer_indices, layers_in_field
 from ...core.layers import LayerExtension, call_like, ensure_cache_layer, layer_input, outputs_not_recorded
 
 
@@ -163,9 +163,7 @@ class MultiScaleLayer(LayerExtension):
 def multiscale_layer_indices(config) -> list[int]:
     if config.multiscale_placement == "after_encoder":
         return [config.num_hidden_layers - 1]
-    return (
-        list(range(config.num_hidden_layers)) if config.multiscale_layers is None else sorted(config.multiscale_layers)
-    )
+    return layers_in_field("multiscale_layers")(config)
 
 
 MATH = """\

@@ -7,7 +7,7 @@ from torch import nn
 from transformers import initialization as init
 
 from ...core.attention import LogitTerm
-from ...core.design import Capabilities, ConversionPlan, Design, DesignFields, check_layer_indices
+from ...core.design import Capabilities, ConversionPlan, Design, DesignFields, check_layer_indices, layers_in_field
 from .naive import CHANNELS_PER_SLOT, resonance_abs_chunked, resonance_inner_product, slot_states
 
 
@@ -147,10 +147,6 @@ is then three matmuls per head.
 and sets lambda = 0. At lambda = 0 only lambda receives gradient; the projections start learning once lambda moves."""
 
 
-def _resonant_layers(config) -> list[int]:
-    return list(range(config.num_hidden_layers)) if config.resonant_layers is None else sorted(config.resonant_layers)
-
-
 RESONANT = Design(
     name="resonant",
     summary="attention logits + lambda_h * Res(i, j) / T: sparse slot states with quaternion and phase agreement",
@@ -162,7 +158,7 @@ RESONANT = Design(
         conversion="exact", cached_generation=True, identity_gradient="gate_first", discrete_choices=True
     ),
     logit_term=ResonantTerm,
-    chosen_layers=_resonant_layers,
+    chosen_layers=layers_in_field("resonant_layers"),
     tasks=("retrieval", "analogy", "mlm", "perplexity"),
 )
 
@@ -200,6 +196,6 @@ RESONANT_PURE = Design(
     capabilities=Capabilities(conversion="trained", cached_generation=True, discrete_choices=True),
     conversion=ConversionPlan(initialize="hf_archs.designs.resonant.transfer:attention_transfer", start=PURE_START),
     logit_term=ResonantPureTerm,
-    chosen_layers=_resonant_layers,
+    chosen_layers=layers_in_field("resonant_layers"),
     tasks=("retrieval", "analogy", "mlm", "perplexity"),
 )

@@ -7,7 +7,7 @@ from torch import nn
 from transformers import initialization as init
 
 from ...core.attention import LogitTerm
-from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
+from ...core.design import Capabilities, Design, DesignFields, check_layer_indices, layers_in_field
 from .attention import FUSED_KERNEL_KEY, semantic_fused_attention
 from .naive import semantic_bias, unit_normalize
 
@@ -91,8 +91,6 @@ SEMANTIC = Design(
     active={"semantic_tau_init": 0.5},
     capabilities=Capabilities(conversion="exact", cached_generation=True, kernels=(FUSED_KERNEL_KEY,)),
     logit_term=SemanticTerm,
-    chosen_layers=lambda config: (
-        list(range(config.num_hidden_layers)) if config.semantic_layers is None else sorted(config.semantic_layers)
-    ),
+    chosen_layers=layers_in_field("semantic_layers"),
     tasks=("retrieval", "mlm", "perplexity"),
 )

@@ -7,7 +7,7 @@ from torch import nn
 from transformers import initialization as init
 
 from ...core.attention import MAX_EXACT_POSITION, POSITION_FEATURES, LogitTerm, decode_positions, encode_positions
-from ...core.design import Capabilities, Design, DesignFields, check_layer_indices
+from ...core.design import Capabilities, Design, DesignFields, check_layer_indices, layers_in_field
 
 
 KINDS = ("dense", "random", "dense+random")
@@ -190,11 +190,6 @@ weights and sets a = b = 0. At that point only a and b get gradient; F and T get
 The paper's mixture α·S_syn + (1 − α)·S_dot also rescales q·k; keeping q·k fixed is what makes zero the identity."""
 
 
-def _synthesizer_layers(config) -> list[int]:
-    layers = config.synthesizer_layers
-    return list(range(config.num_hidden_layers)) if layers is None else sorted(layers)
-
-
 SYNTHESIZER = Design(
     name="synthesizer",
     summary="attention logits + a_h * F(x_i)[p_j] (dense) + b_h * T[h, p_i, p_j] (random): synthesized logits",
@@ -206,6 +201,6 @@ SYNTHESIZER = Design(
         conversion="exact", cached_generation=True, identity_gradient="gate_first", bounded_positions=True
     ),
     logit_term=SynthesizerTerm,
-    chosen_layers=_synthesizer_layers,
+    chosen_layers=layers_in_field("synthesizer_layers"),
     tasks=("retrieval", "mlm", "perplexity"),
 )
