@@ -36,7 +36,7 @@ def trained_parameters(data: dict, role: str) -> int | None:
     return counts.pop()
 
 
-def _parameters(n: int | None) -> str:
+def parameters_text(n: int | None) -> str:
     if n is None:
         return "–"
     return f"{n / 1e6:.2f}M" if n >= 1e5 else f"{n / 1e3:.1f}k"
@@ -45,7 +45,7 @@ def _parameters(n: int | None) -> str:
 def _capacity(data: dict) -> str:
     design, stock = trained_parameters(data, "design"), trained_parameters(data, "stock")
     ratio = f" (×{design / stock:.1f})" if design and stock else ""
-    return f"{_parameters(design)} / {_parameters(stock)}{ratio}"
+    return f"{parameters_text(design)} / {parameters_text(stock)}{ratio}"
 
 
 def _commit(data: dict) -> str:
@@ -83,10 +83,30 @@ _HEADER = [
 ]
 
 
+_NOT_RECORDS = ("comparison.json", "run.json", "cost.json", RECORDS_ARCHIVE)
+
+
+def stored_json(results_dir: str | Path) -> list[tuple[Path, object]]:
+    """Every readable `*.json` / `*.json.xz` file under a folder that may be a standalone record (not a run's own
+    files, nor the per-seed records of a comparison), with its content, in path order."""
+    found = []
+    for path in sorted([*Path(results_dir).rglob("*.json"), *Path(results_dir).rglob("*.json.xz")]):
+        if path.name in _NOT_RECORDS or path.parent.name.startswith("seed_"):
+            continue
+        try:
+            found.append((path, read_json(path)))
+        except (json.JSONDecodeError, lzma.LZMAError):
+            continue
+    return found
+
+
 def leaderboard_markdown(results_dir: str | Path = "results") -> str:
-    """Comparisons (`comparison.json`) and single evaluations (`*.json` records written by `hf-archs eval`).
+    """Comparisons (`comparison.json`), from-scratch pretraining (`hf-archs pretrain` records, `scratch.py`) and
+    single evaluations (`*.json` records written by `hf-archs eval`).
 
     Runs whose `run.json` marks them superseded or invalid leave the main table for a list with the reason."""
+    from .records import EvalRecord
+    from .scratch import is_pretrain_record, scratch_markdown
     from .stats import VERDICT_RULE
 
     results_dir = Path(results_dir)
@@ -120,18 +140,19 @@ def leaderboard_markdown(results_dir: str | Path = "results") -> str:
         lines += ["| name | budget | status |", "| --- | --- | --- |"]
         lines += [f"| {name} | {budget} | {status} |" for name, budget, status in retired]
 
-    evals, not_records = [], ("comparison.json", "run.json", "cost.json", RECORDS_ARCHIVE)
-    for path in sorted([*results_dir.rglob("*.json"), *results_dir.rglob("*.json.xz")]):
-        if path.name in not_records or path.parent.name.startswith("seed_"):
-            continue
-        try:
-            data = read_json(path)
-        except (json.JSONDecodeError, lzma.LZMAError):
-            continue
-        if isinstance(data, dict) and {"task", "metrics", "model_path", "record_version"} <= set(data):
+    evals, pretrained = [], []
+    for _, data in stored_json(results_dir):
+        if is_pretrain_record(data):  # judged in the from-scratch section, not a single evaluation
+            pretrained.append(EvalRecord.from_dict(data))
+        elif isinstance(data, dict) and {"task", "metrics", "model_path", "record_version"} <= set(data):
             evals.append(data)
-    if not comparisons and not evals:  # a wrong folder: an empty table would replace a real leaderboard
-        raise UserError(f"{results_dir} holds no results (comparison.json or `hf-archs eval` records).")
+    # A wrong folder: an empty table would replace a real leaderboard.
+    if not comparisons and not evals and not pretrained:
+        raise UserError(
+            f"{results_dir} holds no results (comparison.json, `hf-archs pretrain` or `hf-archs eval` records)."
+        )
+    if scratch := scratch_markdown(pretrained):
+        lines += ["", *scratch]
     if evals:
         lines += ["", "## Single evaluations (`hf-archs eval`, no training)", ""]
         lines += ["| model | task | budget | metrics | time |", "| --- | --- | --- | --- | --- |"]
