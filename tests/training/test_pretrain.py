@@ -10,6 +10,8 @@ from transformers import AutoTokenizer
 
 from hf_archs.cli import main
 from hf_archs.data.corpus import build_corpus, load_tokens
+from hf_archs.evaluation.leaderboard import leaderboard_markdown
+from hf_archs.evaluation.scratch import arm, pretrain_records, scratch_rows
 from hf_archs.training import pretrain
 
 
@@ -66,6 +68,10 @@ def test_decoder_run_writes_its_record_and_resumes_exactly(tiny_corpus, tmp_path
     assert full["details"]["parameters"]["design"] == 0
     command = full["details"]["command"]
     assert command[:2] == ["hf-archs", "pretrain"] and command[command.index("--max-steps") + 1] == "4"
+    # The leaderboard reads the real record: its arm from the command, and no table of its own (a lone stock arm).
+    assert [arm(r) for r in pretrain_records(tmp_path)] == ["stock"]
+    board = leaderboard_markdown(tmp_path)
+    assert "From scratch" not in board and "Single evaluations" not in board
 
     # An interrupted run: only the step-2 checkpoint is left. The rerun resumes from it and ends where the
     # uninterrupted run ended.
@@ -94,6 +100,7 @@ def test_design_runs_at_its_active_setting(tiny_corpus, tmp_path, preset, model_
     assert counts["total"] == counts["embeddings"] + counts["design"] + counts["backbone"]
     assert record["details"]["design_setting"] == zoo_model_for_type(model_type).active_setting
     assert record["role"] == "design"
+    assert [arm(r) for r in pretrain_records(tmp_path)] == [model_type]
     expected = {"loss", "perplexity"} | ({"loss@8x"} if preset.startswith("llama") else set())
     assert expected <= set(record["metrics"]) and np.isfinite(record["metrics"]["loss"])
 
@@ -118,3 +125,22 @@ def test_match_params_widens_stock_to_the_design_count(tiny_corpus):
     assert abs(matched - target) <= 0.02 * target
     with pytest.raises(ValueError, match="within 2%"):
         pretrain.matched_intermediate_size("llama-tiny", tokenizer, SEQ_LEN, 10)
+
+
+@pytest.mark.slow  # six runs (about 20 s on 2 cores)
+def test_leaderboard_judges_real_pretrain_records(tiny_corpus, tmp_path):
+    # 16 windows at the training length leave 2 at 8x it: the paired bootstrap needs two items.
+    argv = ["pretrain", "--corpus", str(tiny_corpus[0]), "--preset", "llama-tiny", "--max-steps", "1", *RUN]
+    argv += ["--eval-windows", "16"]
+    for seed in (0, 1, 2):
+        for model_type in ("stock", "positional_llama"):
+            assert main([*argv, "--model-type", model_type, "--seed", str(seed), "--out", str(tmp_path)]) == 0
+    (row,) = scratch_rows(pretrain_records(tmp_path))
+    assert (row.design, row.stock, row.seeds) == ("positional_llama", "stock", [0, 1, 2])
+    design = _record(tmp_path, "llama-tiny-positional_llama-seed0")["details"]["parameters"]["total"]
+    stock = _record(tmp_path, "llama-tiny-stock-seed0")["details"]["parameters"]["total"]
+    assert (row.design_parameters, row.stock_parameters) == (design, stock) and design > stock
+    assert [m.metric for m in row.metrics] == ["perplexity", "perplexity@2x", "perplexity@4x", "perplexity@8x"]
+    assert all(m.bootstrap is not None for m in row.metrics)
+    row_start = "| positional_llama | stock | llama-tiny | 16 | 64 | 0, 1, 2 | perplexity ↓ |"
+    assert row_start in leaderboard_markdown(tmp_path)
