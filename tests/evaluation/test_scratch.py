@@ -14,9 +14,10 @@ from hf_archs.training.pretrain import run_name
 
 BUDGET = {"preset": "llama-tiny", "seq_len": 16, "batch_size": 4, "steps": 4, "tokens": 256, "learning_rate": 1e-3}
 PARAMETERS = {"stock": 4_000_000, "semantic_llama": 4_500_000, "stock-matching-semantic_llama": 4_480_000}
+PARAMETERS["semantic_bert"] = PARAMETERS["semantic_llama"]
 
 
-def _write(out, model_type, seed, match=None, better=0.0):
+def _write(out, model_type, seed, match=None, better=0.0, task="pretrain_clm"):
     """One pretrain record: 8 validation windows at 1x and 4 at 2x; the design's 1x losses are `better` lower,
     its 2x losses the stock's with a symmetric perturbation (no real difference)."""
     rng = np.random.default_rng(seed)
@@ -24,7 +25,7 @@ def _write(out, model_type, seed, match=None, better=0.0):
     loss2 = 6.0 + rng.normal(0, 0.3, 4)
     if better:
         loss2 = loss2 + np.array([0.2, -0.2, 0.2, -0.2]) * (-1) ** seed + 0.01 * (seed - 1)
-    items = {"loss": loss.tolist(), "loss@2x": loss2.tolist()}
+    items = {"loss": loss.tolist(), "loss@2x": loss2.tolist()} if task == "pretrain_clm" else {"loss": loss.tolist()}
     metrics = {}
     for key, values in items.items():
         metrics[key] = float(np.mean(values))
@@ -34,7 +35,7 @@ def _write(out, model_type, seed, match=None, better=0.0):
     command += (["--match-params", match] if match else []) + ["--seed", str(seed), "--out", str(out), "--cpu"]
     arm = f"stock-matching-{match}" if match else model_type
     EvalRecord(
-        task="pretrain_clm",
+        task=task,
         model_path=str(out / name / "final"),
         config_hash="x",
         seed=seed,
@@ -85,6 +86,15 @@ def test_fewer_than_three_common_seeds_give_no_verdict(tmp_path):
     assert all(r.seeds == [0, 1] for r in rows)
     assert {m.verdict for r in rows for m in r.metrics} == {NO_VERDICT}
     assert f"| {NO_VERDICT} |" in leaderboard_markdown(tmp_path)
+
+
+def test_encoders_are_judged_on_their_mlm_loss(tmp_path):
+    for seed in (0, 1, 2):
+        _write(tmp_path, "stock", seed, task="pretrain_mlm")
+        _write(tmp_path, "semantic_bert", seed, better=0.5, task="pretrain_mlm")
+    (row,) = scratch_rows(pretrain_records(tmp_path))
+    assert row.task == "pretrain_mlm" and [(m.metric, m.verdict) for m in row.metrics] == [("loss", "better")]
+    assert row.metrics[0].design_mean == pytest.approx(row.metrics[0].stock_mean - 0.5, abs=0.05)
 
 
 def test_no_section_without_pretrain_records(tmp_path):
