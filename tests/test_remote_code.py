@@ -39,6 +39,7 @@ def test_flat_name_collisions_are_refused(monkeypatch):
         remote_code.bundle(["hf_archs.designs.semantic.naive", "hf_archs.core.attention"])
 
 
+@pytest.mark.slow
 def test_saved_code_refuses_an_untested_transformers_release(converted, tmp_path):
     """Saved code runs under whatever Transformers the loading environment has: outside the tested range it must
     refuse at load, naming the range (5.24 renamed the KV cache argument and the code decoded wrong, silently)."""

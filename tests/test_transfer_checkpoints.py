@@ -144,6 +144,7 @@ def test_pieces_of_another_staging_are_refused(tmp_path, wheels):
         transfer.receive(tmp_path / "tree2", target)
 
 
+@pytest.mark.slow
 def test_installed_wheels_are_where_the_repo_loaders_look(tmp_path, wheels, capsys):
     stage_dir, target = tmp_path / "stage", tmp_path / "target"
     transfer.stage(wheels, stage_dir, piece_size=1 << 20)

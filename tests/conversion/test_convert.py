@@ -233,6 +233,7 @@ def test_a_conversion_plan_step_runs_and_is_verified(stock_dirs, tmp_path, monke
     assert 1e-5 < max(report.max_abs_diff.values()) <= 1.0
 
 
+@pytest.mark.slow
 def test_conversion_is_reproducible_and_leaves_the_callers_random_state(stock_dirs, tmp_path):
     """Bug: new parameters left random by the identity setting (e.g. resonant attention's projections) were drawn
     from the caller's random state, so two conversions of one checkpoint differed (and so did the tests using them)."""

@@ -31,6 +31,7 @@ json.dump({"embeddings": embeddings.tolist(), "class": type(model[0].auto_model)
 """
 
 
+@pytest.mark.slow
 def test_sentence_transformers_folder_embeds_as_the_harness(minilm_path, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
     torch.manual_seed(0)

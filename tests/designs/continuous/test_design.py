@@ -296,6 +296,7 @@ def test_exact_variant_reproduces_stock(stock_bert, tmp_path, batches):
     assert (actual - expected).abs().max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_minilm_exact_variant_and_fitted_mlp(minilm_dir, tmp_path):
     """On the real all-MiniLM-L6-v2: the exact variant is the stock model within 1e-5 (hidden states and
     sentence-transformers embeddings); the pure MLP reports its fit and its (large) change in outputs."""

@@ -66,6 +66,7 @@ def test_a_flagged_token_rewinds_exactly_to_the_last_step_boundary(backbone):
     assert len(result.new_tokens) == 8
 
 
+@pytest.mark.slow
 def test_cot_retry_and_tree_of_thought_react_to_the_monitor():
     _, model = stock_and_monitor("llama")
     input_ids = padded_batch(seed=7)[0][1:2]
@@ -94,6 +95,7 @@ def test_cot_retry_and_tree_of_thought_react_to_the_monitor():
     assert (watched.anomaly_scores > threshold).sum() < (tree.anomaly_scores > threshold).sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["llama", "gemma3"])
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_the_strategies_run_through_generate(backbone, strategy):

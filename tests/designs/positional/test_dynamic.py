@@ -160,6 +160,7 @@ def test_every_dynamic_parameter_trains():
         optimizer.step()
 
 
+@pytest.mark.slow
 def test_save_and_load_keep_the_dynamic_encoding(tmp_path):
     model = randomized_model(bert_config(positional_encoding="dynamic"), auto=transformers.AutoModelForMaskedLM)
     ids = torch.randint(3, VOCAB, (2, 9), generator=torch.Generator().manual_seed(6))

@@ -86,6 +86,7 @@ def test_term_bias_is_lambda_times_the_reference_score(quaternion):
         torch.testing.assert_close(actual_grad, expected_grad, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_minilm_converts_exactly(minilm_dir, tmp_path):
     """The real all-MiniLM-L6-v2 at lambda = 0: outputs and sentence embeddings within 1e-5 of the stock model."""
     pytest.importorskip("sentence_transformers")
