@@ -12,12 +12,13 @@ export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff format --check .
 # The layers ([tool.importlinter] in pyproject.toml): designs never import conversion, training or evaluation.
 .venv/bin/lint-imports --no-cache --no-logo
-# HF_ARCHS_TEST_WORKERS=0 runs in one process; tests of one module or class stay on one worker (their fixtures).
+# HF_ARCHS_TEST_WORKERS=0 runs in one process. Tests go to whichever worker is free (one large module would
+# otherwise load one worker); the checkpoints they share are built once (tests/conftest.py).
 tier() {
     local name=$1 start=$SECONDS
     shift
     # Exit status 5: the selection holds no test of this tier.
-    .venv/bin/python -m pytest -q -n "${HF_ARCHS_TEST_WORKERS:-auto}" --dist loadscope "$@" || [ $? -eq 5 ]
+    .venv/bin/python -m pytest -q -n "${HF_ARCHS_TEST_WORKERS:-auto}" --dist worksteal "$@" || [ $? -eq 5 ]
     echo "test tier ${name}: $(((SECONDS - start) / 60)) min $(((SECONDS - start) % 60)) s"
 }
 tier default -m "not slow" "$@"

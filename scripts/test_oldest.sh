@@ -8,5 +8,5 @@ bash scripts/make_venv.sh $VENV
 $VENV/bin/python -m pip install -q "transformers==5.17.0" "peft==0.18.0" -e ".[test]"
 export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 $VENV/bin/python -c "import transformers, peft; print('oldest supported: transformers', transformers.__version__, 'peft', peft.__version__)"
-exec $VENV/bin/python -m pytest -q -n "${HF_ARCHS_TEST_WORKERS:-auto}" --dist loadscope -m "not slow" tests/models \
+exec $VENV/bin/python -m pytest -q -n "${HF_ARCHS_TEST_WORKERS:-auto}" --dist worksteal -m "not slow" tests/models \
     tests/designs tests/conversion "$@"

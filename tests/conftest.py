@@ -24,6 +24,9 @@ from tests.zoo_cases import STOCK_VARIANTS, VOCAB, Case  # noqa: E402
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Under pytest-xdist one worker per core: a worker's own intra-op threads would only contend with the others'.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 # The default tier (`-m "not slow"`) stays fast only if slow tests say so: any unmarked test whose call takes longer
 # is listed at the end of the run (a report, not a failure: timings vary with the machine's load).
