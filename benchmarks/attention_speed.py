@@ -47,6 +47,7 @@ dynamic,static; `static_compiled` compiles per design and batch size (raise `--m
 
 import argparse
 import gc
+import io
 import json
 import statistics
 import subprocess
@@ -637,8 +638,6 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.invert_yaxis()
         ax.set_title(f"{pass_}: design / stock ({'bytes' if pass_ == 'kv_cache' else 'time'})", fontsize=9)
     fig.tight_layout()
-    import io
-
     from hf_archs.evaluation.plots import compact_png
 
     buffer = io.BytesIO()

@@ -44,11 +44,11 @@ def save_zoo(root: Path, variants=STOCK_VARIANTS, weights_dtype: torch.dtype | N
             )
         auto_class = getattr(transformers, case.variant.head_auto_class)
         if weights_dtype is not None:
-            auto_class.from_pretrained(folder, dtype=weights_dtype).save_pretrained(folder)
+            stored = auto_class.from_pretrained(folder, dtype=weights_dtype)
+            stored.save_pretrained(folder)
             # Loaded in float32 by default, as the reference outputs are computed.
-            config = auto_class.from_pretrained(folder).config
-            config.dtype = torch.float32
-            config.save_pretrained(folder)
+            stored.config.dtype = torch.float32
+            stored.config.save_pretrained(folder)
         model = auto_class.from_pretrained(folder, dtype=torch.float32).eval()
         batch = sample_batches(None, VOCAB)["left_padding" if case.is_decoder else "right_padding"]
         with torch.no_grad():
