@@ -1,6 +1,7 @@
 """Checkpoint folders: what travels with the weights, and `hf-archs check` for non-finite values."""
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -84,3 +85,19 @@ def copy_auxiliary_files(source_dir: Path, target_dir: Path) -> None:
             shutil.copytree(item, target)
         else:
             shutil.copy2(item, target)
+
+
+def build_once(path: Path, build: Callable[[Path], None], done: Path, note: str = "") -> Path:
+    """`path`, made by `build(path)` unless the marker file `done` exists. Processes sharing the folder (pytest-xdist
+    workers, jobs on one cache) build it once: the others wait behind a file lock, then reuse it. The marker is
+    written last, so a build that failed is made again."""
+    from filelock import FileLock
+
+    if done.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path.parent / f"{path.name}.lock")):
+        if not done.exists():
+            build(path)
+            done.write_text(note)
+    return path

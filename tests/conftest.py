@@ -19,6 +19,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from hf_archs.checkpoints import build_once  # noqa: E402
 from hf_archs.conversion import convert, sample_batches  # noqa: E402
 from tests.zoo_cases import STOCK_VARIANTS, VOCAB, Case  # noqa: E402
 
@@ -62,15 +63,8 @@ def _shared_root(tmp_path_factory) -> Path:
 
 
 def _build_once(root: Path, name: str, build) -> Path:
-    """`root / name`, built by `build(path)` by whichever worker comes first (the others wait, then reuse it)."""
-    from filelock import FileLock
-
-    path, done = root / name, root / f"{name}.done"
-    with FileLock(str(root / f"{name}.lock")):
-        if not done.exists():
-            build(path)
-            done.touch()
-    return path
+    """`root / name`, built by whichever worker asks first (`hf_archs.checkpoints.build_once`)."""
+    return build_once(root / name, build, root / f"{name}.done")
 
 
 @pytest.fixture(scope="session")

