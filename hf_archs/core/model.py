@@ -123,12 +123,8 @@ class DesignPreTrainedModel:
     # The model type's base model class (e.g. `SemanticLlamaModel`), which its heads build.
     design_base_model: type | None = None
 
-    @classmethod
-    def design_base_model_class(cls) -> type:
-        return cls.design_base_model
-
     def __init__(self, config, *args, **kwargs):
-        design_base = self.design_base_model_class()
+        design_base = self.design_base_model
         if isinstance(self, design_base):
             super().__init__(config, *args, **kwargs)
             return
@@ -143,7 +139,7 @@ class DesignPreTrainedModel:
 
     def post_init(self):
         # Stock __init__ methods end with post_init(): the whole stock network exists, nothing is initialized yet.
-        if isinstance(self, self.design_base_model_class()):
+        if isinstance(self, self.design_base_model):
             self._build_designs()
         elif any(design.side_branch for design in self.config.designs):
             install_side_outputs_on_head(self)
