@@ -3,6 +3,8 @@ model under FSDP (FULL_SHARD, use_orig_params, PEFT's own FSDP wrap policy) agai
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
 
 import torch
@@ -93,7 +95,14 @@ def main() -> None:
         "design_step": max(((expected[n] - initial[n]).abs().max().item() for n in expected), default=0.0),
     }
     Path(args.out, f"rank_{result['rank']}.json").write_text(json.dumps(result))
+    dist.barrier()
     dist.destroy_process_group()
+    # Skip interpreter finalization, where gloo's C++ threads can still hold tensors (pytorch/pytorch#179291): CI of
+    # ca3fd1d saw rank 0 abort with "terminate called without an active exception" after its last model had loaded,
+    # not reproducible here in 20 runs under load. The results are on disk; the test reads them.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
