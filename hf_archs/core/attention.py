@@ -148,6 +148,44 @@ def additive_mask(attention_mask, *, is_causal: bool, query_length: int, key_len
     return attention_mask.to(dtype)
 
 
+def attention_naive(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    *,
+    scaling: float,
+    attention_mask: torch.Tensor | None = None,
+    is_causal: bool = False,
+    dropout: float = 0.0,
+    training: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(scaling · q·kᵀ + bias + mask) · v with every intermediate materialized: what the designs' float64
+    references (`naive.py`) build on, written apart from the model's own paths so that it can check them.
+
+    query (batch, heads, Lq, D); key, value (batch, heads, Lk, D), KV heads already repeated; bias broadcastable to
+    (batch, heads, Lq, Lk); attention_mask boolean (True = attend) or additive. Returns the output
+    (batch, heads, Lq, D) and the probabilities (batch, heads, Lq, Lk).
+    """
+    logits = torch.matmul(query, key.transpose(-1, -2)) * scaling
+    if bias is not None:
+        logits = logits + bias
+    mask = additive_mask(
+        attention_mask,
+        is_causal=is_causal,
+        query_length=query.shape[-2],
+        key_length=key.shape[-2],
+        dtype=logits.dtype,
+        device=logits.device,
+    )
+    if mask is not None:
+        logits = logits + mask
+    # Softmax in at least float32 (as stock eager does for half precision); float64 stays float64.
+    probabilities = torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
+    probabilities = F.dropout(probabilities.to(query.dtype), p=dropout, training=training)
+    return torch.matmul(probabilities, value), probabilities
+
+
 def _layer_mask(module, attention_mask, query, key, dtype):
     """The additive mask of one attention layer (its causality from `module.is_causal`), or None."""
     is_causal = getattr(module, "is_causal", False)

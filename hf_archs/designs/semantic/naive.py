@@ -8,7 +8,7 @@ shared by every head of the layer. Everything else is stock scaled dot-product a
 
 import torch
 
-from ...core.attention import additive_mask
+from ...core.attention import attention_naive
 
 
 def unit_normalize(hidden_states: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -34,39 +34,18 @@ def semantic_attention_naive(
     x_query: torch.Tensor | None,
     x_key: torch.Tensor | None,
     tau: torch.Tensor | None,
-    *,
-    scaling: float,
-    attention_mask: torch.Tensor | None = None,
-    is_causal: bool = False,
-    dropout: float = 0.0,
-    training: bool = False,
+    **options,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Semantic attention with every intermediate materialized.
+    """Semantic attention with every intermediate materialized: `attention_naive` with the bias tau_h · cos(x_i, x_j).
 
     Args:
         query: (batch, heads, Lq, head_dim); key, value: (batch, heads, Lk, head_dim), KV heads already repeated.
         x_query: (batch, Lq, d) and x_key: (batch, Lk, d), unit-normalized attention inputs.
         tau: (heads,) or (1,), the weight of the cosine term per head. `tau=None` drops the term (stock attention).
-        attention_mask: boolean (True = attend) or additive, broadcastable to (batch, heads, Lq, Lk).
+        options: `attention_naive`'s keywords (scaling, attention_mask, is_causal, dropout, training).
 
     Returns:
         output (batch, heads, Lq, head_dim) and the attention probabilities (batch, heads, Lq, Lk).
     """
-    logits = torch.matmul(query, key.transpose(-1, -2)) * scaling
-    if tau is not None:
-        logits = logits + semantic_bias(tau, x_query, x_key, logits.dtype)
-    mask = additive_mask(
-        attention_mask,
-        is_causal=is_causal,
-        query_length=query.shape[-2],
-        key_length=key.shape[-2],
-        dtype=logits.dtype,
-        device=logits.device,
-    )
-    if mask is not None:
-        logits = logits + mask
-    # Softmax in at least float32 (as stock eager does for half precision); float64 stays float64.
-    probabilities = torch.softmax(logits, dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32))
-    probabilities = probabilities.to(query.dtype)
-    probabilities = torch.nn.functional.dropout(probabilities, p=dropout, training=training)
-    return torch.matmul(probabilities, value), probabilities
+    bias = None if tau is None else semantic_bias(tau, x_query, x_key, query.dtype)
+    return attention_naive(query, key, value, bias, **options)

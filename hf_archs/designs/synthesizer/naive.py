@@ -10,8 +10,6 @@ import math
 
 import torch
 
-from ...core.attention import additive_mask
-
 
 def at_position(values: torch.Tensor, position: float) -> torch.Tensor:
     """values (M,) read at a possibly fractional position, linearly interpolated."""
@@ -59,24 +57,3 @@ def synthesizer_bias_naive(
                     if table is not None:
                         bias[b, h, i, j] = bias[b, h, i, j] + random_weight[h] * at_position(row, p_j)
     return bias
-
-
-def synthesizer_attention_naive(query, key, value, bias, *, scaling, attention_mask=None, is_causal=False):
-    """softmax(scaling · q·k + bias + mask) · v with every intermediate materialized.
-
-    query (batch, heads, Lq, D); key, value (batch, heads, Lk, D) with KV heads repeated; bias (batch, heads, Lq, Lk).
-    Returns the output (batch, heads, Lq, D) and the probabilities.
-    """
-    logits = torch.matmul(query, key.transpose(-1, -2)) * scaling + bias
-    mask = additive_mask(
-        attention_mask,
-        is_causal=is_causal,
-        query_length=query.shape[-2],
-        key_length=key.shape[-2],
-        dtype=logits.dtype,
-        device=logits.device,
-    )
-    if mask is not None:
-        logits = logits + mask
-    probabilities = torch.softmax(logits, dim=-1)
-    return torch.matmul(probabilities, value), probabilities

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import hf_archs  # noqa: F401
-from hf_archs.core.attention import reference_attention, term_biases
+from hf_archs.core.attention import attention_naive, reference_attention, term_biases
 from hf_archs.designs.synthesizer.design import SynthesizerTerm
-from hf_archs.designs.synthesizer.naive import synthesizer_attention_naive, synthesizer_bias_naive
+from hf_archs.designs.synthesizer.naive import synthesizer_bias_naive
 from hf_archs.models import SynthesizerLlamaConfig
 
 
@@ -78,9 +78,7 @@ def test_term_matches_the_loop_reference_outputs_and_gradients(kind, seed):
     bias = term_biases([term], key_features[:, past:], key_features, torch.float64)
     actual, _ = reference_attention(Layer().eval(), query, key, value, attention_mask, scaling=0.5, bias=bias)
     expected_bias = naive_bias(term, x_query, query_positions, key_positions)
-    expected, _ = synthesizer_attention_naive(
-        query, key, value, expected_bias, scaling=0.5, attention_mask=attention_mask
-    )
+    expected, _ = attention_naive(query, key, value, expected_bias, scaling=0.5, attention_mask=attention_mask)
     torch.testing.assert_close(bias, expected_bias, atol=1e-12, rtol=1e-10)
     torch.testing.assert_close(actual, expected.transpose(1, 2), atol=1e-12, rtol=1e-10)
 
