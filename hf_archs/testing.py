@@ -33,45 +33,23 @@ class StockVariant:
 TINY_SHAPE = dict(
     hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, max_position_embeddings=128
 )
+TINY = {**TINY_SHAPE, "vocab_size": VOCAB, "pad_token_id": 0}  # what every backbone's tiny config shares
 
 
 def tiny_llama_config(**overrides) -> LlamaConfig:
-    return LlamaConfig(
-        **{**TINY_SHAPE, "vocab_size": VOCAB, "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2, **overrides}
-    )
+    return LlamaConfig(**{**TINY, "bos_token_id": 1, "eos_token_id": 2, **overrides})
 
 
 def tiny_gemma3_config(**overrides) -> Gemma3TextConfig:
     # One sliding and one full layer; a window shorter than the test batches so that it really masks.
-    return Gemma3TextConfig(
-        **{
-            **TINY_SHAPE,
-            "vocab_size": VOCAB,
-            "num_key_value_heads": 1,
-            "head_dim": 16,
-            "query_pre_attn_scalar": 16,
-            "layer_types": ["sliding_attention", "full_attention"],
-            "sliding_window": 4,
-            "pad_token_id": 0,
-            "bos_token_id": 2,
-            "eos_token_id": 1,
-            **overrides,
-        }
-    )
+    gemma3 = dict(num_key_value_heads=1, head_dim=16, query_pre_attn_scalar=16, bos_token_id=2, eos_token_id=1)
+    layers = dict(layer_types=["sliding_attention", "full_attention"], sliding_window=4)
+    return Gemma3TextConfig(**{**TINY, **gemma3, **layers, **overrides})
 
 
 def tiny_bert_config(**overrides) -> BertConfig:
     # No dropout: training-mode tests compare runs.
-    return BertConfig(
-        **{
-            **TINY_SHAPE,
-            "vocab_size": VOCAB,
-            "pad_token_id": 0,
-            "hidden_dropout_prob": 0.0,
-            "attention_probs_dropout_prob": 0.0,
-            **overrides,
-        }
-    )
+    return BertConfig(**{**TINY, "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, **overrides})
 
 
 STOCK_VARIANTS = [
