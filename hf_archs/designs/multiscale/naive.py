@@ -82,17 +82,10 @@ def multiscale_bert_layer(
     return torch.cat(outputs, dim=-1) @ fuse_weight.T + fuse_bias
 
 
-def bert_block_after_encoder(
-    h: torch.Tensor,
-    branches: list[dict],
-    projections: list[tuple[torch.Tensor, torch.Tensor]],
-    fuse: tuple[torch.Tensor, torch.Tensor],
-    heads: list[int],
-    mask: torch.Tensor,
-    eps: float,
-) -> torch.Tensor:
+def bert_block_after_encoder(h, branches, projections, fuse, heads, mask, eps) -> torch.Tensor:
     """y = h + Fuse(concat(Block_s(P_s h) for s < d, Block'_d(h))) on one sequence h (L, d), the last layer's output:
-    h plus the multi-scale layer whose full-width branch is the new layer `branches[-1]` (P_d = identity)."""
+    h plus the multi-scale layer whose full-width branch is the new layer `branches[-1]` (P_d = identity). The other
+    arguments are `multiscale_bert_layer`'s."""
     return h + multiscale_bert_layer(h, branches[-1], branches[:-1], projections, fuse, heads, mask, eps)
 
 
