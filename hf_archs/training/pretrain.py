@@ -26,36 +26,21 @@ from torch.utils.data import Dataset, SequentialSampler
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 
+def _llama(**shape) -> dict:
+    """A Llama-style decoder: as many KV heads as heads, tied embeddings."""
+    return dict(backbone="llama", **shape, num_key_value_heads=shape["num_attention_heads"], tie_word_embeddings=True)
+
+
+def _bert(**shape) -> dict:
+    return dict(backbone="bert", **shape)
+
+
 # Llama-style decoder and BERT-style encoder shapes; vocab_size and the special ids come from the corpus tokenizer.
 PRESETS: dict[str, dict] = {
-    "llama-30m": dict(
-        backbone="llama",
-        hidden_size=512,
-        intermediate_size=1376,
-        num_hidden_layers=8,
-        num_attention_heads=8,
-        num_key_value_heads=8,
-        tie_word_embeddings=True,
-    ),
-    "bert-30m": dict(
-        backbone="bert",
-        hidden_size=512,
-        intermediate_size=2048,
-        num_hidden_layers=8,
-        num_attention_heads=8,
-    ),
-    "llama-tiny": dict(
-        backbone="llama",
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        tie_word_embeddings=True,
-    ),
-    "bert-tiny": dict(
-        backbone="bert", hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4
-    ),
+    "llama-30m": _llama(hidden_size=512, intermediate_size=1376, num_hidden_layers=8, num_attention_heads=8),
+    "bert-30m": _bert(hidden_size=512, intermediate_size=2048, num_hidden_layers=8, num_attention_heads=8),
+    "llama-tiny": _llama(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4),
+    "bert-tiny": _bert(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4),
 }
 EXTRAPOLATION_FACTORS = (1, 2, 4, 8)
 MATCH_TOLERANCE = 0.02
