@@ -12,6 +12,8 @@ export TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 .venv/bin/ruff format --check .
 # The layers ([tool.importlinter] in pyproject.toml): designs never import conversion, training or evaluation.
 .venv/bin/lint-imports --no-cache --no-logo
+# Every measured number in README.md and model_cards/ comes from a stored record or a committed log.
+.venv/bin/python scripts/check_card_numbers.py
 # HF_ARCHS_TEST_WORKERS=0 runs in one process. Tests go to whichever worker is free (one large module would
 # otherwise load one worker); the checkpoints they share are built once (tests/conftest.py).
 tier() {
