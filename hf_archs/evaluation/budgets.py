@@ -10,10 +10,11 @@ import json
 from dataclasses import MISSING, asdict, dataclass, fields, replace
 
 from ..errors import UserError
+from ..training.lora import LORA_TARGETS
 
 
 # Fields added to `Budget` after results were stored (see `Budget.training_dict`); append new ones here.
-_LATER_FIELDS = ("mntp_steps", "mntp_probability", "eval_split")
+_LATER_FIELDS = ("mntp_steps", "mntp_probability", "eval_split", "lora_target_modules")
 # Fields that only set how one model is trained. The two sides of a comparison may differ in these alone (each
 # side's own choice from a validation search); everything else, the evaluation above all, is the same for both.
 TRAINING_FIELDS = (
@@ -23,6 +24,7 @@ TRAINING_FIELDS = (
     "design_learning_rate",
     "lora_r",
     "lora_alpha",
+    "lora_target_modules",
     "train_size",
     "mntp_steps",
     "mntp_probability",
@@ -76,6 +78,9 @@ class Budget:
     mntp_steps: int = 0
     mntp_probability: float = 0.2
     eval_split: str = "test"
+    # "default": PEFT's LoRA targets for the model type; "all-linear": every linear layer but the head (a stock side
+    # given as many trained parameters as a design that trains far more: the capacity control).
+    lora_target_modules: str = "default"
 
     def __post_init__(self):
         problems = []
@@ -110,6 +115,9 @@ class Budget:
             problems.append(f"seeds must be distinct and non-empty, got {list(self.seeds)}")
         if self.mntp_steps < 0 or not 0 < self.mntp_probability < 1:
             problems.append("mntp_steps must be >= 0 and mntp_probability in (0, 1)")
+        if self.lora_target_modules not in LORA_TARGETS:
+            targets = self.lora_target_modules
+            problems.append(f"lora_target_modules must be one of {list(LORA_TARGETS)}, got {targets!r}")
         if self.eval_split not in EVAL_SPLITS:
             problems.append(f"eval_split must be one of {list(EVAL_SPLITS)}, got {self.eval_split!r}")
         if not 0 < self.confidence < 1:

@@ -148,7 +148,9 @@ def _cost_model(model_path: str, budget, device: str, trust_remote_code: bool):
     tokenizer = load_tokenizer(model_path, trust_remote_code)
     model = auto_class.from_pretrained(model_path, dtype=torch.float32, trust_remote_code=trust_remote_code)
     torch.manual_seed(0)
-    model = apply_lora(model, r=budget.lora_r, alpha=budget.lora_alpha, dropout=0.0).to(device)
+    model = apply_lora(
+        model, r=budget.lora_r, alpha=budget.lora_alpha, dropout=0.0, target_modules=budget.lora_target_modules
+    ).to(device)
     batch = cost_batch(tokenizer, budget, wordnet_texts("test"), labels=decoder)
     return model, batch
 

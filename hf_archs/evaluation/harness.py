@@ -267,6 +267,7 @@ def lora_settings(budget: Budget, seed: int) -> dict:
         "design_learning_rate": budget.design_learning_rate,
         "lora_r": budget.lora_r,
         "lora_alpha": budget.lora_alpha,
+        "lora_target_modules": budget.lora_target_modules,
         "seed": seed,
         "train_size": budget.train_size,
         "eval_split": budget.eval_split,  # finetune_lora's own check reads the split the run is evaluated on

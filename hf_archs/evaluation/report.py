@@ -36,9 +36,10 @@ def comparison_markdown(comparison, design: str, stock: str) -> str:
     budget = comparison.budget
     shown = {m.primary.method for m in comparison.metrics}
     split = "" if budget.eval_split == "test" else f", evaluated on the {budget.eval_split} split"
+    targets = "" if budget.lora_target_modules == "default" else f" on {budget.lora_target_modules}"
     lines = [
         f"**{comparison.name}** — task `{comparison.task}`, budget `{budget.name}` ({budget.steps} steps × batch "
-        f"{budget.batch_size}, LoRA r={budget.lora_r}, lr {budget.learning_rate:g}, design lr "
+        f"{budget.batch_size}, LoRA r={budget.lora_r}{targets}, lr {budget.learning_rate:g}, design lr "
         f"{budget.design_learning_rate:g}{split}), seeds {', '.join(map(str, comparison.seeds))}; design `{design}` "
         f"vs stock `{stock}`{_stock_settings(comparison)}.",
         "",

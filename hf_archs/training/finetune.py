@@ -283,6 +283,7 @@ def finetune_lora(
     design_learning_rate: float | None = 1e-2,
     lora_r: int = 8,
     lora_alpha: int = 16,
+    lora_target_modules: str = "default",
     seed: int = 0,
     train_size: int | None = None,
     eval_size: int = 500,
@@ -307,7 +308,8 @@ def finetune_lora(
         output_dir: receives `adapter/`, `merged/` (a full model with the LoRA weights merged) and `report.json`.
         max_steps, batch_size, learning_rate, seed: training budget and optimizer settings.
         design_learning_rate: learning rate of the design's new parameters (None: `learning_rate`).
-        lora_r, lora_alpha: LoRA rank and scaling, on PEFT's default target modules for the model type.
+        lora_r, lora_alpha: LoRA rank and scaling.
+        lora_target_modules: "default" (PEFT's default target modules for the model type) or "all-linear".
         train_size: number of train entries to draw from (all when None); eval_size: held-out entries to check on.
         train_design_parameters: also train (and save with the adapter) modules marked `hf_archs_design_module`.
         trust_remote_code: passed to `from_pretrained`.
@@ -358,8 +360,8 @@ def finetune_lora(
     distributed.process_state().wait_for_everyone()
     before = setup.evaluate(model)
 
-    # 2-3. LoRA on PEFT's default targets, plus the design's own new parameters.
-    target_modules = default_lora_target_modules(model)
+    # 2-3. LoRA on PEFT's default targets (or every linear layer), plus the design's own new parameters.
+    target_modules = default_lora_target_modules(model) if lora_target_modules == "default" else lora_target_modules
     set_seed(seed)  # LoRA's random init must not depend on what ran before
 
     def new_lora_model(base):
@@ -369,6 +371,7 @@ def finetune_lora(
             alpha=lora_alpha,
             task_type=_PEFT_TASK_TYPES[task],
             train_design_parameters=train_design_parameters,
+            target_modules=lora_target_modules,
         )
 
     model = new_lora_model(model)

@@ -60,6 +60,9 @@ def default_lora_target_modules(model: nn.Module) -> list[str] | str:
     return targets
 
 
+LORA_TARGETS = ("default", "all-linear")
+
+
 def apply_lora(
     model: nn.Module,
     *,
@@ -68,15 +71,22 @@ def apply_lora(
     dropout: float = 0.05,
     task_type: str | None = None,
     train_design_parameters: bool = True,
+    target_modules: str = "default",
 ) -> PeftModel:
-    """Wrap `model` with LoRA adapters on PEFT's default targets (and its design modules as `modules_to_save`)."""
+    """Wrap `model` with LoRA adapters (and its design modules as `modules_to_save`).
+
+    target_modules: "default" (PEFT's default targets for the model type) or "all-linear" (every linear layer but the
+    output head; with a large rank, the capacity control of a design that trains many parameters).
+    """
+    if target_modules not in LORA_TARGETS:
+        raise ValueError(f"target_modules must be one of {LORA_TARGETS}, got {target_modules!r}.")
     default_lora_target_modules(model)  # fail early with a clear message; PEFT resolves the same mapping itself
     modules_to_save = design_modules_to_save(model) if train_design_parameters else []
     config = LoraConfig(
         r=r,
         lora_alpha=alpha,
         lora_dropout=dropout,
-        target_modules=None,
+        target_modules=None if target_modules == "default" else target_modules,
         modules_to_save=modules_to_save or None,
         task_type=task_type,
     )
