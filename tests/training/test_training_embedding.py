@@ -18,6 +18,32 @@ def test_pooling_defaults_to_mean_without_sentence_transformers_files(tmp_path):
     assert Pooling.from_model_dir(tmp_path) == Pooling(mode="mean", normalize=False)
 
 
+_OLD_FLAGS = {"pooling_mode_cls_token": False, "pooling_mode_mean_tokens": False, "pooling_mode_max_tokens": True}
+
+
+@pytest.mark.parametrize(
+    "pooling_config, expected",
+    [
+        ({"word_embedding_dimension": 4, **_OLD_FLAGS}, "max"),  # written by sentence-transformers < 5
+        ({"embedding_dimension": 4, "pooling_mode": "cls", "include_prompt": True}, "cls"),
+        ({"word_embedding_dimension": 4, **_OLD_FLAGS, "pooling_mode_cls_token": True}, None),  # two modes
+    ],
+)
+def test_pooling_reads_old_and_new_sentence_transformers_configs(tmp_path, pooling_config, expected):
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]
+    (tmp_path / "modules.json").write_text(json.dumps(modules))
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config))
+    if expected is None:
+        with pytest.raises(ValueError, match="pooling mode"):
+            Pooling.from_model_dir(tmp_path)
+    else:
+        assert Pooling.from_model_dir(tmp_path) == Pooling(mode=expected, normalize=False)
+
+
 def test_unsupported_sentence_transformers_modules_raise(tmp_path):
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
