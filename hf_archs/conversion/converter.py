@@ -193,10 +193,8 @@ def _new_parameter_names(model, missing_keys, absent_in_source: tuple[str, ...])
 def _sentence_embedding_difference(source_dir: Path, converted_dir: Path) -> float | None:
     if not (source_dir / "modules.json").exists():
         return None
-    try:
-        from sentence_transformers import SentenceTransformer
-    except ImportError:
-        return None
+    from sentence_transformers import SentenceTransformer
+
     source = SentenceTransformer(str(source_dir), device="cpu")
     converted = SentenceTransformer(str(converted_dir), device="cpu", trust_remote_code=True)
     expected = source.encode(SAMPLE_TEXTS, convert_to_tensor=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from datasets import Dataset
+from sentence_transformers.sentence_transformer import modules as st_modules
+from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
@@ -20,11 +22,6 @@ from .lora import DesignParameterTrainer
 # sentence-transformers modules this task reproduces; anything else (e.g. Dense) would change the embedding.
 _SUPPORTED_ST_MODULES = ("Transformer", "Pooling", "Normalize")
 _POOLING_MODES = ("cls", "mean", "max")
-_POOLING_FLAGS = {
-    "pooling_mode_cls_token": "cls",
-    "pooling_mode_mean_tokens": "mean",
-    "pooling_mode_max_tokens": "max",
-}
 
 
 @dataclass(frozen=True)
@@ -50,29 +47,20 @@ class Pooling:
         if unsupported:
             raise ValueError(f"sentence-transformers modules {unsupported} in {model_path} are not supported.")
         mode = "mean"
-        if "Pooling" in kinds:
-            mode = _pooling_mode(json.loads((Path(model_path) / kinds["Pooling"] / "config.json").read_text()))
+        if "Pooling" in kinds:  # sentence-transformers reads both its `pooling_mode` and its older per-mode flags
+            mode = st_modules.Pooling.load(str(Path(model_path) / kinds["Pooling"])).pooling_mode
         return cls(mode=mode, normalize="Normalize" in kinds)
 
+    def modules(self, embedding_dimension: int) -> list[nn.Module]:
+        """The sentence-transformers modules that pool (and normalize) token states as this does."""
+        pooling = st_modules.Pooling(embedding_dimension, pooling_mode=self.mode)
+        return [pooling, st_modules.Normalize()] if self.normalize else [pooling]
+
     def __call__(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
-        if self.mode == "cls":
-            pooled = hidden_states[:, 0]
-        elif self.mode == "mean":
-            pooled = (hidden_states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        else:
-            pooled = hidden_states.masked_fill(mask == 0, torch.finfo(hidden_states.dtype).min).max(1).values
-        return F.normalize(pooled, dim=-1) if self.normalize else pooled
-
-
-def _pooling_mode(config: dict) -> str:
-    # Newer sentence-transformers write `pooling_mode`; older ones one boolean flag per mode.
-    if "pooling_mode" in config:
-        return config["pooling_mode"]
-    enabled = [key for key, value in config.items() if key.startswith("pooling_mode_") and value is True]
-    if len(enabled) != 1 or enabled[0] not in _POOLING_FLAGS:
-        raise ValueError(f"Only a single cls, mean or max pooling is supported, got pooling config {config}.")
-    return _POOLING_FLAGS[enabled[0]]
+        features = {"token_embeddings": hidden_states, "attention_mask": attention_mask}
+        for module in self.modules(hidden_states.size(-1)):
+            features = module(features)
+        return features["sentence_embedding"]
 
 
 def embed(model: nn.Module, inputs: dict[str, torch.Tensor], pooling: Pooling) -> torch.Tensor:
@@ -102,7 +90,12 @@ class DefinitionWordCollator:
 
 
 class ContrastiveTrainer(DesignParameterTrainer):
-    """Trainer with a symmetric InfoNCE loss over in-batch negatives (definition <-> word)."""
+    """Trainer with a symmetric InfoNCE loss over in-batch negatives (definition <-> word): sentence-transformers'
+    MultipleNegativesRankingLoss in both directions, one softmax each, averaged, with scale 1 / `temperature`.
+
+    Not a SentenceTransformerTrainer: that trains a SentenceTransformer built from a folder, while this trains the
+    zoo model in memory (PEFT-wrapped, maybe FSDP-sharded) with DesignParameterTrainer's design learning rate.
+    """
 
     # The loss is a per-batch mean, so Trainer must still divide it by the gradient accumulation steps.
     loss_is_scaled_for_ga = False
@@ -110,15 +103,16 @@ class ContrastiveTrainer(DesignParameterTrainer):
     def __init__(self, *args, pooling: Pooling, temperature: float = 0.05, **kwargs):
         super().__init__(*args, **kwargs)
         self.pooling = pooling
-        self.temperature = temperature
+        # No SentenceTransformer to hold: `compute_loss` embeds with `embed` and passes the loss the embeddings.
+        self.contrastive_loss = MultipleNegativesRankingLoss(
+            None, scale=1 / temperature, directions=("query_to_doc", "doc_to_query"), partition_mode="per_direction"
+        )
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         anchor = embed(model, inputs["anchor"], self.pooling)
         positive = embed(model, inputs["positive"], self.pooling)
-        logits = anchor @ positive.T / self.temperature
-        labels = torch.arange(logits.size(0), device=logits.device)
-        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
-        return (loss, {"logits": logits}) if return_outputs else loss
+        loss = self.contrastive_loss.compute_loss_from_embeddings([anchor, positive], labels=None)
+        return (loss, {"logits": anchor @ positive.T * self.contrastive_loss.scale}) if return_outputs else loss
 
 
 @torch.no_grad()
@@ -131,7 +125,8 @@ def encode(
     max_length: int = 64,
     desc: str = "encode",
 ) -> torch.Tensor:
-    """Unit-norm embeddings of `texts`, in order."""
+    """Unit-norm embeddings of `texts`, in order, as `embed` makes them in training. (`SentenceTransformer.encode`
+    needs a SentenceTransformer loaded from a folder; this embeds the model in memory, PEFT-wrapped or not.)"""
     model.eval()
     device = next(model.parameters()).device
     chunks = []
@@ -153,6 +148,7 @@ def ranks_of_targets(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     A candidate scoring the same as the target ranks before it: a model whose embeddings collapse to one vector then
     ranks every target last, not first (counting ties in the target's favour rewarded exactly that collapse).
     """
+    # Not InformationRetrievalEvaluator: it orders tied candidates by corpus id, so a tie can rank the target first.
     target_scores = scores.gather(-1, targets[..., None])
     return (scores >= target_scores).sum(dim=-1)
 
@@ -202,25 +198,28 @@ def save_sentence_transformer(
     folder's own, mean pooling when it declares none). `embed` always normalizes, so the folder does too.
     `max_seq_length` is the truncation length (that of `encode`)."""
     model_dir, output_dir = Path(model_dir), Path(output_dir)
-    pooling = pooling or Pooling.from_model_dir(model_dir)
+    pooling = replace(pooling or Pooling.from_model_dir(model_dir), normalize=True)
+    # The model's files are copied, not re-saved by `SentenceTransformer.save`: its Transformer module would load the
+    # weights and write back only what `save_pretrained` writes, dropping the folder's other files (conversion
+    # report, card). sentence-transformers writes its modules' configs, and modules.json names them as `.save` does.
     output_dir.mkdir(parents=True, exist_ok=True)
     for item in model_dir.iterdir():
         if item.is_file():
             shutil.copy2(item, output_dir / item.name)
     config = json.loads((model_dir / "config.json").read_text())
     hidden = config.get("hidden_size") or config.get("text_config", {}).get("hidden_size")
-    pooling_config = {"word_embedding_dimension": hidden}
-    pooling_config |= {flag: mode == pooling.mode for flag, mode in _POOLING_FLAGS.items()}
-    (output_dir / "1_Pooling").mkdir(exist_ok=True)
-    (output_dir / "1_Pooling" / "config.json").write_text(json.dumps(pooling_config, indent=2) + "\n")
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ]
-    (output_dir / "2_Normalize").mkdir(exist_ok=True)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": _class_ref(st_modules.Transformer)}]
+    for idx, module in enumerate(pooling.modules(hidden), start=1):
+        path = f"{idx}_{type(module).__name__}"
+        (output_dir / path).mkdir(exist_ok=True)
+        module.save(str(output_dir / path))
+        modules.append({"idx": idx, "name": str(idx), "path": path, "type": _class_ref(type(module))})
     (output_dir / "modules.json").write_text(json.dumps(modules, indent=2) + "\n")
     (output_dir / "sentence_bert_config.json").write_text(
         json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False}, indent=2) + "\n"
     )
     return output_dir
+
+
+def _class_ref(module_class: type) -> str:
+    return f"{module_class.__module__}.{module_class.__name__}"

@@ -4,6 +4,7 @@ import json
 
 import pytest
 import torch
+from sentence_transformers import SentenceTransformer
 from transformers import AutoModel, AutoTokenizer, BertForMaskedLM, Trainer
 
 from hf_archs.data import load_wordnet
@@ -54,11 +55,8 @@ def test_embedding_finetune_on_minilm(minilm_path, tmp_path):
     assert merged_metrics == pytest.approx(report.after, rel=1e-3, abs=1e-4)
 
     # ... and still a sentence-transformers model.
-    sentence_transformers = pytest.importorskip("sentence_transformers")
     texts = ["a financial institution", "bank"]
-    st_embeddings = sentence_transformers.SentenceTransformer(str(merged_dir), device="cpu").encode(
-        texts, convert_to_tensor=True
-    )
+    st_embeddings = SentenceTransformer(str(merged_dir), device="cpu").encode(texts, convert_to_tensor=True)
     assert torch.allclose(st_embeddings.cpu(), encode(merged, tokenizer, texts, pooling), atol=1e-4)
 
 

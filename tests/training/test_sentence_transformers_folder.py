@@ -18,8 +18,6 @@ from hf_archs.training import finetune_lora
 from hf_archs.training.embedding import Pooling, encode, save_sentence_transformer
 
 
-pytest.importorskip("sentence_transformers")
-
 _OUTSIDE = """
 import json, sys
 sys.modules["hf_archs"] = None  # any import of hf_archs fails: the folder's own code must do
