@@ -172,16 +172,9 @@ def retrieval_ranks(
     return ranks_of_targets(queries @ candidates.T, targets)
 
 
-def evaluate_retrieval(
-    model: nn.Module,
-    tokenizer: PreTrainedTokenizerBase,
-    entries: Dataset,
-    pooling: Pooling,
-    batch_size: int = 128,
-    max_length: int = 64,
-) -> dict[str, float]:
-    """MRR, recall@1 and recall@10 of `retrieval_ranks`."""
-    ranks = retrieval_ranks(model, tokenizer, entries, pooling, batch_size, max_length)
+def evaluate_retrieval(model, tokenizer, entries, pooling, **options) -> dict[str, float]:
+    """MRR, recall@1 and recall@10 of `retrieval_ranks` (same arguments; options: batch_size, max_length)."""
+    ranks = retrieval_ranks(model, tokenizer, entries, pooling, **options)
     return {
         "mrr": (1.0 / ranks).mean().item(),
         "recall@1": (ranks <= 1).float().mean().item(),

@@ -141,7 +141,7 @@ def _embedding_setup(
         train_dataset=train_dataset,
         data_collator=DefinitionWordCollator(tokenizer, max_length),
         evaluate=lambda model: evaluate_retrieval(
-            model, tokenizer, eval_entries, pooling, _EVAL_BATCH_SIZE, max_length=max_length
+            model, tokenizer, eval_entries, pooling, batch_size=_EVAL_BATCH_SIZE, max_length=max_length
         ),
         metric_names=["mrr", "recall@1", "recall@10"],
         eval_size=len(eval_entries),
