@@ -1,0 +1,273 @@
+"""Fused resonant attention (squared form): flash-style Triton kernels, the resonance score computed per tile.
+
+Math (per batch row b, head h; the features are made OUTSIDE this op, in PyTorch, by `kernel_features`):
+
+    Res(i, j) = a · n / (s_i + s_j − n) + [n > 0] · (x / n + c / 2),    n = ⟨m_i, m_j⟩,  x = ⟨z_i, z_j⟩,  s = Σ_p m_p
+    logits_h(i, j) = scaling · q_h(i)·k_h(j) + w_h · Res_h(i, j) + mask(i, j)       (pure: no q·k)
+    P_h = softmax_j(logits_h),   out_h = P_h V_h
+
+with m the 0/1 slot indicator (P per token) and z = (√b · m ⊗ sym(q), √(c/2) · m cos phi, √(c/2) · m sin phi)
+(12 P per token): x / n = b · (mean of (q·q')²) + c/2 · (mean of cos(phi − phi')), so Res is the squared variant of
+`naive.py` (`resonance_inner_product`) and w_h = lambda_h / temperature. Only the two inner products n and x are
+computed per tile; no (B, H, Lq, Lk) tensor is ever made.
+
+Backward, with dlogits = P ⊙ (dP − rowsum(dO ⊙ O)), dRes = w_h · dlogits, u = s_i + s_j − n, e = [n > 0]:
+    G_x = e · dRes / n,   G_n = a · dRes · (u + n) / u² − e · dRes · x / n²,   G_s = −a · dRes · n / u²
+    dm_i = Σ_j G_n m_j + Σ_j G_s,   dz_i = Σ_j G_x z_j   (and the same transposed for the key side)
+    dw_h = Σ_ij dlogits ⊙ Res;  dq, dk, dv as in flash.
+P and Res are recomputed per tile in two kernels: dk/dv/dm_k/dz_k per (key block, KV head) looping over the query
+heads of its group (GQA without repeating K/V), and dq/dm_q/dz_q/dw per (query block, head). Nothing L×L is stored.
+The straight-through estimator of m and the feature projection stay in PyTorch: autograd carries dm, dz back.
+
+Masks: causal (queries are the last Lq of the Lk positions: a KV cache), a sliding window (query i sees key j iff
+i − j < window) and key padding; a query row whose keys are all masked gives a zero output and zero gradients (as
+stock flash does). Triton runs on CUDA, or on CPU under TRITON_INTERPRET=1 (what CI tests), in any float dtype; the
+feature dots run in the features' dtype (float32 from `slot_states`; TF32 on CUDA unless the inputs are float32).
+Block sizes are a first guess, not tuned on a GPU.
+"""
+
+import torch
+
+from ..semantic.kernel import LOG2E, TRITON_AVAILABLE, _interpreting, _key_range, _valid
+from .naive import SlotStates, symmetric_products
+
+
+if TRITON_AVAILABLE:
+    import triton
+    import triton.language as tl
+
+
+def kernel_features(states: SlotStates, weights) -> tuple[torch.Tensor, torch.Tensor]:
+    """The kernel's per-token features of one side: m (batch, heads, L, P) and z (batch, heads, L, 12 P)."""
+    _, b, c = weights
+    mask = states.mask
+    aligned = (mask[..., None] * symmetric_products(states.quaternion)).flatten(-2) * b**0.5
+    phase = (c / 2) ** 0.5
+    phasors = [mask * torch.cos(states.phase) * phase, mask * torch.sin(states.phase) * phase]
+    return mask, torch.cat([aligned, *phasors], dim=-1)
+
+
+if TRITON_AVAILABLE:
+
+    @triton.jit
+    def _resonance(mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION: tl.constexpr):
+        """Res of a (BLOCK_M, BLOCK_N) tile from its rows' features, and the pieces its gradient reads."""
+        n = tl.dot(mq, tl.trans(mk), input_precision=PRECISION)
+        x = tl.dot(zq, tl.trans(zk), input_precision=PRECISION)
+        union = tl.sum(mq, 1)[:, None] + tl.sum(mk, 1)[None, :] - n
+        union = tl.where(union > 0.5, union, 1.0)  # 0 only on out-of-range rows (every real token has k slots)
+        nonempty = n > 0.5
+        count = tl.where(nonempty, n, 1.0)
+        res = jaccard_weight * n / union + tl.where(nonempty, x / count + half_phase_weight, 0.0)
+        return res, n, x, union, nonempty, count
+
+    @triton.jit
+    def _load_rows(PTR, base, offs, ok, width, BLOCK: tl.constexpr):
+        """Rows `offs` of a contiguous (L, width) matrix at PTR + base, zero-padded to (len(offs), BLOCK)."""
+        cols = tl.arange(0, BLOCK)
+        return tl.load(
+            PTR + base + offs[:, None] * width + cols[None, :],
+            mask=ok[:, None] & (cols < width)[None, :],
+            other=0.0,
+        )
+
+    @triton.jit
+    def _fwd_kernel(
+        Q,
+        K,
+        V,
+        MQ,
+        ZQ,
+        MK,
+        ZK,
+        COEF,
+        KPM,
+        OUT,
+        LSE,
+        H,
+        GROUP,
+        Lq,
+        Lk,
+        D,
+        P,
+        W,
+        off,
+        window,
+        scale2,
+        jaccard_weight,
+        half_phase_weight,
+        HAS_QK: tl.constexpr,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+        PRECISION: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
+        BLOCK_P: tl.constexpr,
+        BLOCK_W: tl.constexpr,
+    ):
+        pid_m = tl.program_id(0)
+        bh = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        bkv = b * (H // GROUP) + h // GROUP
+        start_m = pid_m * BLOCK_M
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_n0 = tl.arange(0, BLOCK_N)
+        m_ok = offs_m < Lq
+        mq = _load_rows(MQ, bh * Lq * P, offs_m, m_ok, P, BLOCK_P)
+        zq = _load_rows(ZQ, bh * Lq * W, offs_m, m_ok, W, BLOCK_W)
+        if HAS_QK:
+            q = _load_rows(Q, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
+        coef2 = tl.load(COEF + h).to(tl.float32) * 1.4426950408889634
+        m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+        l_i = tl.zeros([BLOCK_M], tl.float32)
+        acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        for start_n in range(lo, hi, BLOCK_N):
+            offs_n = start_n + offs_n0
+            n_ok = offs_n < Lk
+            mk = _load_rows(MK, bh * Lk * P, offs_n, n_ok, P, BLOCK_P)
+            zk = _load_rows(ZK, bh * Lk * W, offs_n, n_ok, W, BLOCK_W)
+            v = _load_rows(V, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+            res, _, _, _, _, _ = _resonance(mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION)
+            logits = coef2 * res
+            if HAS_QK:
+                k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+                logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
+            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            logits = tl.where(valid, logits, float("-inf"))
+            m_new = tl.maximum(m_i, tl.max(logits, 1))
+            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+            p = tl.exp2(logits - m_safe[:, None])
+            alpha = tl.exp2(m_i - m_safe)
+            l_i = l_i * alpha + tl.sum(p, 1)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+            m_i = m_new
+        l_safe = tl.where(l_i > 0, l_i, 1.0)
+        acc = acc / l_safe[:, None]
+        lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("inf"))
+        offs_d = tl.arange(0, BLOCK_D)
+        tl.store(
+            OUT + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :],
+            acc.to(OUT.dtype.element_ty),
+            mask=m_ok[:, None] & (offs_d < D)[None, :],
+        )
+        tl.store(LSE + bh * Lq + offs_m, lse, mask=m_ok)
+
+
+# (BLOCK_M, BLOCK_N, num_warps, num_stages): a first guess (the z tiles are 12 P wide), never swept on a GPU.
+_GPU_BLOCKS = {"fwd": (64, 32, 4, 2), "dkdv": (32, 32, 4, 1), "dq": (32, 32, 4, 1)}
+# Under the interpreter: small, deliberately rectangular tiles so CI exercises BLOCK_M != BLOCK_N in every kernel.
+_INTERPRETER_BLOCKS = {"fwd": (32, 16), "dkdv": (16, 32), "dq": (32, 16)}
+
+
+def _blocks(D: int, P: int, W: int, kernel: str) -> tuple[dict, dict]:
+    sizes = dict(
+        BLOCK_D=max(16, triton.next_power_of_2(D)),
+        BLOCK_P=max(16, triton.next_power_of_2(P)),
+        BLOCK_W=max(16, triton.next_power_of_2(W)),
+    )
+    if _interpreting():
+        bm, bn = _INTERPRETER_BLOCKS[kernel]
+        return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), {}
+    bm, bn, warps, stages = _GPU_BLOCKS[kernel]
+    return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), dict(num_warps=warps, num_stages=stages)
+
+
+def _flags(query_key, is_causal, window, kpm, dtype):
+    precision = "ieee" if dtype in (torch.float32, torch.float64) else "tf32"
+    has_kpm = kpm is not None
+    return dict(HAS_QK=query_key, CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=has_kpm, PRECISION=precision)
+
+
+def _forward(q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, window):
+    B, H, Lq, P = mq.shape
+    KVH, Lk, D = v.shape[1], v.shape[2], v.shape[3]
+    W = zq.shape[-1]
+    out = v.new_empty(B, H, Lq, D)
+    lse = torch.empty(B, H, Lq, dtype=torch.float32, device=v.device)
+    meta, launch = _blocks(D, P, W, "fwd")
+    _fwd_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
+        *_query_key(q, k, v), v, mq, zq, mk, zk, coef, _kpm_int(kpm, v), out, lse,
+        H, H // KVH, Lq, Lk, D, P, W, Lk - Lq, max(window, 1), scaling * LOG2E, weights[0], weights[2] / 2,
+        **_flags(q is not None, is_causal, window, kpm, v.dtype), **meta, **launch,
+    )  # fmt: skip
+    return out, lse
+
+
+def _query_key(q, k, v):
+    # The pure variant has no q·k: the kernels never read these pointers then (HAS_QK is off).
+    return (v, v) if q is None else (q, k)
+
+
+def _kpm_int(kpm, like):
+    return kpm.to(torch.int8).contiguous() if kpm is not None else like.new_zeros(1, dtype=torch.int8)
+
+
+class _ResonantAttention(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, window):
+        out, lse = _forward(q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, window)
+        ctx.save_for_backward(q, k, v, mq, zq, mk, zk, coef, kpm, out, lse)
+        ctx.args = (scaling, weights, is_causal, window)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        raise NotImplementedError("the resonant kernel's backward is not written yet")
+
+
+def resonant_attention_fused(
+    query: torch.Tensor | None,
+    key: torch.Tensor | None,
+    value: torch.Tensor,
+    query_mask: torch.Tensor,
+    query_aligned: torch.Tensor,
+    key_mask: torch.Tensor,
+    key_aligned: torch.Tensor,
+    coefficient: torch.Tensor,
+    weights: tuple[float, float, float],
+    *,
+    scaling: float,
+    is_causal: bool,
+    key_padding_mask: torch.Tensor | None = None,
+    sliding_window: int | None = None,
+) -> torch.Tensor:
+    """Resonant attention (squared form), (B, H, Lq, D) out.
+
+    query (B, H, Lq, D) and key (B, KVH, Lk, D), or both None for the pure variant (no q·k); value (B, KVH, Lk, D);
+    query_mask, query_aligned (B, H, Lq, P | 12 P) and key_mask, key_aligned (B, H, Lk, ·): `kernel_features` of
+    each side; coefficient (H,): lambda_h / temperature; weights (a, b, c). Queries are the last Lq of the Lk
+    positions. key_padding_mask (B, Lk) bool, True = may attend; sliding_window w: query i sees key j iff i − j < w.
+    """
+    if not TRITON_AVAILABLE or not (value.is_cuda or _interpreting()):
+        raise RuntimeError("The resonant kernel runs on CUDA, or on CPU under TRITON_INTERPRET=1; Triton is needed.")
+    if (query is None) != (key is None):
+        raise ValueError("Give both query and key (hybrid) or neither (pure).")
+    heads, kv_heads = query_mask.shape[1], value.shape[1]
+    if heads % kv_heads:
+        raise ValueError(f"{heads} query heads are not a multiple of {kv_heads} KV heads")
+    if coefficient.shape != (heads,):
+        raise ValueError(f"coefficient has shape {tuple(coefficient.shape)} for {heads} heads")
+    if key_padding_mask is not None:
+        key_padding_mask = key_padding_mask.to(torch.bool)
+    window = int(sliding_window) if sliding_window else 0
+    query, key = (t.contiguous() if t is not None else None for t in (query, key))
+    features = (t.contiguous() for t in (query_mask, query_aligned, key_mask, key_aligned))
+    return _ResonantAttention.apply(
+        query,
+        key,
+        value.contiguous(),
+        *features,
+        coefficient.to(torch.float32).contiguous(),
+        key_padding_mask,
+        float(scaling),
+        tuple(float(w) for w in weights),
+        bool(is_causal),
+        window,
+    )
+
+
+__all__ = ["TRITON_AVAILABLE", "kernel_features", "resonant_attention_fused"]

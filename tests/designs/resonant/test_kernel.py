@@ -1,0 +1,167 @@
+"""The fused resonant kernel (squared form) against the float64 reference: `resonance_naive` on `slot_states` of the
+same raw features, then `attention_naive`.
+
+On CPU the Triton kernels run under TRITON_INTERPRET=1 (set in tests/conftest.py before triton is imported), in
+float32; tolerance: max |kernel − ref| ≤ 1e-4 · (1 + max |ref|) per tensor. The raw features (slot logits, quaternion
+components, phases) are fresh random numbers per case, with few slots so that empty and non-empty intersections both
+occur. Query rows whose keys are all masked give 0 in the kernel (flash's convention) but a uniform average in the
+reference: their output is compared after zeroing, and their output gradient is zero on both sides.
+"""
+
+import os
+import zlib
+
+import pytest
+import torch
+
+from hf_archs.core.attention import attention_naive
+from hf_archs.designs.resonant.kernel import TRITON_AVAILABLE, kernel_features, resonant_attention_fused
+from hf_archs.designs.resonant.naive import CHANNELS_PER_SLOT, resonance_naive, slot_states
+from tests.designs.flash_masks import flash_masks
+
+
+pytestmark = [
+    pytest.mark.skipif(not TRITON_AVAILABLE, reason="triton not installed"),
+    pytest.mark.skipif(torch.cuda.is_available(), reason="the interpreter grid runs where CUDA is absent"),
+]
+WEIGHTS = (0.5, 0.3, 0.2)
+TEMPERATURE = 0.7
+
+
+def _inputs(seed, *, batch, heads, kv_heads, q_len, k_len, head_dim, slots):
+    g = torch.Generator().manual_seed(seed)
+
+    def r(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64)
+
+    width = heads * slots * CHANNELS_PER_SLOT
+    return dict(
+        query=r(batch, heads, q_len, head_dim),
+        key=r(batch, kv_heads, k_len, head_dim),
+        value=r(batch, kv_heads, k_len, head_dim),
+        query_features=2 * r(batch, q_len, width),
+        key_features=2 * r(batch, k_len, width),
+        weight=2 * r(heads),  # lambda
+    )
+
+
+def _reference(t, *, heads, top_k, valid, scaling, pure):
+    """float64: softmax(s · q·kᵀ + lambda · Res / T + mask) · v, every intermediate materialized (pure: no q·k)."""
+    states = [slot_states(t[name], heads, top_k) for name in ("query_features", "key_features")]
+    bias = t["weight"].view(1, -1, 1, 1) * resonance_naive(*states, WEIGHTS, squared=True) / TEMPERATURE
+    group = heads // t["key"].shape[1]
+    query = torch.zeros_like(t["query"]) if pure else t["query"]
+    out, _ = attention_naive(
+        query,
+        t["key"].repeat_interleave(group, 1),
+        t["value"].repeat_interleave(group, 1),
+        bias,
+        scaling=scaling,
+        attention_mask=valid,
+    )
+    return out
+
+
+def _kernel(t, *, heads, top_k, kpm, window, is_causal, scaling, pure):
+    query_side, key_side = (
+        kernel_features(slot_states(t[name], heads, top_k), WEIGHTS) for name in ("query_features", "key_features")
+    )
+    return resonant_attention_fused(
+        None if pure else t["query"],
+        None if pure else t["key"],
+        t["value"],
+        *query_side,
+        *key_side,
+        t["weight"] / TEMPERATURE,
+        WEIGHTS,
+        scaling=scaling,
+        is_causal=is_causal,
+        key_padding_mask=kpm,
+        sliding_window=window,
+    )
+
+
+def _run(case, *, pure, dtype=torch.float32, backward=False):
+    is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim, slots, top_k = case
+    seed = zlib.crc32(repr((case, pure, str(dtype))).encode())
+    inputs = _inputs(
+        seed, batch=2, heads=heads, kv_heads=kv_heads, q_len=q_len, k_len=k_len, head_dim=head_dim, slots=slots
+    )
+    scaling = head_dim**-0.5
+    valid, kpm = flash_masks(2, q_len, k_len, padding, is_causal, window)
+    row_ok = valid.any(-1, keepdim=True)  # (batch, 1, Lq, 1)
+    names = [n for n in inputs if not (pure and n in ("query", "key"))]
+
+    ref = {n: t.clone().requires_grad_(backward) for n, t in inputs.items()}
+    ref_out = _reference(ref, heads=heads, top_k=top_k, valid=valid, scaling=scaling, pure=pure)
+    # Features in float32 at least, as `slot_states` makes them; q, k, v and the output in `dtype`.
+    ker = {
+        n: t.to(dtype if n in ("query", "key", "value") else torch.float32).requires_grad_(backward)
+        for n, t in inputs.items()
+    }
+    out = _kernel(
+        ker, heads=heads, top_k=top_k, kpm=kpm, window=window, is_causal=is_causal, scaling=scaling, pure=pure
+    )
+    assert out.dtype == dtype and out.shape == ref_out.shape
+    results = {"out": (out.detach().double(), ref_out.detach() * row_ok)}
+    if backward:
+        grad_out = torch.randn(ref_out.shape, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+        grad_out = grad_out * row_ok
+        ref_out.backward(grad_out)
+        out.backward(grad_out.to(dtype))
+        for n in names:
+            results[n] = (ker[n].grad.double(), ref[n].grad)
+    for name, (got, _) in results.items():
+        assert torch.isfinite(got).all(), name
+    return results
+
+
+def _check(results, tolerance=1e-4):
+    for name, (got, want) in results.items():
+        assert want.abs().max() > 0, f"{name}: the reference is zero, the check would be vacuous"
+        bound = tolerance * (1 + want.abs().max().item())
+        err = (got - want).abs().max().item()
+        assert err <= bound, f"{name}: max error {err:.3g} > {bound:.3g}"
+
+
+# (is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim, slots, top_k)
+GRID = [
+    (False, "none", None, 19, 19, 4, 2, 32, 6, 2),
+    (True, "none", None, 19, 19, 2, 2, 16, 8, 3),
+    (True, "left", None, 21, 21, 4, 2, 32, 5, 2),
+    (True, "right", None, 17, 17, 2, 1, 64, 6, 1),
+    (False, "left", None, 13, 22, 4, 2, 32, 6, 2),
+    (True, "none", None, 7, 23, 4, 2, 32, 6, 2),  # prefill with a cache: causal offset Lk - Lq
+    (True, "left", None, 1, 20, 2, 1, 32, 6, 2),  # decoding one token
+    (True, "none", 5, 22, 22, 4, 2, 32, 6, 2),  # sliding window
+    (True, "right", 6, 11, 21, 4, 2, 32, 6, 2),
+    (False, "none", 4, 18, 18, 2, 1, 32, 17, 4),  # P > 16: the features span two 16-wide blocks
+]
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["hybrid", "pure"])
+@pytest.mark.parametrize("case", GRID, ids=lambda c: "-".join(map(str, c)))
+def test_forward_matches_float64_reference(case, pure):
+    assert os.environ.get("TRITON_INTERPRET") == "1"
+    _check(_run(case, pure=pure))
+
+
+def test_forward_in_half_precision():
+    """q, k, v in float16 (the features stay float32): the error is the 16-bit rounding of the inputs and output.
+
+    Not bfloat16: Triton 3.9's interpreter returns garbage for tl.dot of bfloat16 operands (a 16×16 product off by
+    2e10), in any kernel; bfloat16 is for the GPU grid."""
+    _check(_run(GRID[2], pure=False, dtype=torch.float16), tolerance=2e-2)
+
+
+def test_coefficient_changes_the_output():
+    """lambda enters the logits: the kernel does not silently drop the resonance term."""
+    case = GRID[1]
+    seed = 11
+    t = _inputs(seed, batch=2, heads=2, kv_heads=2, q_len=19, k_len=19, head_dim=16, slots=8)
+    t = {n: v.float() for n, v in t.items()}
+    kwargs = dict(heads=2, top_k=case[-1], kpm=None, window=None, is_causal=True, scaling=0.25, pure=False)
+    some = _kernel(t, **kwargs)
+    t["weight"] = torch.zeros_like(t["weight"])
+    none = _kernel(t, **kwargs)
+    assert (some - none).abs().max() > 1e-2
