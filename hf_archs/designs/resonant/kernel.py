@@ -156,6 +156,247 @@ if TRITON_AVAILABLE:
         )
         tl.store(LSE + bh * Lq + offs_m, lse, mask=m_ok)
 
+    @triton.jit
+    def _gradients(dres, n, x, union, nonempty, count, jaccard_weight):
+        """dRes of a tile -> the gradients of its intersection n, its aligned product x and each side's set size."""
+        squared_union = union * union
+        grad_x = tl.where(nonempty, dres / count, 0.0)
+        grad_n = jaccard_weight * dres * (union + n) / squared_union
+        grad_n -= tl.where(nonempty, dres * x / (count * count), 0.0)
+        grad_size = -jaccard_weight * dres * n / squared_union
+        return grad_n, grad_x, grad_size
+
+    @triton.jit
+    def _bwd_key_kernel(
+        Q,
+        K,
+        V,
+        MQ,
+        ZQ,
+        MK,
+        ZK,
+        COEF,
+        KPM,
+        DO,
+        LSE,
+        DELTA,
+        DK,
+        DV,
+        DMK,
+        DZK,
+        H,
+        GROUP,
+        Lq,
+        Lk,
+        D,
+        P,
+        W,
+        off,
+        window,
+        scale2,
+        scaling,
+        jaccard_weight,
+        half_phase_weight,
+        HAS_QK: tl.constexpr,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+        PRECISION: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
+        BLOCK_P: tl.constexpr,
+        BLOCK_W: tl.constexpr,
+    ):
+        # dk, dv of one key block of one KV head (summed over its query heads), dm_k, dz_k of each of those heads.
+        pid_n = tl.program_id(0)
+        bkv = tl.program_id(1)
+        b = bkv // (H // GROUP)
+        kvh = bkv % (H // GROUP)
+        start_n = pid_n * BLOCK_N
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        offs_m0 = tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, BLOCK_D)
+        offs_p = tl.arange(0, BLOCK_P)
+        offs_w = tl.arange(0, BLOCK_W)
+        n_ok = offs_n < Lk
+        v = _load_rows(V, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+        if HAS_QK:
+            k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+        dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+        dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+        lo = 0
+        hi = Lq
+        if CAUSAL:
+            lo = tl.maximum(0, start_n - off)
+            lo = (lo // BLOCK_M) * BLOCK_M
+        if HAS_WINDOW:
+            hi = tl.minimum(Lq, start_n + BLOCK_N - 1 + window - off)
+        for g in range(0, GROUP):
+            h = kvh * GROUP + g
+            bh = b * H + h
+            mk = _load_rows(MK, bh * Lk * P, offs_n, n_ok, P, BLOCK_P)
+            zk = _load_rows(ZK, bh * Lk * W, offs_n, n_ok, W, BLOCK_W)
+            coef = tl.load(COEF + h).to(tl.float32)
+            dmk = tl.zeros([BLOCK_N, BLOCK_P], tl.float32)
+            dzk = tl.zeros([BLOCK_N, BLOCK_W], tl.float32)
+            dsize = tl.zeros([BLOCK_N], tl.float32)
+            for start_m in range(lo, hi, BLOCK_M):
+                offs_m = start_m + offs_m0
+                m_ok = offs_m < Lq
+                mq = _load_rows(MQ, bh * Lq * P, offs_m, m_ok, P, BLOCK_P)
+                zq = _load_rows(ZQ, bh * Lq * W, offs_m, m_ok, W, BLOCK_W)
+                do = _load_rows(DO, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
+                lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
+                delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
+                res, n, x, union, nonempty, count = _resonance(
+                    mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION
+                )
+                logits = coef * 1.4426950408889634 * res
+                if HAS_QK:
+                    q = _load_rows(Q, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
+                    logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
+                valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                p = tl.where(valid, tl.exp2(logits - lse[:, None]), 0.0)
+                dv += tl.dot(tl.trans(p.to(do.dtype)), do, input_precision=PRECISION)
+                dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
+                dlogits = p * (dp - delta[:, None])
+                if HAS_QK:
+                    dk += tl.dot(tl.trans(dlogits.to(q.dtype)), q, input_precision=PRECISION)
+                grad_n, grad_x, grad_size = _gradients(coef * dlogits, n, x, union, nonempty, count, jaccard_weight)
+                dmk += tl.dot(tl.trans(grad_n), mq, input_precision=PRECISION)
+                dzk += tl.dot(tl.trans(grad_x.to(zq.dtype)), zq, input_precision=PRECISION)
+                dsize += tl.sum(grad_size, 0)
+            # The set size is the sum of the slot indicators: its gradient reaches every slot.
+            dmk += dsize[:, None]
+            tl.store(
+                DMK + bh * Lk * P + offs_n[:, None] * P + offs_p[None, :],
+                dmk.to(DMK.dtype.element_ty),
+                mask=n_ok[:, None] & (offs_p < P)[None, :],
+            )
+            tl.store(
+                DZK + bh * Lk * W + offs_n[:, None] * W + offs_w[None, :],
+                dzk.to(DZK.dtype.element_ty),
+                mask=n_ok[:, None] & (offs_w < W)[None, :],
+            )
+        rows = bkv * Lk * D + offs_n[:, None] * D + offs_d[None, :]
+        rows_ok = n_ok[:, None] & (offs_d < D)[None, :]
+        tl.store(DV + rows, dv.to(DV.dtype.element_ty), mask=rows_ok)
+        if HAS_QK:
+            tl.store(DK + rows, (dk * scaling).to(DK.dtype.element_ty), mask=rows_ok)
+
+    @triton.jit
+    def _bwd_query_kernel(
+        Q,
+        K,
+        V,
+        MQ,
+        ZQ,
+        MK,
+        ZK,
+        COEF,
+        KPM,
+        DO,
+        LSE,
+        DELTA,
+        DQ,
+        DMQ,
+        DZQ,
+        PART,
+        H,
+        GROUP,
+        Lq,
+        Lk,
+        D,
+        P,
+        W,
+        off,
+        window,
+        scale2,
+        scaling,
+        jaccard_weight,
+        half_phase_weight,
+        HAS_QK: tl.constexpr,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr,
+        PRECISION: tl.constexpr,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
+        BLOCK_P: tl.constexpr,
+        BLOCK_W: tl.constexpr,
+    ):
+        # dq, dm_q, dz_q of one query block of one head, and this block's part of the coefficient's gradient.
+        pid_m = tl.program_id(0)
+        bh = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        bkv = b * (H // GROUP) + h // GROUP
+        start_m = pid_m * BLOCK_M
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_n0 = tl.arange(0, BLOCK_N)
+        offs_d = tl.arange(0, BLOCK_D)
+        offs_p = tl.arange(0, BLOCK_P)
+        offs_w = tl.arange(0, BLOCK_W)
+        m_ok = offs_m < Lq
+        mq = _load_rows(MQ, bh * Lq * P, offs_m, m_ok, P, BLOCK_P)
+        zq = _load_rows(ZQ, bh * Lq * W, offs_m, m_ok, W, BLOCK_W)
+        do = _load_rows(DO, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
+        if HAS_QK:
+            q = _load_rows(Q, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
+        lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        coef = tl.load(COEF + h).to(tl.float32)
+        dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        dmq = tl.zeros([BLOCK_M, BLOCK_P], tl.float32)
+        dzq = tl.zeros([BLOCK_M, BLOCK_W], tl.float32)
+        dsize = tl.zeros([BLOCK_M], tl.float32)
+        dcoef = tl.zeros([BLOCK_M], tl.float32)
+        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        for start_n in range(lo, hi, BLOCK_N):
+            offs_n = start_n + offs_n0
+            n_ok = offs_n < Lk
+            mk = _load_rows(MK, bh * Lk * P, offs_n, n_ok, P, BLOCK_P)
+            zk = _load_rows(ZK, bh * Lk * W, offs_n, n_ok, W, BLOCK_W)
+            v = _load_rows(V, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+            res, n, x, union, nonempty, count = _resonance(
+                mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION
+            )
+            logits = coef * 1.4426950408889634 * res
+            if HAS_QK:
+                k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+                logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
+            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p = tl.where(valid, tl.exp2(logits - lse[:, None]), 0.0)
+            dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
+            dlogits = p * (dp - delta[:, None])
+            if HAS_QK:
+                dq += tl.dot(dlogits.to(k.dtype), k, input_precision=PRECISION)
+            dcoef += tl.sum(dlogits * res, 1)
+            grad_n, grad_x, grad_size = _gradients(coef * dlogits, n, x, union, nonempty, count, jaccard_weight)
+            dmq += tl.dot(grad_n, mk, input_precision=PRECISION)
+            dzq += tl.dot(grad_x.to(zk.dtype), zk, input_precision=PRECISION)
+            dsize += tl.sum(grad_size, 1)
+        dmq += dsize[:, None]  # the set size is the sum of the slot indicators
+        tl.store(
+            DMQ + bh * Lq * P + offs_m[:, None] * P + offs_p[None, :],
+            dmq.to(DMQ.dtype.element_ty),
+            mask=m_ok[:, None] & (offs_p < P)[None, :],
+        )
+        tl.store(
+            DZQ + bh * Lq * W + offs_m[:, None] * W + offs_w[None, :],
+            dzq.to(DZQ.dtype.element_ty),
+            mask=m_ok[:, None] & (offs_w < W)[None, :],
+        )
+        if HAS_QK:
+            tl.store(
+                DQ + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :],
+                (dq * scaling).to(DQ.dtype.element_ty),
+                mask=m_ok[:, None] & (offs_d < D)[None, :],
+            )
+        tl.store(PART + bh * tl.num_programs(0) + pid_m, tl.sum(dcoef, 0))
+
 
 # (BLOCK_M, BLOCK_N, num_warps, num_stages): a first guess (the z tiles are 12 P wide), never swept on a GPU.
 _GPU_BLOCKS = {"fwd": (64, 32, 4, 2), "dkdv": (32, 32, 4, 1), "dq": (32, 32, 4, 1)}
@@ -197,6 +438,33 @@ def _forward(q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, wi
     return out, lse
 
 
+def _backward(do, q, k, v, mq, zq, mk, zk, coef, kpm, out, lse, scaling, weights, is_causal, window):
+    B, H, Lq, P = mq.shape
+    KVH, Lk, D = v.shape[1], v.shape[2], v.shape[3]
+    W = zq.shape[-1]
+    do = do.contiguous()
+    delta = (do.float() * out.float()).sum(-1).contiguous()
+    dq, dk = (None, None) if q is None else (torch.empty_like(q), torch.empty_like(k))
+    dv = torch.empty_like(v)
+    dmq, dzq, dmk, dzk = (torch.empty_like(t) for t in (mq, zq, mk, zk))
+    flags = _flags(q is not None, is_causal, window, kpm, v.dtype)
+    sizes = (H, H // KVH, Lq, Lk, D, P, W, Lk - Lq, max(window, 1))
+    factors = (scaling * LOG2E, scaling, weights[0], weights[2] / 2)
+    inputs = (*_query_key(q, k, v), v, mq, zq, mk, zk, coef, _kpm_int(kpm, v), do, lse, delta)
+    # The pure variant has no dq, dk: the kernels never write those pointers then (HAS_QK is off).
+    meta, launch = _blocks(D, P, W, "dkdv")
+    _bwd_key_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
+        *inputs, dv if dk is None else dk, dv, dmk, dzk, *sizes, *factors, **flags, **meta, **launch,
+    )  # fmt: skip
+    meta, launch = _blocks(D, P, W, "dq")
+    n_m = triton.cdiv(Lq, meta["BLOCK_M"])
+    part = torch.empty(B, H, n_m, dtype=torch.float32, device=v.device)
+    _bwd_query_kernel[(n_m, B * H)](
+        *inputs, dv if dq is None else dq, dmq, dzq, part, *sizes, *factors, **flags, **meta, **launch,
+    )  # fmt: skip
+    return dq, dk, dv, dmq, dzq, dmk, dzk, part.sum((0, 2))
+
+
 def _query_key(q, k, v):
     # The pure variant has no q·k: the kernels never read these pointers then (HAS_QK is off).
     return (v, v) if q is None else (q, k)
@@ -216,7 +484,9 @@ class _ResonantAttention(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout):
-        raise NotImplementedError("the resonant kernel's backward is not written yet")
+        q, k, v, mq, zq, mk, zk, coef, kpm, out, lse = ctx.saved_tensors
+        grads = _backward(dout, q, k, v, mq, zq, mk, zk, coef, kpm, out, lse, *ctx.args)
+        return (*grads, None, None, None, None, None)
 
 
 def resonant_attention_fused(

@@ -146,12 +146,21 @@ def test_forward_matches_float64_reference(case, pure):
     _check(_run(case, pure=pure))
 
 
-def test_forward_in_half_precision():
-    """q, k, v in float16 (the features stay float32): the error is the 16-bit rounding of the inputs and output.
+@pytest.mark.parametrize("pure", [False, True], ids=["hybrid", "pure"])
+@pytest.mark.parametrize("case", GRID, ids=lambda c: "-".join(map(str, c)))
+def test_gradients_match_float64_reference(case, pure):
+    """dq, dk, dv (none for pure), lambda's gradient and the raw features' of both sides, through the kernel's dm, dz
+    and the straight-through estimator outside it."""
+    _check(_run(case, pure=pure, backward=True))
+
+
+def test_half_precision():
+    """q, k, v in float16 (the features stay float32): the error is the 16-bit rounding of the inputs, output and
+    gradients.
 
     Not bfloat16: Triton 3.9's interpreter returns garbage for tl.dot of bfloat16 operands (a 16×16 product off by
     2e10), in any kernel; bfloat16 is for the GPU grid."""
-    _check(_run(GRID[2], pure=False, dtype=torch.float16), tolerance=2e-2)
+    _check(_run(GRID[2], pure=False, dtype=torch.float16, backward=True), tolerance=2e-2)
 
 
 def test_coefficient_changes_the_output():
