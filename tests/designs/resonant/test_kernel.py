@@ -13,10 +13,17 @@ import zlib
 
 import pytest
 import torch
+import transformers
 
+import hf_archs  # noqa: F401
 from hf_archs.core.attention import attention_naive
+from hf_archs.designs.resonant import attention as resonant_attention
+from hf_archs.designs.resonant.attention import FUSED_KERNEL_KEY
 from hf_archs.designs.resonant.kernel import TRITON_AVAILABLE, kernel_features, resonant_attention_fused
 from hf_archs.designs.resonant.naive import CHANNELS_PER_SLOT, resonance_naive, slot_states
+from hf_archs.registry import ZOO
+from hf_archs.testing import STOCK_VARIANTS
+from tests.conformance.generation import assert_cached_generation_matches_recompute
 from tests.designs.flash_masks import flash_masks
 
 
@@ -140,8 +147,9 @@ GRID = [
 
 
 @pytest.mark.parametrize("pure", [False, True], ids=["hybrid", "pure"])
-@pytest.mark.parametrize("case", GRID, ids=lambda c: "-".join(map(str, c)))
+@pytest.mark.parametrize("case", GRID[::3], ids=lambda c: "-".join(map(str, c)))
 def test_forward_matches_float64_reference(case, pure):
+    """Without autograd (inference): every case's output is also checked by the gradient test below."""
     assert os.environ.get("TRITON_INTERPRET") == "1"
     _check(_run(case, pure=pure))
 
@@ -174,3 +182,110 @@ def test_coefficient_changes_the_output():
     t["weight"] = torch.zeros_like(t["weight"])
     none = _kernel(t, **kwargs)
     assert (some - none).abs().max() > 1e-2
+
+
+MODEL_ENTRIES = [entry for entry in ZOO if entry.design_name in ("resonant", "resonant_pure")]
+
+
+def _tiny_model(entry, implementation, **settings):
+    variant = next(v for v in STOCK_VARIANTS if v.backbone == entry.backbone.name)
+    lam = 5.0 if entry.design_name == "resonant_pure" else 1.0
+    config = entry.backbone.design_config(
+        entry.config_class,
+        variant.config,
+        resonant_lambda_init=lam,
+        resonant_num_slots=6,
+        resonant_top_k=2,
+        **settings,
+    )
+    torch.manual_seed(0)
+    return transformers.AutoModel.from_config(config, attn_implementation=implementation)
+
+
+def _slow_unless_llama_or_hybrid(entry):
+    fast = entry.backbone.name == "llama" or entry.design_name == "resonant"
+    return pytest.param(entry, marks=() if fast else pytest.mark.slow, id=entry.model_type)
+
+
+@pytest.mark.parametrize("entry", [_slow_unless_llama_or_hybrid(entry) for entry in MODEL_ENTRIES])
+def test_model_under_the_kernel_key_matches_eager(entry):
+    """A tiny model (Gemma 3: sliding-window layers too) with padding, under "resonant_triton" and "eager": the same
+    hidden states at the real tokens and the same gradient of every parameter."""
+    models = {key: _tiny_model(entry, key, resonant_quaternion="squared") for key in ("eager", FUSED_KERNEL_KEY)}
+    models[FUSED_KERNEL_KEY].load_state_dict(models["eager"].state_dict())
+    input_ids = torch.randint(3, 100, (2, 11), generator=torch.Generator().manual_seed(0))
+    attention_mask = torch.ones_like(input_ids)
+    if entry.backbone.name == "bert":
+        attention_mask[1, -3:] = 0
+    else:
+        attention_mask[0, :3] = 0
+    real = attention_mask[..., None].to(torch.float32)
+    results = {}
+    for key, model in models.items():
+        hidden = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state * real
+        upstream = torch.randn(hidden.shape, generator=torch.Generator().manual_seed(1))
+        (hidden * upstream).sum().backward()
+        results[key] = (hidden.detach(), {n: p.grad for n, p in model.named_parameters() if p.grad is not None})
+    (hidden, grads), (fused_hidden, fused_grads) = results["eager"], results[FUSED_KERNEL_KEY]
+    assert fused_grads.keys() == grads.keys()
+    assert any(".resonant.projection." in name and grad.abs().max() > 0 for name, grad in grads.items())
+    # float32 on both sides (the kernel keeps its softmax statistics in float32 whatever the inputs): measured
+    # errors are ≤ 3e-6 · max |eager| per tensor.
+    _check(
+        {"hidden": (fused_hidden, hidden), **{name: (fused_grads[name], grad) for name, grad in grads.items()}}, 1e-5
+    )
+
+
+@pytest.mark.slow
+def test_cached_generation_under_the_kernel_key_matches_recompute():
+    """Prefill and one-token decoding steps through the kernel (queries the last Lq of the Lk cached keys)."""
+    entry = next(e for e in MODEL_ENTRIES if e.model_type == "resonant_llama")
+    variant = next(v for v in STOCK_VARIANTS if v.backbone == "llama")
+    config = entry.backbone.design_config(
+        entry.config_class, variant.config, resonant_lambda_init=1.0, resonant_quaternion="squared"
+    )
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config, attn_implementation=FUSED_KERNEL_KEY).eval()
+    input_ids = torch.randint(3, 100, (2, 7), generator=torch.Generator().manual_seed(1))
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, :3] = 0
+    assert_cached_generation_matches_recompute(model, dict(input_ids=input_ids, attention_mask=attention_mask), {})
+
+
+def test_the_kernel_key_refuses_the_abs_form():
+    """|q·q'| has no kernel: the model refuses the key for "abs" (at load and when switched to), saying why, and the
+    attention function refuses an "abs" term it is handed anyway; neither falls back to another path."""
+    entry = next(e for e in MODEL_ENTRIES if e.model_type == "resonant_llama")
+    with pytest.raises(ValueError, match="resonant_quaternion='squared' only"):
+        _tiny_model(entry, FUSED_KERNEL_KEY, resonant_quaternion="abs")
+    model = _tiny_model(entry, "eager", resonant_quaternion="abs")
+    assert FUSED_KERNEL_KEY not in type(model).accepted_attn_implementations(model.config)
+    with pytest.raises(ValueError, match="resonant_quaternion='squared' only"):
+        model.set_attn_implementation(FUSED_KERNEL_KEY)
+    squared = _tiny_model(entry, "eager", resonant_quaternion="squared")
+    assert FUSED_KERNEL_KEY in type(squared).accepted_attn_implementations(squared.config)
+
+    layer = next(m for m in model.modules() if hasattr(m, "logit_terms") and m.logit_terms())
+    query = torch.zeros(1, layer.config.num_attention_heads, 3, layer.head_dim)
+    key = torch.zeros(1, layer.config.num_key_value_heads, 3, layer.head_dim)
+    features = torch.zeros(1, 3, layer.resonant.num_features)
+    with pytest.raises(ValueError, match="squared form only"):
+        resonant_attention.resonant_fused_attention(
+            layer, query, key, key, None, scaling=1.0, dropout=0.0, terms=layer.logit_terms(),
+            query_features=features, key_features=features,
+        )  # fmt: skip
+
+
+def test_where_the_kernel_cannot_run_the_reference_path_runs_and_says_why(monkeypatch):
+    """CPU without the interpreter: the SDPA reference path (the same outputs as "sdpa") and a warning saying why."""
+    entry = next(e for e in MODEL_ENTRIES if e.model_type == "resonant_llama")
+    models = {key: _tiny_model(entry, key, resonant_quaternion="squared") for key in ("sdpa", FUSED_KERNEL_KEY)}
+    models[FUSED_KERNEL_KEY].load_state_dict(models["sdpa"].state_dict())
+    warnings = []
+    monkeypatch.setattr(resonant_attention.logger, "warning_once", warnings.append)
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    input_ids = torch.randint(3, 100, (2, 7), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        outputs = [model(input_ids=input_ids).last_hidden_state for model in models.values()]
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=0)
+    assert warnings and "TRITON_INTERPRET=1" in warnings[0]
