@@ -35,6 +35,10 @@ def _why_not_runnable(query, dropout) -> str | None:
     return None
 
 
+def _kernel_features(term, features):
+    return kernel_features(slot_states(features, term.num_heads, term.top_k, term.eps), term.weights)
+
+
 def resonant_fused_attention(
     module, query, key, value, attention_mask, *, scaling, dropout, terms, query_features, key_features, **kwargs
 ):
@@ -67,16 +71,16 @@ def resonant_fused_attention(
         return REFERENCE_PATHS["sdpa"](
             module, query, key, value, attention_mask, **term_inputs, scaling=scaling, dropout=dropout
         )
-    sides = []
-    for features in (query_features, key_features):
-        states = slot_states(features, term.num_heads, term.top_k, term.eps)
-        sides.extend(kernel_features(states, term.weights))
+    query_side = _kernel_features(term, query_features)
+    # No cache: one sequence on both sides, its features made (and kept for the backward) once.
+    key_side = query_side if key_features is query_features else _kernel_features(term, key_features)
     pure = term.replaces_query_key
     output = resonant_attention_fused(
         None if pure else query,
         None if pure else key,
         value,
-        *sides,
+        *query_side,
+        *key_side,
         term("coefficients"),
         term.weights,
         scaling=scaling,
