@@ -2,8 +2,9 @@
 
 Each design of the zoo that changes attention is built at its active setting (semantic, resonant hybrid and pure,
 synthesizer, positional, oscillating), once per variant that its own config field chooses (`VARIANT_FIELDS`: the
-synthesizer kinds, the relative position biases and NoPE, each oscillating pattern on every layer and the active
-cycle), with each `attn_implementation` it accepts (`sdpa`, the reference path, and its fused kernels on CUDA).
+synthesizer kinds, the relative position biases and NoPE, the resonant quaternion forms, each oscillating pattern on
+every layer and the active cycle), with each `attn_implementation` it accepts (`sdpa`, the reference path, and its
+fused kernels on CUDA, where the variant's settings allow them).
 Random weights: time and memory depend on the shapes, not on the weight values.
 
 Shapes (`--shapes`):
@@ -52,8 +53,9 @@ import json
 import statistics
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import transformers
@@ -63,6 +65,7 @@ from transformers import AutoConfig, BertConfig, Gemma3TextConfig, LlamaConfig
 from benchmarks.end_to_end import CONFIGS, build
 from hf_archs.designs.oscillating.design import PATTERNS
 from hf_archs.designs.positional.design import RELATIVE
+from hf_archs.designs.resonant.design import QUATERNION_FORMS
 from hf_archs.designs.synthesizer.design import KINDS
 from hf_archs.registry import DESIGNS
 
@@ -81,8 +84,9 @@ NUMBERS = ("ratio_vs_stock", "ms", "stock_ms", "peak_mib", "stock_peak_mib")
 # only). The values come from the design modules, so a new kind or pattern is measured without editing this file.
 VARIANT_FIELDS = {
     "semantic": None,
-    "resonant": None,
-    "resonant_pure": None,
+    # The fused kernel computes the squared form only; "abs" (the default) runs on the reference paths.
+    "resonant": ("resonant_quaternion", QUATERNION_FORMS),
+    "resonant_pure": ("resonant_quaternion", QUATERNION_FORMS),
     "synthesizer": ("synthesizer_kind", KINDS),
     "positional": ("positional_encoding", (*RELATIVE, "nope")),
     # Each pattern on every layer, then the active cycle.
@@ -122,9 +126,21 @@ def variants(only: list[str]) -> list[Variant]:
                 label = "-".join(value) if isinstance(value, list) else str(value)
             design.check_settings(settings)  # a renamed field fails here, not as a silently unchanged model
             for implementation in ("sdpa", *design.capabilities.kernels):
+                if implementation != "sdpa" and kernels_refused(design, settings):
+                    continue
                 if not only or name in only or f"{name}:{label}" in only:
                     out.append(Variant(name, label, settings, implementation))
     return out
+
+
+def kernels_refused(design, settings: dict) -> bool:
+    """Whether `settings` (over the design's field defaults) rule out the design's kernels (`kernels_refused_by`)."""
+    if design.kernels_refused_by is None:
+        return False
+    defaults = {
+        f.name: getattr(design.fields, f.name) for f in fields(design.fields) if hasattr(design.fields, f.name)
+    }
+    return design.kernels_refused_by(SimpleNamespace(**{**defaults, **settings})) is not None
 
 
 # --- shapes --------------------------------------------------------------------------------------------------------

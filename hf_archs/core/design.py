@@ -115,6 +115,8 @@ class Design:
         chosen layers' hidden states through hooks (never changing them) and adds fields to the outputs.
     runs_on: backbone -> whether the design can be built on that `Backbone` (None: on every backbone); the registry
         generates the design's model types on those it runs on.
+    kernels_refused_by: config -> why this config's settings rule out the design's kernels (`capabilities.kernels`),
+        or None where they can run (None: they always can); the model then refuses those keys, saying why.
     finish_base_model: base model -> None, the last step of building a design base model once every design's parts
         are attached, for what no declaration above covers (e.g. a stock module's forward that must hand a design's
         module more than the stock forward does); None for most designs.
@@ -141,6 +143,7 @@ class Design:
     layer_extension: type | None = None
     feed_forward_input: type | None = None
     runs_on: Callable[[object], bool] | None = None
+    kernels_refused_by: Callable[[object], str | None] | None = None
     finish_base_model: Callable[[object], None] | None = None
 
     def __post_init__(self):

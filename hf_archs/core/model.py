@@ -101,6 +101,11 @@ def _building_design_base(stock_base: type, design_base: type):
             setattr(module, name, original)
 
 
+def _refusal(design, config) -> str | None:
+    """Why `config` rules out the design's kernels, or None (`Design.kernels_refused_by`)."""
+    return design.kernels_refused_by(config) if design.kernels_refused_by is not None else None
+
+
 def _is_stock_attention_kernel(key: str) -> bool:
     """A key naming an attention kernel of Transformers (registered, e.g. flash or flex attention, or paged), or of
     the Hub (`org/name`, loaded through the `kernels` library): real kernels that compute the stock attention only."""
@@ -258,10 +263,19 @@ class DesignPreTrainedModel:
     @classmethod
     def accepted_attn_implementations(cls, config) -> list[str]:
         """`attn_implementation` keys that compute the design: the reference paths and the designs' kernels."""
-        kernels = [key for design in config.designs for key in design.capabilities.kernels]
+        kernels = [
+            key for design in config.designs for key in design.capabilities.kernels if not _refusal(design, config)
+        ]
         return ["eager", "sdpa", *kernels]
 
     def _refuse_attn_implementation(self, requested_attention: str, accepted: list[str]):
+        for design in self.config.designs:
+            reason = _refusal(design, self.config)
+            if reason and requested_attention in design.capabilities.kernels:
+                raise ValueError(
+                    f"{type(self).__name__} cannot use attn_implementation={requested_attention!r}: {reason}. "
+                    f"Supported: {accepted}."
+                )
         if not _is_stock_attention_kernel(requested_attention):
             # Stock wording for a bogus key (callers and Transformers' own tests match its start).
             raise ValueError(

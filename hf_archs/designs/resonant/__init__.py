@@ -7,6 +7,8 @@ import, rendered in the model cards (`model_cards/`) and printed by `hf-archs li
 The room:
 - `design.py`: the declaration (config fields, identity and active settings, capabilities, the logit term);
 - `naive.py`: the slot states, the float64-checkable reference score and its two fast forms;
+- `kernel.py`: the fused Triton kernel of the squared form (flash-style tiles, Res per tile, never L×L);
+- `attention.py`: its `attn_implementation` key, `resonant_triton` (the "abs" form is refused there);
 - `transfer.py`: the pure variant's conversion (attention transfer); conversion code, never loaded with a checkpoint;
 
 Cost: the score of a layer holds O(heads · L²) memory, never heads · L² · P (|q · q'| is summed one slot at a time);

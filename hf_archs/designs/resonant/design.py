@@ -8,6 +8,7 @@ from transformers import initialization as init
 
 from ...core.attention import LogitTerm
 from ...core.design import Capabilities, ConversionPlan, Design, DesignFields, check_layer_indices, layers_in_field
+from .attention import FUSED_KERNEL_KEY, resonant_fused_attention
 from .naive import CHANNELS_PER_SLOT, resonance_abs_chunked, resonance_inner_product, slot_states
 
 
@@ -58,6 +59,13 @@ class ResonantFields(DesignFields):
         check_layer_indices("resonant_layers", self.resonant_layers, self.num_hidden_layers)
 
 
+def kernel_refusal(config) -> str | None:
+    """The fused kernel computes the squared form only (|q·q'| is not an inner product of per-token features)."""
+    if config.resonant_quaternion != "squared":
+        return f"the fused kernel computes resonant_quaternion='squared' only, not {config.resonant_quaternion!r}"
+    return None
+
+
 class ResonantTerm(LogitTerm):
     """lambda_h · Res_h(i, j) / temperature on one layer.
 
@@ -67,6 +75,7 @@ class ResonantTerm(LogitTerm):
     """
 
     attribute_name = "resonant"
+    kernels = {FUSED_KERNEL_KEY: resonant_fused_attention}
 
     def __init__(self, config):
         super().__init__()
@@ -102,6 +111,10 @@ class ResonantTerm(LogitTerm):
     def bias(self, query_features, key_features, dtype):
         score = self.resonance(query_features, key_features)
         return (self.weight.to(score.dtype).view(1, -1, 1, 1) * score / self.temperature).to(dtype)
+
+    def coefficients(self):
+        # lambda_h / temperature, the kernel's per-head weight of Res (a new tensor: FSDP frees the gathered one).
+        return self.weight / self.temperature
 
     def init_design_weights(self, config):
         init.constant_(self.weight, config.resonant_lambda_init)
@@ -155,11 +168,16 @@ RESONANT = Design(
     identity={"resonant_lambda_init": 0.0},
     active={"resonant_lambda_init": 1.0},
     capabilities=Capabilities(
-        conversion="exact", cached_generation=True, identity_gradient="gate_first", discrete_choices=True
+        conversion="exact",
+        cached_generation=True,
+        identity_gradient="gate_first",
+        discrete_choices=True,
+        kernels=(FUSED_KERNEL_KEY,),
     ),
     logit_term=ResonantTerm,
     chosen_layers=layers_in_field("resonant_layers"),
     tasks=("retrieval", "analogy", "mlm", "perplexity"),
+    kernels_refused_by=kernel_refusal,
 )
 
 
@@ -193,9 +211,12 @@ RESONANT_PURE = Design(
     fields=ResonantFields,
     identity=None,
     active=PURE_START,
-    capabilities=Capabilities(conversion="trained", cached_generation=True, discrete_choices=True),
+    capabilities=Capabilities(
+        conversion="trained", cached_generation=True, discrete_choices=True, kernels=(FUSED_KERNEL_KEY,)
+    ),
     conversion=ConversionPlan(initialize="hf_archs.designs.resonant.transfer:attention_transfer", start=PURE_START),
     logit_term=ResonantPureTerm,
     chosen_layers=layers_in_field("resonant_layers"),
     tasks=("retrieval", "analogy", "mlm", "perplexity"),
+    kernels_refused_by=kernel_refusal,
 )

@@ -15,6 +15,7 @@ import torch
 
 from hf_archs.designs.semantic.kernel import TRITON_AVAILABLE, semantic_attention_fused
 from hf_archs.designs.semantic.naive import semantic_attention_naive
+from tests.designs.flash_masks import flash_masks
 
 
 pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="triton not installed")
@@ -43,35 +44,13 @@ def _inputs(seed, *, batch, heads, kv_heads, q_len, k_len, head_dim, width, dtyp
     )
 
 
-def _valid(batch, q_len, k_len, padding, is_causal, window):
-    """(batch, 1, Lq, Lk) bool, True = attend, and the (batch, Lk) key padding mask handed to the kernel."""
-    kpm = None
-    if padding != "none":
-        kpm = torch.ones(batch, k_len, dtype=torch.bool)
-        if padding == "left":
-            kpm[0, : k_len // 3] = False
-        else:
-            kpm[-1, k_len - k_len // 3 :] = False
-    qpos = torch.arange(q_len)[:, None] + (k_len - q_len)
-    kpos = torch.arange(k_len)[None, :]
-    valid = torch.ones(q_len, k_len, dtype=torch.bool)
-    if is_causal:
-        valid &= kpos <= qpos
-    if window:
-        valid &= qpos - kpos < window
-    valid = valid.expand(batch, 1, q_len, k_len)
-    if kpm is not None:
-        valid = valid & kpm[:, None, None, :]
-    return valid, kpm
-
-
 def _run(case_inputs, *, is_causal, padding, window, seed):
     inputs, dtype, device = case_inputs
     batch, heads, q_len, head_dim = inputs["query"].shape
     k_len = inputs["key"].shape[2]
     group = heads // inputs["key"].shape[1]
     scaling = head_dim**-0.5
-    valid, kpm = _valid(batch, q_len, k_len, padding, is_causal, window)
+    valid, kpm = flash_masks(batch, q_len, k_len, padding, is_causal, window)
     row_ok = valid.any(-1, keepdim=True)  # (batch, 1, Lq, 1)
     grad_out = (
         torch.randn(
