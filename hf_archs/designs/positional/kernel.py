@@ -1,0 +1,200 @@
+"""Fused attention with a bias that is a function of the distance: flash-style Triton kernels, no (B, H, L, L) tensor.
+
+Math (per batch row b, head h; positions p from the term's features, any values, per batch row):
+
+    logits_h(i, j) = scaling · q_h(i)·k_h(j) + bias_h(i, j) + mask(i, j),  P_h = softmax_j(logits_h),  out_h = P_h V_h
+
+with one of two bias forms:
+- table: bias_h(i, j) = G[b, h, i, clamp(round(p_j − p_i), d_lo, d_hi) − d_lo], G (B, H, Lq, V) or the per-head
+  G (H, V) broadcast over rows and queries, V = d_hi − d_lo + 1 (rounding half to even, as `torch.round`).
+  t5: G[h] = bucket_bias[bucket(d), h] over d ∈ [d_lo, d_hi] (the buckets are constant past the bucket range, so the
+  clamp is exact); relative (Shaw): G[b, h, i] = the query projection dotted with the 2K + 1 distance embeddings
+  / √d_r, d ∈ [−K, K]. G is built outside with PyTorch, so autograd carries dG to the parameters.
+- alibi: bias_h(i, j) = −m_h · |p_j − p_i| (unrounded), m_h per head.
+
+Backward, with dlogits = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)): dq, dk, dv as in flash; dG[b, h, i, v] = Σ_{j: index(i, j) = v}
+dlogits_h(i, j); dm_h = −Σ_ij dlogits_h(i, j) |p_j − p_i|.
+
+Kernels: forward per (query block, b·h); dk/dv per (key block, b·KV head) looping over the query heads of its group
+(GQA without repeating K/V); dq per (query block, b·h), which also reduces dG or dm. The dG reduction: the dq program
+owns the rows (b, h, i) of its query block, so nothing else writes them. The two end indices (every clipped distance)
+are summed in registers per row (masked row sums, no atomics); the V − 2 interior indices take `tl.atomic_add` into a
+(B, H, Lq, V) float32 buffer, only on tiles where some valid pair lies inside the range. With distinct positions per
+row each (i, v) gets at most one addend per key, so the atomics do not contend; their number is bounded by
+B·H·Lq·(V − 2) (a band of 2-3 key tiles around the diagonal for contiguous positions), not by L². Memory: the dG
+buffer, B·H·Lq·V·4 bytes (t5 decoder: V = 129, 4 · 129 bytes per query and head: 135 MiB at 32 heads, L = 8k), summed
+over (b, i) afterwards for a per-head G; alibi keeps one float per (b, h, query block).
+
+Dispatch: CUDA runs the Triton kernels in any float dtype (float32 with IEEE products); under TRITON_INTERPRET=1 CPU
+tensors run the same kernels in the interpreter (what CI tests). Elsewhere (CPU without the interpreter, no Triton)
+the op refuses; the attention function (`attention.py`) decides what to do instead. A query row whose keys are all
+masked gives a zero output and zero gradients (as stock flash does). Positions get no gradient.
+"""
+
+import torch
+
+from ..semantic.kernel import TRITON_AVAILABLE, _blocks, _interpreting, _key_range, _valid
+
+
+if TRITON_AVAILABLE:
+    import triton
+    import triton.language as tl
+
+ALIBI, TABLE = 0, 1
+
+
+def kernel_runs_on(q: torch.Tensor) -> bool:
+    """Whether the Triton kernels can run on q's device: CUDA, or the CPU under TRITON_INTERPRET=1."""
+    return TRITON_AVAILABLE and (q.is_cuda != _interpreting())
+
+
+if TRITON_AVAILABLE:
+
+    @triton.jit
+    def _round_half_even(d):
+        r = tl.floor(d + 0.5)
+        odd = (r - 2.0 * tl.floor(r * 0.5)) != 0.0
+        return tl.where(((r - d) == 0.5) & odd, r - 1.0, r)
+
+    @triton.jit
+    def _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE: tl.constexpr):
+        """(bias tile in float32, table index tile or the distance tile) of queries offs_m, keys offs_n."""
+        qp = tl.load(QP + b * Lq + offs_m, mask=offs_m < Lq, other=0.0)
+        kp = tl.load(KP + b * Lk + offs_n, mask=offs_n < Lk, other=0.0)
+        d = kp[None, :] - qp[:, None]
+        if MODE == 0:
+            slope = tl.load(TABLE_PTR + h).to(tl.float32)
+            return -slope * tl.abs(d), d
+        index = (tl.minimum(tl.maximum(_round_half_even(d), d_lo), d_hi) - d_lo).to(tl.int32)
+        ok = (offs_m[:, None] < Lq) & (offs_n[None, :] < Lk)
+        g = tl.load(TABLE_PTR + b * stb + h * sth + offs_m[:, None] * stm + index, mask=ok, other=0.0)
+        return g.to(tl.float32), index
+
+    @triton.jit
+    def _fwd_kernel(
+        Q, K, V, QP, KP, TABLE_PTR, KPM, OUT, LSE,
+        sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, sob, soh, som, sod, stb, sth, stm,
+        H, GROUP, Lq, Lk, D, off, window, scaling, d_lo, d_hi,
+        MODE: tl.constexpr, PRECISION: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
+        HAS_KPM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    ):  # fmt: skip
+        pid_m = tl.program_id(0)
+        bh = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        kvh = h // GROUP
+        start_m = pid_m * BLOCK_M
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, BLOCK_D)
+        offs_n0 = tl.arange(0, BLOCK_N)
+        d_ok = offs_d < D
+        q = tl.load(
+            Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+            mask=(offs_m[:, None] < Lq) & d_ok[None, :],
+            other=0.0,
+        )
+        m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
+        l_i = tl.zeros([BLOCK_M], tl.float32)
+        acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        for start_n in range(lo, hi, BLOCK_N):
+            offs_n = start_n + offs_n0
+            n_ok = offs_n < Lk
+            kt = tl.load(
+                K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
+                mask=n_ok[None, :] & d_ok[:, None],
+                other=0.0,
+            )
+            v = tl.load(
+                V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
+                mask=n_ok[:, None] & d_ok[None, :],
+                other=0.0,
+            )
+            bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
+            qk = (tl.dot(q, kt, input_precision=PRECISION) * scaling + bias) * 1.4426950408889634
+            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            qk = tl.where(valid, qk, float("-inf"))
+            m_new = tl.maximum(m_i, tl.max(qk, 1))
+            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
+            p = tl.exp2(qk - m_safe[:, None])
+            alpha = tl.exp2(m_i - m_safe)
+            l_i = l_i * alpha + tl.sum(p, 1)
+            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+            m_i = m_new
+        l_safe = tl.where(l_i > 0, l_i, 1.0)
+        acc = acc / l_safe[:, None]
+        lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("inf"))
+        tl.store(
+            OUT + b * sob + h * soh + offs_m[:, None] * som + offs_d[None, :] * sod,
+            acc.to(OUT.dtype.element_ty),
+            mask=(offs_m[:, None] < Lq) & d_ok[None, :],
+        )
+        tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
+
+
+def _flags(q, kpm, is_causal, window):
+    precision = "ieee" if q.dtype in (torch.float32, torch.float64) else "tf32"
+    return dict(PRECISION=precision, CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm is not None)
+
+
+def _table_strides(table, mode):
+    """(batch, head, query) strides of the table in elements; 0 where a per-head table is broadcast."""
+    if mode == ALIBI or table.dim() == 2:
+        return 0, table.stride(0) if mode == TABLE else 0, 0
+    return table.stride(0), table.stride(1), table.stride(2)
+
+
+def _prepare(q, k, qpos, kpos, table, kpm, mode):
+    table = table.contiguous()
+    kpm_int = kpm.to(torch.int8).contiguous() if kpm is not None else q.new_zeros(1, dtype=torch.int8)
+    return qpos.float().contiguous(), kpos.float().contiguous(), table, kpm_int
+
+
+def _triton_forward(q, k, v, qpos, kpos, table, kpm, mode, d_lo, d_hi, scaling, is_causal, window):
+    B, H, Lq, D = q.shape
+    KVH, Lk = k.shape[1], k.shape[2]
+    qpos, kpos, table, kpm_int = _prepare(q, k, qpos, kpos, table, kpm, mode)
+    out = torch.empty_like(q)
+    lse = torch.empty(B, H, Lq, dtype=torch.float32, device=q.device)
+    meta, launch = _blocks(D, "fwd")
+    _fwd_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
+        q, k, v, qpos, kpos, table, kpm_int, out, lse,
+        *q.stride(), *k.stride(), *v.stride(), *out.stride(), *_table_strides(table, mode),
+        H, H // KVH, Lq, Lk, D, Lk - Lq, max(window, 1), scaling, d_lo, d_hi,
+        MODE=mode, **_flags(q, kpm, is_causal, window), **meta, **launch,
+    )  # fmt: skip
+    return out, lse
+
+
+def _check(q, k, table, mode, d_lo, d_hi):
+    if not kernel_runs_on(q):
+        raise RuntimeError(
+            "The distance-bias Triton kernel runs on CUDA, or on the CPU under TRITON_INTERPRET=1 (set before triton "
+            "is imported)" + ("" if TRITON_AVAILABLE else "; Triton is not installed") + "."
+        )
+    if q.shape[1] % k.shape[1]:
+        raise ValueError(f"{q.shape[1]} query heads are not a multiple of {k.shape[1]} KV heads")
+    if mode == TABLE:
+        B, H, Lq = q.shape[:3]
+        shapes = ((H, d_hi - d_lo + 1), (B, H, Lq, d_hi - d_lo + 1))
+        if d_hi - d_lo < 1 or tuple(table.shape) not in shapes:
+            raise ValueError(f"table of shape {tuple(table.shape)} for distances [{d_lo}, {d_hi}]: expected {shapes}")
+    elif tuple(table.shape) != (q.shape[1],):
+        raise ValueError(f"alibi takes one slope per head: got {tuple(table.shape)} for {q.shape[1]} heads")
+
+
+def distance_bias_attention_forward(
+    query, key, value, query_positions, key_positions, table, *, mode, d_lo=0, d_hi=0, scaling, is_causal,
+    key_padding_mask=None, sliding_window=None,
+):  # fmt: skip
+    """Forward only (no autograd): (B, H, Lq, D) out. Queries are the last Lq of Lk keys (causal, windows)."""
+    _check(query, key, table, mode, d_lo, d_hi)
+    window = int(sliding_window) if sliding_window else 0
+    out, _ = _triton_forward(
+        query, key, value, query_positions, key_positions, table, key_padding_mask, mode, d_lo, d_hi,
+        float(scaling), bool(is_causal), window,
+    )  # fmt: skip
+    return out
+
+
+__all__ = ["ALIBI", "TABLE", "TRITON_AVAILABLE", "distance_bias_attention_forward", "kernel_runs_on"]

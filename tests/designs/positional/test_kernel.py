@@ -1,0 +1,138 @@
+"""The fused distance-bias kernel against a float64 reference written with dense PyTorch: outputs and every gradient.
+
+On CPU the Triton kernels run under TRITON_INTERPRET=1 (set in tests/conftest.py before triton is imported) in
+float32; tolerance: max |kernel − ref| ≤ 1e-4 · (1 + max |ref|) per tensor. Query rows whose keys are all masked give
+0 in the kernel (flash's convention), a uniform average in the reference: their output gradient is zeroed and their
+outputs are checked to be 0.
+"""
+
+import zlib
+
+import pytest
+import torch
+
+from hf_archs.designs.positional.design import alibi_slopes
+from hf_archs.designs.positional.kernel import ALIBI, TABLE, TRITON_AVAILABLE, distance_bias_attention_forward
+from tests.designs.semantic.test_kernel import _valid as valid_mask
+
+
+pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="triton not installed")
+CUDA = torch.cuda.is_available()
+
+
+def positions(generator, batch, length, *, fractional):
+    """(batch, L) increasing positions with gaps (not 0 … L − 1), offset per row; fractional ones hit .5 ties."""
+    steps = torch.randint(1, 3, (batch, length), generator=generator).double()
+    pos = steps.cumsum(-1) + torch.tensor([[3.0], [40.0]])[:batch]
+    if fractional:
+        pos = pos + torch.tensor([0.0, 0.5, 0.25, 0.75])[torch.randint(0, 4, (batch, length), generator=generator)]
+    return pos
+
+
+def reference_bias(mode, table, qpos, kpos, d_lo, d_hi):
+    """(batch, heads, Lq, Lk) float64 bias, dense."""
+    distance = kpos[:, None, :] - qpos[:, :, None]  # (batch, Lq, Lk)
+    if mode == ALIBI:
+        return -table.view(1, -1, 1, 1) * distance.abs()[:, None]
+    index = distance.round().clamp(d_lo, d_hi).long() - d_lo
+    batch, q_len, k_len = index.shape
+    heads = table.shape[-2] if table.dim() == 2 else table.shape[1]
+    if table.dim() == 2:  # per head (t5)
+        return table[:, index].permute(1, 0, 2, 3)
+    flat = index[:, None].expand(batch, heads, q_len, k_len)
+    return torch.gather(table, -1, flat)
+
+
+def reference_attention(q, k, v, bias, valid, scaling):
+    group = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
+    logits = torch.matmul(q, k.transpose(-1, -2)) * scaling + bias
+    logits = logits.masked_fill(~valid, torch.finfo(logits.dtype).min)
+    return torch.matmul(torch.softmax(logits, -1), v)
+
+
+def make_case(case, seed):
+    """Inputs of one grid case, float64."""
+    form, is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim = case
+    g = torch.Generator().manual_seed(seed)
+    batch = 2
+    r = lambda *shape: torch.randn(*shape, generator=g, dtype=torch.float64)  # noqa: E731
+    all_pos = positions(g, batch, k_len, fractional=form == "alibi")
+    inputs = dict(
+        query=r(batch, heads, q_len, head_dim),
+        key=r(batch, kv_heads, k_len, head_dim),
+        value=r(batch, kv_heads, k_len, head_dim),
+    )
+    # A t5-like per-head table over [-8, 8] (or [-8, 0] causal), a relative-like per-query one over [-3, 3].
+    if form == "alibi":
+        mode, d_lo, d_hi = ALIBI, 0, 0
+        inputs["table"] = alibi_slopes(heads) * (1 + r(heads).abs())
+    elif form == "t5":
+        mode, d_lo, d_hi = TABLE, -8, 0 if is_causal else 8
+        inputs["table"] = r(heads, d_hi - d_lo + 1)
+    else:
+        mode, d_lo, d_hi = TABLE, -3, 3
+        inputs["table"] = r(batch, heads, q_len, 7)
+    return inputs, all_pos[:, k_len - q_len :], all_pos, dict(mode=mode, d_lo=d_lo, d_hi=d_hi)
+
+
+# (form, is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim)
+CPU_GRID = [
+    ("t5", False, "none", None, 19, 19, 4, 2, 32),
+    ("t5", True, "left", None, 21, 21, 4, 2, 32),
+    ("t5", True, "none", None, 7, 23, 4, 4, 16),  # prefill with a cache: causal offset Lk - Lq
+    ("t5", True, "right", 6, 11, 21, 2, 1, 32),  # sliding window
+    ("relative", False, "left", None, 13, 22, 4, 2, 32),
+    ("relative", True, "right", None, 17, 17, 2, 2, 64),
+    ("relative", True, "none", 5, 22, 22, 4, 2, 16),
+    ("relative", True, "left", None, 1, 20, 4, 2, 32),  # decoding one token
+    ("alibi", True, "none", None, 19, 19, 4, 4, 32),
+    ("alibi", False, "right", 4, 18, 18, 4, 2, 16),
+    ("alibi", True, "left", None, 9, 20, 4, 2, 32),
+]
+CASE_IDS = ["-".join(map(str, c)) for c in CPU_GRID]
+
+
+def check_tight(name, got, want):
+    bound = 1e-4 * (1 + want.abs().max().item())
+    err = (got - want).abs().max().item()
+    assert err <= bound, f"{name}: max error {err:.3g} > {bound:.3g}"
+
+
+@pytest.mark.skipif(CUDA, reason="interpreter grid runs where CUDA is absent")
+@pytest.mark.parametrize("case", CPU_GRID, ids=CASE_IDS)
+def test_forward_matches_float64_reference_interpreter(case):
+    form, is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim = case
+    seed = zlib.crc32(repr(case).encode())
+    inputs, qpos, kpos, options = make_case(case, seed)
+    valid, kpm = valid_mask(2, q_len, k_len, padding, is_causal, window)
+    scaling = head_dim**-0.5
+    bias = reference_bias(options["mode"], inputs["table"], qpos, kpos, options["d_lo"], options["d_hi"])
+    expected = reference_attention(inputs["query"], inputs["key"], inputs["value"], bias, valid, scaling)
+    expected = expected * valid.any(-1, keepdim=True)
+    f32 = {n: t.float() for n, t in inputs.items()}
+    out = distance_bias_attention_forward(
+        f32["query"], f32["key"], f32["value"], qpos.float(), kpos.float(), f32["table"], **options,
+        scaling=scaling, is_causal=is_causal, key_padding_mask=kpm, sliding_window=window,
+    )  # fmt: skip
+    assert out.dtype == torch.float32
+    check_tight("out", out.double(), expected)
+
+
+@pytest.mark.skipif(CUDA, reason="interpreter")
+def test_rounding_of_distances_is_half_to_even():
+    """t5 and relative round fractional distances as `torch.round` does (half to even): 0.5 and −0.5 go to 0, 1.5 and
+    2.5 to 2, −1.5 to −2. A table that allows one index only makes each query average the keys that picked it."""
+    kpos = torch.tensor([[0.0, 0.5, 1.5, 2.5, -0.5, -1.5]])
+    qpos = torch.zeros(1, 6)
+    q = torch.zeros(1, 1, 6, 16)
+    k = torch.zeros(1, 1, 6, 16)
+    v = torch.arange(6.0).view(1, 1, 6, 1).expand(1, 1, 6, 16).contiguous()
+    for distance, keys in ((2, [2, 3]), (0, [0, 1, 4]), (-2, [5])):
+        assert torch.round(kpos[0, keys]).eq(distance).all()
+        table = torch.full((1, 9), -1e4)
+        table[0, distance + 4] = 0.0
+        out = distance_bias_attention_forward(
+            q, k, v, qpos, kpos, table, mode=TABLE, d_lo=-4, d_hi=4, scaling=1.0, is_causal=False
+        )
+        torch.testing.assert_close(out[0, 0, :, 0], torch.full((6,), sum(keys) / len(keys)))
