@@ -57,6 +57,12 @@ if TRITON_AVAILABLE:
         return tl.where(((r - d) == 0.5) & odd, r - 1.0, r)
 
     @triton.jit
+    def _mm(a, b, PRECISION: tl.constexpr, WIDEN: tl.constexpr):
+        if WIDEN:  # bf16 under the interpreter, whose tl.dot misreads bf16 operands (Triton 3.9): exact in float32
+            return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+        return tl.dot(a, b, input_precision=PRECISION)
+
+    @triton.jit
     def _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE: tl.constexpr):
         """(bias tile in float32, table index tile or the distance tile) of queries offs_m, keys offs_n."""
         qp = tl.load(QP + b * Lq + offs_m, mask=offs_m < Lq, other=0.0)
@@ -75,8 +81,9 @@ if TRITON_AVAILABLE:
         Q, K, V, QP, KP, TABLE_PTR, KPM, OUT, LSE,
         sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, sob, soh, som, sod, stb, sth, stm,
         H, GROUP, Lq, Lk, D, off, window, scaling, d_lo, d_hi,
-        MODE: tl.constexpr, PRECISION: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+        MODE: tl.constexpr, PRECISION: tl.constexpr, WIDEN: tl.constexpr, CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
         pid_m = tl.program_id(0)
         bh = tl.program_id(1)
@@ -111,7 +118,7 @@ if TRITON_AVAILABLE:
                 other=0.0,
             )
             bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
-            qk = (tl.dot(q, kt, input_precision=PRECISION) * scaling + bias) * 1.4426950408889634
+            qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
             valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             qk = tl.where(valid, qk, float("-inf"))
             m_new = tl.maximum(m_i, tl.max(qk, 1))
@@ -119,7 +126,7 @@ if TRITON_AVAILABLE:
             p = tl.exp2(qk - m_safe[:, None])
             alpha = tl.exp2(m_i - m_safe)
             l_i = l_i * alpha + tl.sum(p, 1)
-            acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
+            acc = acc * alpha[:, None] + _mm(p.to(v.dtype), v, PRECISION, WIDEN)
             m_i = m_new
         l_safe = tl.where(l_i > 0, l_i, 1.0)
         acc = acc / l_safe[:, None]
@@ -131,10 +138,168 @@ if TRITON_AVAILABLE:
         )
         tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
 
+    @triton.jit
+    def _bwd_dkdv_kernel(
+        Q, K, V, QP, KP, TABLE_PTR, KPM, DO, LSE, DELTA, DK, DV,
+        sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, stb, sth, stm,
+        H, KVH, GROUP, Lq, Lk, D, off, window, scaling, d_lo, d_hi,
+        MODE: tl.constexpr, PRECISION: tl.constexpr, WIDEN: tl.constexpr, CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    ):  # fmt: skip
+        # q and dO share q's strides (dO made contiguous like q); dk, dv are contiguous (B, KVH, Lk, D).
+        pid_n = tl.program_id(0)
+        bk = tl.program_id(1)
+        b = bk // KVH
+        kvh = bk % KVH
+        start_n = pid_n * BLOCK_N
+        offs_n = start_n + tl.arange(0, BLOCK_N)
+        offs_d = tl.arange(0, BLOCK_D)
+        offs_m0 = tl.arange(0, BLOCK_M)
+        d_ok = offs_d < D
+        n_ok = offs_n < Lk
+        kt = tl.load(
+            K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
+            mask=n_ok[None, :] & d_ok[:, None],
+            other=0.0,
+        )
+        vt = tl.load(
+            V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
+            mask=n_ok[None, :] & d_ok[:, None],
+            other=0.0,
+        )
+        dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+        dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+        lo = 0
+        hi = Lq
+        if CAUSAL:
+            lo = tl.maximum(0, start_n - off)
+            lo = (lo // BLOCK_M) * BLOCK_M
+        if HAS_WINDOW:
+            hi = tl.minimum(Lq, start_n + BLOCK_N - 1 + window - off)
+        for g in range(0, GROUP):
+            h = kvh * GROUP + g
+            for start_m in range(lo, hi, BLOCK_M):
+                offs_m = start_m + offs_m0
+                m_ok = offs_m < Lq
+                q = tl.load(
+                    Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                    mask=m_ok[:, None] & d_ok[None, :],
+                    other=0.0,
+                )
+                do = tl.load(
+                    DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+                    mask=m_ok[:, None] & d_ok[None, :],
+                    other=0.0,
+                )
+                lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
+                delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
+                bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
+                qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
+                valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+                dv += _mm(tl.trans(p.to(do.dtype)), do, PRECISION, WIDEN)
+                dp = _mm(do, vt, PRECISION, WIDEN)
+                ds = p * (dp - delta[:, None])
+                dk += _mm(tl.trans(ds.to(q.dtype)), q, PRECISION, WIDEN)
+        dk = dk * scaling
+        base = (b * KVH + kvh) * Lk * D
+        tl.store(
+            DK + base + offs_n[:, None] * D + offs_d[None, :],
+            dk.to(DK.dtype.element_ty),
+            mask=n_ok[:, None] & d_ok[None, :],
+        )
+        tl.store(
+            DV + base + offs_n[:, None] * D + offs_d[None, :],
+            dv.to(DV.dtype.element_ty),
+            mask=n_ok[:, None] & d_ok[None, :],
+        )
+
+    @triton.jit
+    def _bwd_dq_kernel(
+        Q, K, V, QP, KP, TABLE_PTR, KPM, DO, LSE, DELTA, DQ, DG, PART,
+        sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, stb, sth, stm,
+        H, GROUP, Lq, Lk, D, off, window, scaling, d_lo, d_hi,
+        MODE: tl.constexpr, PRECISION: tl.constexpr, WIDEN: tl.constexpr, CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    ):  # fmt: skip
+        # dq (B, H, Lq, D) contiguous; DG (B, H, Lq, V) float32 zeros (table); PART (B·H, query blocks) (alibi).
+        pid_m = tl.program_id(0)
+        bh = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        kvh = h // GROUP
+        start_m = pid_m * BLOCK_M
+        offs_m = start_m + tl.arange(0, BLOCK_M)
+        offs_d = tl.arange(0, BLOCK_D)
+        offs_n0 = tl.arange(0, BLOCK_N)
+        d_ok = offs_d < D
+        m_ok = offs_m < Lq
+        q = tl.load(
+            Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+            mask=m_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        do = tl.load(
+            DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
+            mask=m_ok[:, None] & d_ok[None, :],
+            other=0.0,
+        )
+        lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
+        last = d_hi - d_lo
+        dg_rows = DG + (bh * Lq + offs_m) * (last + 1)
+        first_sum = tl.zeros([BLOCK_M], tl.float32)  # dG at index 0: every distance <= d_lo
+        last_sum = tl.zeros([BLOCK_M], tl.float32)  # dG at index V − 1: every distance >= d_hi
+        slope_sum = tl.zeros([BLOCK_M], tl.float32)
+        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        for start_n in range(lo, hi, BLOCK_N):
+            offs_n = start_n + offs_n0
+            n_ok = offs_n < Lk
+            k = tl.load(
+                K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
+                mask=n_ok[:, None] & d_ok[None, :],
+                other=0.0,
+            )
+            vt = tl.load(
+                V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
+                mask=n_ok[None, :] & d_ok[:, None],
+                other=0.0,
+            )
+            bias, where = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
+            qk = (_mm(q, tl.trans(k), PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
+            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+            dp = _mm(do, vt, PRECISION, WIDEN)
+            ds = p * (dp - delta[:, None])
+            dq += _mm(ds.to(k.dtype), k, PRECISION, WIDEN)
+            if MODE == 0:
+                slope_sum += tl.sum(-ds * tl.abs(where), 1)
+            else:
+                first_sum += tl.sum(tl.where(where == 0, ds, 0.0), 1)
+                last_sum += tl.sum(tl.where(where == last, ds, 0.0), 1)
+                inside = valid & (where > 0) & (where < last)
+                if tl.max(tl.max(inside.to(tl.int32), 1), 0) > 0:
+                    tl.atomic_add(dg_rows[:, None] + where, ds, mask=inside)
+        dq = dq * scaling
+        tl.store(
+            DQ + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :],
+            dq.to(DQ.dtype.element_ty),
+            mask=m_ok[:, None] & d_ok[None, :],
+        )
+        if MODE == 0:
+            tl.store(PART + bh * tl.num_programs(0) + pid_m, tl.sum(slope_sum, 0))
+        else:
+            tl.store(dg_rows, first_sum, mask=m_ok)
+            tl.store(dg_rows + last, last_sum, mask=m_ok)
+
 
 def _flags(q, kpm, is_causal, window):
     precision = "ieee" if q.dtype in (torch.float32, torch.float64) else "tf32"
-    return dict(PRECISION=precision, CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm is not None)
+    widen = q.dtype == torch.bfloat16 and _interpreting()
+    return dict(PRECISION=precision, WIDEN=widen, CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm is not None)
 
 
 def _table_strides(table, mode):
@@ -166,6 +331,37 @@ def _triton_forward(q, k, v, qpos, kpos, table, kpm, mode, d_lo, d_hi, scaling, 
     return out, lse
 
 
+def _triton_backward(do, q, k, v, qpos, kpos, table, kpm, out, lse, mode, d_lo, d_hi, scaling, is_causal, window):
+    B, H, Lq, D = q.shape
+    KVH, Lk = k.shape[1], k.shape[2]
+    qpos, kpos, table, kpm_int = _prepare(q, k, qpos, kpos, table, kpm, mode)
+    q, k, v, do = q.contiguous(), k.contiguous(), v.contiguous(), do.contiguous()
+    delta = (do.float() * out.float()).sum(-1).contiguous()
+    dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
+    shared = (*q.stride(), *k.stride(), *v.stride(), *_table_strides(table, mode))
+    sizes = (Lq, Lk, D, Lk - Lq, max(window, 1), scaling, d_lo, d_hi)
+    flags = dict(MODE=mode, **_flags(q, kpm, is_causal, window))
+    meta, launch = _blocks(D, "dkdv")
+    _bwd_dkdv_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
+        q, k, v, qpos, kpos, table, kpm_int, do, lse, delta, dk, dv, *shared,
+        H, KVH, H // KVH, *sizes, **flags, **meta, **launch,
+    )  # fmt: skip
+    meta, launch = _blocks(D, "dq")
+    n_m = triton.cdiv(Lq, meta["BLOCK_M"])
+    width = d_hi - d_lo + 1 if mode == TABLE else 1
+    dg = torch.zeros(B, H, Lq if mode == TABLE else 1, width, dtype=torch.float32, device=q.device)
+    part = torch.zeros(B * H, n_m if mode == ALIBI else 1, dtype=torch.float32, device=q.device)
+    _bwd_dq_kernel[(n_m, B * H)](
+        q, k, v, qpos, kpos, table, kpm_int, do, lse, delta, dq, dg, part, *shared,
+        H, H // KVH, *sizes, **flags, **meta, **launch,
+    )  # fmt: skip
+    if mode == ALIBI:
+        dtable = part.view(B, H, n_m).sum((0, 2))
+    else:
+        dtable = dg.sum((0, 2)) if table.dim() == 2 else dg
+    return dq, dk, dv, dtable.to(table.dtype)
+
+
 def _check(q, k, table, mode, d_lo, d_hi):
     if not kernel_runs_on(q):
         raise RuntimeError(
@@ -183,18 +379,96 @@ def _check(q, k, table, mode, d_lo, d_hi):
         raise ValueError(f"alibi takes one slope per head: got {tuple(table.shape)} for {q.shape[1]} heads")
 
 
-def distance_bias_attention_forward(
+@torch.library.custom_op("hf_archs::distance_bias_attention_fwd", mutates_args=())
+def _fwd_op(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    qpos: torch.Tensor,
+    kpos: torch.Tensor,
+    table: torch.Tensor,
+    kpm: torch.Tensor | None,
+    mode: int,
+    d_lo: int,
+    d_hi: int,
+    scaling: float,
+    is_causal: bool,
+    window: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return _triton_forward(q, k, v, qpos, kpos, table, kpm, mode, d_lo, d_hi, scaling, is_causal, window)
+
+
+@_fwd_op.register_fake
+def _(q, k, v, qpos, kpos, table, kpm, mode, d_lo, d_hi, scaling, is_causal, window):
+    B, H, Lq, _ = q.shape
+    return torch.empty_like(q), q.new_empty(B, H, Lq, dtype=torch.float32)
+
+
+@torch.library.custom_op("hf_archs::distance_bias_attention_bwd", mutates_args=())
+def _bwd_op(
+    do: torch.Tensor,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    qpos: torch.Tensor,
+    kpos: torch.Tensor,
+    table: torch.Tensor,
+    kpm: torch.Tensor | None,
+    out: torch.Tensor,
+    lse: torch.Tensor,
+    mode: int,
+    d_lo: int,
+    d_hi: int,
+    scaling: float,
+    is_causal: bool,
+    window: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    return _triton_backward(
+        do, q, k, v, qpos, kpos, table, kpm, out, lse, mode, d_lo, d_hi, scaling, is_causal, window
+    )
+
+
+@_bwd_op.register_fake
+def _(do, q, k, v, qpos, kpos, table, kpm, out, lse, mode, d_lo, d_hi, scaling, is_causal, window):
+    return tuple(torch.empty_like(t) for t in (q, k, v, table))
+
+
+def _setup_context(ctx, inputs, output):
+    q, k, v, qpos, kpos, table, kpm, *args = inputs
+    ctx.save_for_backward(q, k, v, qpos, kpos, table, output[0], output[1])
+    ctx.kpm = kpm
+    ctx.args = args
+
+
+def _backward(ctx, dout, dlse):
+    q, k, v, qpos, kpos, table, out, lse = ctx.saved_tensors
+    dq, dk, dv, dtable = _bwd_op(dout, q, k, v, qpos, kpos, table, ctx.kpm, out, lse, *ctx.args)
+    return dq, dk, dv, None, None, dtable, None, None, None, None, None, None, None
+
+
+_fwd_op.register_autograd(_backward, setup_context=_setup_context)
+
+
+def distance_bias_attention(
     query, key, value, query_positions, key_positions, table, *, mode, d_lo=0, d_hi=0, scaling, is_causal,
     key_padding_mask=None, sliding_window=None,
 ):  # fmt: skip
-    """Forward only (no autograd): (B, H, Lq, D) out. Queries are the last Lq of Lk keys (causal, windows)."""
+    """Attention with a distance bias, (B, H, Lq, D) out, differentiable in query, key, value and table.
+
+    query (B, H, Lq, D); key, value (B, KVH, Lk, D); queries are the last Lq of the Lk keys (causal mask, windows).
+    query_positions (B, Lq), key_positions (B, Lk): float positions. mode ALIBI: table = slopes (H,); mode TABLE:
+    table (H, V) or (B, H, Lq, V) over distances d_lo … d_hi (V = d_hi − d_lo + 1). key_padding_mask: (B, Lk) bool,
+    True = may attend. sliding_window w: query i sees key j iff i − j < w.
+    """
     _check(query, key, table, mode, d_lo, d_hi)
+    if key_padding_mask is not None:
+        key_padding_mask = key_padding_mask.to(torch.bool)
     window = int(sliding_window) if sliding_window else 0
-    out, _ = _triton_forward(
-        query, key, value, query_positions, key_positions, table, key_padding_mask, mode, d_lo, d_hi,
+    out, _ = _fwd_op(
+        query, key, value, query_positions.float(), key_positions.float(), table, key_padding_mask, mode, d_lo, d_hi,
         float(scaling), bool(is_causal), window,
     )  # fmt: skip
     return out
 
 
-__all__ = ["ALIBI", "TABLE", "TRITON_AVAILABLE", "distance_bias_attention_forward", "kernel_runs_on"]
+__all__ = ["ALIBI", "TABLE", "TRITON_AVAILABLE", "distance_bias_attention", "kernel_runs_on"]

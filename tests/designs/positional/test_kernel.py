@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from hf_archs.designs.positional.design import alibi_slopes
-from hf_archs.designs.positional.kernel import ALIBI, TABLE, TRITON_AVAILABLE, distance_bias_attention_forward
+from hf_archs.designs.positional.kernel import ALIBI, TABLE, TRITON_AVAILABLE, distance_bias_attention
 from tests.designs.semantic.test_kernel import _valid as valid_mask
 
 
@@ -21,8 +21,9 @@ CUDA = torch.cuda.is_available()
 
 
 def positions(generator, batch, length, *, fractional):
-    """(batch, L) increasing positions with gaps (not 0 … L − 1), offset per row; fractional ones hit .5 ties."""
-    steps = torch.randint(1, 3, (batch, length), generator=generator).double()
+    """(batch, L) non-decreasing positions with gaps and repeats (not 0 … L − 1: keys at one distance collide in the
+    dG reduction), offset per row; fractional ones hit .5 ties."""
+    steps = torch.randint(0, 3, (batch, length), generator=generator).double()
     pos = steps.cumsum(-1) + torch.tensor([[3.0], [40.0]])[:batch]
     if fractional:
         pos = pos + torch.tensor([0.0, 0.5, 0.25, 0.75])[torch.randint(0, 4, (batch, length), generator=generator)]
@@ -99,24 +100,49 @@ def check_tight(name, got, want):
     assert err <= bound, f"{name}: max error {err:.3g} > {bound:.3g}"
 
 
-@pytest.mark.skipif(CUDA, reason="interpreter grid runs where CUDA is absent")
-@pytest.mark.parametrize("case", CPU_GRID, ids=CASE_IDS)
-def test_forward_matches_float64_reference_interpreter(case):
+NAMES = ("query", "key", "value", "table")
+
+
+def run(case, seed, dtype=torch.float32, device="cpu"):
+    """{name: (kernel, float64 reference)} for the output and the gradient of every input."""
     form, is_causal, padding, window, q_len, k_len, heads, kv_heads, head_dim = case
-    seed = zlib.crc32(repr(case).encode())
     inputs, qpos, kpos, options = make_case(case, seed)
     valid, kpm = valid_mask(2, q_len, k_len, padding, is_causal, window)
+    row_ok = valid.any(-1, keepdim=True)  # (batch, 1, Lq, 1)
     scaling = head_dim**-0.5
-    bias = reference_bias(options["mode"], inputs["table"], qpos, kpos, options["d_lo"], options["d_hi"])
-    expected = reference_attention(inputs["query"], inputs["key"], inputs["value"], bias, valid, scaling)
-    expected = expected * valid.any(-1, keepdim=True)
-    f32 = {n: t.float() for n, t in inputs.items()}
-    out = distance_bias_attention_forward(
-        f32["query"], f32["key"], f32["value"], qpos.float(), kpos.float(), f32["table"], **options,
-        scaling=scaling, is_causal=is_causal, key_padding_mask=kpm, sliding_window=window,
+    g = torch.Generator().manual_seed(seed + 1)
+    grad_out = torch.randn(2, heads, q_len, head_dim, generator=g, dtype=torch.float64) * row_ok
+
+    ref = {n: t.clone().requires_grad_(True) for n, t in inputs.items()}
+    bias = reference_bias(options["mode"], ref["table"], qpos, kpos, options["d_lo"], options["d_hi"])
+    expected = reference_attention(ref["query"], ref["key"], ref["value"], bias, valid, scaling)
+    expected.backward(grad_out)
+
+    # The table keeps float32 (a term's parameters); q, k, v are in the kernel's dtype.
+    ker = {
+        n: t.to(device=device, dtype=torch.float32 if n == "table" else dtype).requires_grad_(True)
+        for n, t in inputs.items()
+    }
+    out = distance_bias_attention(
+        *(ker[n] for n in NAMES[:3]), qpos.to(device), kpos.to(device), ker["table"], **options,
+        scaling=scaling, is_causal=is_causal, key_padding_mask=None if kpm is None else kpm.to(device),
+        sliding_window=window,
     )  # fmt: skip
-    assert out.dtype == torch.float32
-    check_tight("out", out.double(), expected)
+    out.backward(grad_out.to(device=device, dtype=dtype))
+    assert out.dtype == dtype and ker["table"].grad.dtype == torch.float32
+    results = {"out": (out.detach().double().cpu(), expected.detach() * row_ok)}
+    for n in NAMES:
+        results[n] = (ker[n].grad.double().cpu(), ref[n].grad)
+    for name, (got, _) in results.items():
+        assert torch.isfinite(got).all(), name
+    return results
+
+
+@pytest.mark.skipif(CUDA, reason="interpreter grid runs where CUDA is absent; the gpu class covers CUDA")
+@pytest.mark.parametrize("case", CPU_GRID, ids=CASE_IDS)
+def test_kernel_matches_float64_reference_interpreter(case):
+    for name, (got, want) in run(case, zlib.crc32(repr(case).encode())).items():
+        check_tight(name, got, want)
 
 
 @pytest.mark.skipif(CUDA, reason="interpreter")
@@ -132,7 +158,90 @@ def test_rounding_of_distances_is_half_to_even():
         assert torch.round(kpos[0, keys]).eq(distance).all()
         table = torch.full((1, 9), -1e4)
         table[0, distance + 4] = 0.0
-        out = distance_bias_attention_forward(
+        out = distance_bias_attention(
             q, k, v, qpos, kpos, table, mode=TABLE, d_lo=-4, d_hi=4, scaling=1.0, is_causal=False
         )
         torch.testing.assert_close(out[0, 0, :, 0], torch.full((6,), sum(keys) / len(keys)))
+
+
+@pytest.mark.skipif(CUDA, reason="interpreter")
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=["bf16", "fp16"])
+@pytest.mark.parametrize("case", [CPU_GRID[1], CPU_GRID[4], CPU_GRID[10]], ids=lambda c: "-".join(map(str, c)))
+def test_half_precision_matches_float64_reference_interpreter(case, dtype):
+    check_relative(run(case, zlib.crc32(repr((case, str(dtype))).encode()), dtype=dtype), dtype)
+
+
+def check_relative(results, dtype):
+    """‖kernel − ref‖ / ‖ref‖ per tensor: 1e-2 (bf16 gradients 2e-2; inputs rounded to 8 bits of mantissa)."""
+    for name, (got, want) in results.items():
+        rel = ((got - want).norm() / want.norm()).item()
+        bound = 1e-2 if name == "out" or dtype == torch.float16 else 2e-2
+        assert rel <= bound, f"{name}: relative error {rel:.3g} > {bound}"
+
+
+def test_fully_masked_rows_are_zero_and_finite():
+    device = "cuda" if CUDA else "cpu"
+    case = ("relative", True, "left", None, 16, 16, 2, 2, 32)
+    inputs, qpos, kpos, options = make_case(case, 3)
+    ker = {n: t.to(device=device, dtype=torch.float32).requires_grad_(True) for n, t in inputs.items()}
+    kpm = torch.ones(2, 16, dtype=torch.bool, device=device)
+    kpm[0, :5] = False  # left padding + causal: the first 5 queries of row 0 see nothing
+    out = distance_bias_attention(
+        *(ker[n] for n in NAMES[:3]), qpos.to(device), kpos.to(device), ker["table"], **options,
+        scaling=0.2, is_causal=True, key_padding_mask=kpm,
+    )  # fmt: skip
+    out.sum().backward()
+    assert torch.isfinite(out).all() and (out[0, :, :5] == 0).all()
+    for n in NAMES:
+        assert torch.isfinite(ker[n].grad).all(), n
+    assert (ker["table"].grad[0, :, :5] == 0).all()
+
+
+@pytest.mark.slow  # ~7 s: compiling
+def test_torch_compile_fullgraph():
+    device = "cuda" if CUDA else "cpu"
+    case = ("t5", True, "none", None, 16, 16, 4, 2, 32)
+    inputs, qpos, kpos, options = make_case(case, 5)
+    ker = {n: t.to(device=device, dtype=torch.float32).requires_grad_(True) for n, t in inputs.items()}
+    qpos, kpos = qpos.to(device), kpos.to(device)
+
+    def f(q, k, v, table):
+        out = distance_bias_attention(q, k, v, qpos, kpos, table, **options, scaling=0.2, is_causal=True)
+        return out.square().sum()
+
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager" if not CUDA else "inductor")
+    compiled(*(ker[n] for n in NAMES)).backward()
+    grads = [ker[n].grad.clone() for n in NAMES]
+    for n in NAMES:
+        ker[n].grad = None
+    f(*(ker[n] for n in NAMES)).backward()
+    for n, g in zip(NAMES, grads):
+        torch.testing.assert_close(g, ker[n].grad, msg=n)
+
+
+GPU_GRID = [
+    (form, c, p, w, lq, lk, h, kvh, hd)
+    for form in ("t5", "relative", "alibi")
+    for hd in (64, 128)
+    for (c, p, w, lq, lk, h, kvh) in [
+        (True, "none", None, 2048, 2048, 8, 2),
+        (False, "left", None, 777, 777, 4, 4),
+        (True, "right", None, 513, 513, 4, 1),
+        (True, "left", None, 300, 1200, 4, 2),
+        (True, "left", 256, 1100, 1100, 4, 2),
+    ]
+]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not CUDA, reason="needs CUDA")
+class TestGPU:
+    @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32], ids=["bf16", "fp16", "fp32"])
+    @pytest.mark.parametrize("case", GPU_GRID, ids=lambda c: "-".join(map(str, c)))
+    def test_kernel_matches_float64_reference_gpu(self, case, dtype):
+        results = run(case, zlib.crc32(repr((case, str(dtype))).encode()), dtype=dtype, device="cuda")
+        if dtype == torch.float32:
+            for name, (got, want) in results.items():
+                check_tight(name, got, want)
+        else:
+            check_relative(results, dtype)
