@@ -10,9 +10,12 @@ import zlib
 
 import pytest
 import torch
+import transformers
 
-from hf_archs.designs.positional.design import alibi_slopes
+from hf_archs.designs.positional.attention import FUSED_KERNEL_KEY
+from hf_archs.designs.positional.design import RelativePositionBias, alibi_slopes
 from hf_archs.designs.positional.kernel import ALIBI, TABLE, TRITON_AVAILABLE, distance_bias_attention
+from hf_archs.testing import VOCAB
 from tests.designs.semantic.test_kernel import _valid as valid_mask
 
 
@@ -245,3 +248,133 @@ class TestGPU:
                 check_tight(name, got, want)
         else:
             check_relative(results, dtype)
+
+
+# --- the kernel inside the models ------------------------------------------------------------------------------------
+
+# Default tier: one case per backbone and variant (~6 s each under the interpreter); the rest is slow.
+DEFAULT_MODEL_CASES = [("gemma3", "t5"), ("llama", "relative"), ("bert", "alibi")]
+MODEL_CASES = [
+    pytest.param(
+        backbone,
+        name,
+        id=f"{backbone}-{name}",
+        marks=() if (backbone, name) in DEFAULT_MODEL_CASES else pytest.mark.slow,
+    )
+    for backbone in ("llama", "gemma3", "bert")
+    for name in ("t5", "relative", "alibi")
+]
+
+
+def positional_model(backbone, name, implementation, **overrides):
+    """A tiny positional model with random design parameters (t5's default init is ~0.02: a bias that barely
+    matters); t5 with 8 buckets up to distance 20 and relative with K = 3, so 12 tokens reach the clipped ones."""
+    from tests.designs.positional.test_design import bert_config, gemma3_config, llama_config
+
+    configs = {"llama": llama_config, "gemma3": gemma3_config, "bert": bert_config}
+    config = configs[backbone](
+        positional_encoding=name,
+        positional_num_buckets=8,
+        positional_bucket_max_distance=20,
+        positional_max_distance=3,
+        positional_relative_dim=4,
+        **overrides,
+    )
+    auto = transformers.AutoModelForMaskedLM if backbone == "bert" else transformers.AutoModelForCausalLM
+    torch.manual_seed(0)
+    model = auto.from_config(config, attn_implementation=implementation)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for term in (m for m in model.modules() if isinstance(m, RelativePositionBias)):
+            for parameter in term.parameters():
+                parameter.copy_(torch.randn(parameter.shape, generator=g))
+    return model
+
+
+def padded_batch(backbone):
+    g = torch.Generator().manual_seed(2)
+    input_ids = torch.randint(3, VOCAB, (2, 12), generator=g)
+    attention_mask = torch.ones_like(input_ids)
+    if backbone != "bert":
+        attention_mask[0, :3] = 0  # left padding (decoders)
+    attention_mask[1, -4:] = 0  # right padding
+    labels = input_ids.masked_fill(attention_mask == 0, -100)
+    # A decoder predicts token t from position t − 1: the first real token of a left-padded row would be predicted
+    # from a padding query, which sees no key (0 in the kernel as in flash, an average in SDPA): not a loss term.
+    labels[0, 3] = -100
+    return dict(input_ids=input_ids.masked_fill(attention_mask == 0, 0), attention_mask=attention_mask, labels=labels)
+
+
+def count_kernel_calls(monkeypatch) -> list[int]:
+    """Counts calls of the fused kernel from the attention function: [n] after n calls."""
+    from hf_archs.designs.positional import attention
+
+    calls, kernel = [0], attention.distance_bias_attention
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return kernel(*args, **kwargs)
+
+    monkeypatch.setattr(attention, "distance_bias_attention", counted)
+    return calls
+
+
+@pytest.mark.parametrize("backbone,name", MODEL_CASES)
+def test_model_with_the_kernel_matches_sdpa(backbone, name, monkeypatch):
+    """Float32 logits of the real tokens, the loss and every parameter's gradient (q, k, v, o projections, t5's
+    table, relative's query projection and distance embedding) under `positional_triton` equal the SDPA path's; padding
+    on both sides, GQA (Llama, Gemma 3), Gemma 3's sliding window of 4. The kernel, not the reference path, ran in
+    every layer."""
+    calls = count_kernel_calls(monkeypatch)
+    batch = padded_batch(backbone)
+    valid = batch["attention_mask"].bool()
+    results = {}
+    for implementation in ("sdpa", FUSED_KERNEL_KEY):
+        model = positional_model(backbone, name, implementation).train()
+        assert model.config._attn_implementation == implementation
+        out = model(**batch)
+        out.loss.backward()
+        grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
+        results[implementation] = (out.logits[valid].detach(), out.loss.detach(), grads)
+    (logits, loss, grads), (k_logits, k_loss, k_grads) = results["sdpa"], results[FUSED_KERNEL_KEY]
+    assert calls == [2]  # the two layers of the tiny models, in the one forward under the kernel key
+    torch.testing.assert_close(k_logits, logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(k_loss, loss, atol=1e-5, rtol=1e-5)
+    assert k_grads.keys() == grads.keys()
+    design = [n for n in grads if "positional_bias" in n]
+    assert design or name == "alibi"
+    for n in grads:
+        torch.testing.assert_close(k_grads[n], grads[n], atol=1e-5, rtol=1e-4, msg=n)
+
+
+@pytest.mark.parametrize(
+    "backbone,name", [("llama", "relative"), ("gemma3", "t5")], ids=["llama-relative", "gemma3-t5"]
+)
+def test_cached_generation_under_the_kernel_matches_sdpa(backbone, name, monkeypatch):
+    """Left-padded prompt, then decoding with the cache: the kernel runs with Lq < Lk (one query, cached keys whose
+    positions ride in the cache) and gives the SDPA path's tokens and logits."""
+    calls = count_kernel_calls(monkeypatch)
+    batch = padded_batch(backbone)
+    kwargs = dict(max_new_tokens=4, do_sample=False, pad_token_id=0, return_dict_in_generate=True, output_logits=True)
+    outputs = {}
+    for implementation in ("sdpa", FUSED_KERNEL_KEY):
+        model = positional_model(backbone, name, implementation).eval()
+        model.generation_config.eos_token_id = None
+        mask = batch["attention_mask"].clone()
+        mask[1] = 1  # left padding only: generation appends on the right
+        outputs[implementation] = model.generate(input_ids=batch["input_ids"], attention_mask=mask, **kwargs)
+    assert calls[0] == 2 * 4  # prefill and 3 decoding steps, 2 layers
+    assert torch.equal(outputs["sdpa"].sequences, outputs[FUSED_KERNEL_KEY].sequences)
+    for a, b in zip(outputs[FUSED_KERNEL_KEY].logits, outputs["sdpa"].logits):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_a_mask_the_kernel_cannot_express_takes_the_reference_path_with_a_message(caplog):
+    """Attention dropout in training: the SDPA path runs (the same function) and the reason is logged, once."""
+    from transformers.utils import logging as hf_logging
+
+    model = positional_model("bert", "t5", FUSED_KERNEL_KEY, attention_probs_dropout_prob=0.5)
+    hf_logging.enable_propagation()
+    with caplog.at_level("WARNING"):
+        model.train()(**padded_batch("bert"))
+    assert "no attention dropout; running the reference SDPA path" in caplog.text
