@@ -57,10 +57,30 @@ if TRITON_AVAILABLE:
         return tl.where(((r - d) == 0.5) & odd, r - 1.0, r)
 
     @triton.jit
+    def _tile(BASE, rows, cols, s_row, s_col, mask):
+        """The (rows, cols) tile at BASE + row · s_row + col · s_col, zeros outside `mask`."""
+        return tl.load(BASE + rows[:, None] * s_row + cols[None, :] * s_col, mask=mask, other=0.0)
+
+    @triton.jit
     def _mm(a, b, PRECISION: tl.constexpr, WIDEN: tl.constexpr):
         if WIDEN:  # bf16 under the interpreter, whose tl.dot misreads bf16 operands (Triton 3.9): exact in float32
             return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
         return tl.dot(a, b, input_precision=PRECISION)
+
+    @triton.jit
+    def _p_and_ds(q, kt, vt, do, bias, lse, delta, valid, scaling, PRECISION: tl.constexpr, WIDEN: tl.constexpr):
+        """The backward's recomputed P tile and dlogits = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)) (zero where masked)."""
+        qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
+        p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+        return p, p * (_mm(do, vt, PRECISION, WIDEN) - delta[:, None])
+
+    @triton.jit
+    def _query_program(H, GROUP, BLOCK_M: tl.constexpr):
+        """A program of a (query block, batch row · head) grid: its b, h, KV head and query offsets."""
+        bh = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        return bh, b, h, h // GROUP, tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
 
     @triton.jit
     def _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE: tl.constexpr):
@@ -85,21 +105,12 @@ if TRITON_AVAILABLE:
         HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
-        pid_m = tl.program_id(0)
-        bh = tl.program_id(1)
-        b = bh // H
-        h = bh % H
-        kvh = h // GROUP
-        start_m = pid_m * BLOCK_M
-        offs_m = start_m + tl.arange(0, BLOCK_M)
+        bh, b, h, kvh, offs_m = _query_program(H, GROUP, BLOCK_M)
+        start_m = tl.program_id(0) * BLOCK_M
         offs_d = tl.arange(0, BLOCK_D)
         offs_n0 = tl.arange(0, BLOCK_N)
         d_ok = offs_d < D
-        q = tl.load(
-            Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-            mask=(offs_m[:, None] < Lq) & d_ok[None, :],
-            other=0.0,
-        )
+        q = _tile(Q + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, (offs_m[:, None] < Lq) & d_ok[None, :])
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
         acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
@@ -107,16 +118,8 @@ if TRITON_AVAILABLE:
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
-            kt = tl.load(
-                K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
-                mask=n_ok[None, :] & d_ok[:, None],
-                other=0.0,
-            )
-            v = tl.load(
-                V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
-                mask=n_ok[:, None] & d_ok[None, :],
-                other=0.0,
-            )
+            kt = _tile(K + b * skb + kvh * skh, offs_d, offs_n, skd, skn, n_ok[None, :] & d_ok[:, None])
+            v = _tile(V + b * svb + kvh * svh, offs_n, offs_d, svn, svd, n_ok[:, None] & d_ok[None, :])
             bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
             qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
             valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
@@ -158,16 +161,8 @@ if TRITON_AVAILABLE:
         offs_m0 = tl.arange(0, BLOCK_M)
         d_ok = offs_d < D
         n_ok = offs_n < Lk
-        kt = tl.load(
-            K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
-            mask=n_ok[None, :] & d_ok[:, None],
-            other=0.0,
-        )
-        vt = tl.load(
-            V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
-            mask=n_ok[None, :] & d_ok[:, None],
-            other=0.0,
-        )
+        kt = _tile(K + b * skb + kvh * skh, offs_d, offs_n, skd, skn, n_ok[None, :] & d_ok[:, None])
+        vt = _tile(V + b * svb + kvh * svh, offs_d, offs_n, svd, svn, n_ok[None, :] & d_ok[:, None])
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         lo = 0
@@ -182,25 +177,14 @@ if TRITON_AVAILABLE:
             for start_m in range(lo, hi, BLOCK_M):
                 offs_m = start_m + offs_m0
                 m_ok = offs_m < Lq
-                q = tl.load(
-                    Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                    mask=m_ok[:, None] & d_ok[None, :],
-                    other=0.0,
-                )
-                do = tl.load(
-                    DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                    mask=m_ok[:, None] & d_ok[None, :],
-                    other=0.0,
-                )
+                q = _tile(Q + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, m_ok[:, None] & d_ok[None, :])
+                do = _tile(DO + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, m_ok[:, None] & d_ok[None, :])
                 lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
                 delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
                 bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
-                qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
                 valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-                p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
+                p, ds = _p_and_ds(q, kt, vt, do, bias, lse, delta, valid, scaling, PRECISION, WIDEN)
                 dv += _mm(tl.trans(p.to(do.dtype)), do, PRECISION, WIDEN)
-                dp = _mm(do, vt, PRECISION, WIDEN)
-                ds = p * (dp - delta[:, None])
                 dk += _mm(tl.trans(ds.to(q.dtype)), q, PRECISION, WIDEN)
         dk = dk * scaling
         base = (b * KVH + kvh) * Lk * D
@@ -225,27 +209,14 @@ if TRITON_AVAILABLE:
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
         # dq (B, H, Lq, D) contiguous; DG (B, H, Lq, V) float32 zeros (table); PART (B·H, query blocks) (alibi).
-        pid_m = tl.program_id(0)
-        bh = tl.program_id(1)
-        b = bh // H
-        h = bh % H
-        kvh = h // GROUP
-        start_m = pid_m * BLOCK_M
-        offs_m = start_m + tl.arange(0, BLOCK_M)
+        bh, b, h, kvh, offs_m = _query_program(H, GROUP, BLOCK_M)
+        start_m = tl.program_id(0) * BLOCK_M
         offs_d = tl.arange(0, BLOCK_D)
         offs_n0 = tl.arange(0, BLOCK_N)
         d_ok = offs_d < D
         m_ok = offs_m < Lq
-        q = tl.load(
-            Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-            mask=m_ok[:, None] & d_ok[None, :],
-            other=0.0,
-        )
-        do = tl.load(
-            DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-            mask=m_ok[:, None] & d_ok[None, :],
-            other=0.0,
-        )
+        q = _tile(Q + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, m_ok[:, None] & d_ok[None, :])
+        do = _tile(DO + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, m_ok[:, None] & d_ok[None, :])
         lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
         delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
@@ -258,22 +229,11 @@ if TRITON_AVAILABLE:
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
-            k = tl.load(
-                K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
-                mask=n_ok[:, None] & d_ok[None, :],
-                other=0.0,
-            )
-            vt = tl.load(
-                V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
-                mask=n_ok[None, :] & d_ok[:, None],
-                other=0.0,
-            )
+            k = _tile(K + b * skb + kvh * skh, offs_n, offs_d, skn, skd, n_ok[:, None] & d_ok[None, :])
+            vt = _tile(V + b * svb + kvh * svh, offs_d, offs_n, svd, svn, n_ok[None, :] & d_ok[:, None])
             bias, where = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
-            qk = (_mm(q, tl.trans(k), PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
             valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
-            dp = _mm(do, vt, PRECISION, WIDEN)
-            ds = p * (dp - delta[:, None])
+            _, ds = _p_and_ds(q, tl.trans(k), vt, do, bias, lse, delta, valid, scaling, PRECISION, WIDEN)
             dq += _mm(ds.to(k.dtype), k, PRECISION, WIDEN)
             if MODE == 0:
                 slope_sum += tl.sum(-ds * tl.abs(where), 1)
@@ -290,7 +250,7 @@ if TRITON_AVAILABLE:
             mask=m_ok[:, None] & d_ok[None, :],
         )
         if MODE == 0:
-            tl.store(PART + bh * tl.num_programs(0) + pid_m, tl.sum(slope_sum, 0))
+            tl.store(PART + bh * tl.num_programs(0) + tl.program_id(0), tl.sum(slope_sum, 0))
         else:
             tl.store(dg_rows, first_sum, mask=m_ok)
             tl.store(dg_rows + last, last_sum, mask=m_ok)

@@ -348,7 +348,9 @@ def test_model_with_the_kernel_matches_sdpa(backbone, name, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "backbone,name", [("llama", "relative"), ("gemma3", "t5")], ids=["llama-relative", "gemma3-t5"]
+    "backbone,name",
+    [pytest.param("llama", "relative"), pytest.param("gemma3", "t5", marks=pytest.mark.slow)],
+    ids=["llama-relative", "gemma3-t5"],
 )
 def test_cached_generation_under_the_kernel_matches_sdpa(backbone, name, monkeypatch):
     """Left-padded prompt, then decoding with the cache: the kernel runs with Lq < Lk (one query, cached keys whose
