@@ -63,9 +63,12 @@ if TRITON_AVAILABLE:
 
     @triton.jit
     def _mm(a, b, PRECISION: tl.constexpr, WIDEN: tl.constexpr):
+        # One return after a static if/else: Triton's code generator would emit both returns of an early one.
         if WIDEN:  # bf16 under the interpreter, whose tl.dot misreads bf16 operands (Triton 3.9): exact in float32
-            return tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
-        return tl.dot(a, b, input_precision=PRECISION)
+            out = tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee")
+        else:
+            out = tl.dot(a, b, input_precision=PRECISION)
+        return out
 
     @triton.jit
     def _p_and_ds(q, kt, vt, do, bias, lse, delta, valid, scaling, PRECISION: tl.constexpr, WIDEN: tl.constexpr):
@@ -89,12 +92,13 @@ if TRITON_AVAILABLE:
         kp = tl.load(KP + b * Lk + offs_n, mask=offs_n < Lk, other=0.0)
         d = kp[None, :] - qp[:, None]
         if MODE == 0:
-            slope = tl.load(TABLE_PTR + h).to(tl.float32)
-            return -slope * tl.abs(d), d
-        index = (tl.minimum(tl.maximum(_round_half_even(d), d_lo), d_hi) - d_lo).to(tl.int32)
-        ok = (offs_m[:, None] < Lq) & (offs_n[None, :] < Lk)
-        g = tl.load(TABLE_PTR + b * stb + h * sth + offs_m[:, None] * stm + index, mask=ok, other=0.0)
-        return g.to(tl.float32), index
+            bias = -tl.load(TABLE_PTR + h).to(tl.float32) * tl.abs(d)
+            where = d
+        else:
+            where = (tl.minimum(tl.maximum(_round_half_even(d), d_lo), d_hi) - d_lo).to(tl.int32)
+            ok = (offs_m[:, None] < Lq) & (offs_n[None, :] < Lk)
+            bias = tl.load(TABLE_PTR + b * stb + h * sth + offs_m[:, None] * stm + where, mask=ok, other=0.0)
+        return bias.to(tl.float32), where
 
     @triton.jit
     def _fwd_kernel(

@@ -380,3 +380,44 @@ def test_a_mask_the_kernel_cannot_express_takes_the_reference_path_with_a_messag
     with caplog.at_level("WARNING"):
         model.train()(**padded_batch("bert"))
     assert "no attention dropout; running the reference SDPA path" in caplog.text
+
+
+COMPILE_FOR_HOPPER = """
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from hf_archs.designs.positional import kernel
+
+pointers = dict(QP="*fp32", KP="*fp32", TABLE_PTR="*fp32", KPM="*i8", LSE="*fp32", DELTA="*fp32", DG="*fp32",
+                PART="*fp32", scaling="fp32")
+for dtype, precision in (("bf16", "tf32"), ("fp16", "tf32"), ("fp32", "ieee")):
+    for mode in (kernel.ALIBI, kernel.TABLE):
+        constants = dict(MODE=mode, PRECISION=precision, WIDEN=False, CAUSAL=True, HAS_WINDOW=True, HAS_KPM=True,
+                         BLOCK_M=64, BLOCK_N=64, BLOCK_D=128)
+        types = {**dict.fromkeys(("Q", "K", "V", "DO", "OUT", "DQ", "DK", "DV"), "*" + dtype), **pointers}
+        for fn in (kernel._fwd_kernel, kernel._bwd_dkdv_kernel, kernel._bwd_dq_kernel):
+            names = fn.arg_names
+            signature = {n: "constexpr" if n in constants else types.get(n, "i32") for n in names}
+            constexprs = {(names.index(n),): v for n, v in constants.items()}
+            source = ASTSource(fn=fn, signature=signature, constexprs=constexprs)
+            triton.compile(source, target=GPUTarget("cuda", 90, 32))
+            print("compiled", dtype, mode, fn.__name__)
+"""
+
+
+@pytest.mark.slow  # ~25 s: 18 compilations through ptxas
+def test_kernels_compile_for_hopper_without_a_gpu():
+    """The interpreter runs the kernels as Python, so it accepts code that Triton's compiler refuses (an early return
+    in a static `if` failed to compile alibi's kernels). Every kernel, mode and dtype is compiled for sm_90 (the
+    H100) in a process without TRITON_INTERPRET, down to the cubin; no GPU is needed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("triton.backends.nvidia")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[3]), env.get("PYTHONPATH", "")])
+    run = subprocess.run([sys.executable, "-c", COMPILE_FOR_HOPPER], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.count("compiled") == 18
