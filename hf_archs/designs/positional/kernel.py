@@ -260,6 +260,16 @@ if TRITON_AVAILABLE:
             tl.store(dg_rows + last, last_sum, mask=m_ok)
 
 
+def _launch_blocks(q, D, kernel):
+    """Semantic's tiles (`_blocks`, swept for bf16 on an H100); 4-byte operands take half the query rows and at most
+    2 stages, within the H100's 227 KiB of shared memory (float32 dq at head_dim 128 asked 257 KiB with bf16's)."""
+    meta, launch = _blocks(D, kernel)
+    if q.element_size() > 2 and launch:
+        meta = dict(meta, BLOCK_M=max(16, meta["BLOCK_M"] // 2))
+        launch = dict(launch, num_stages=min(2, launch["num_stages"]))
+    return meta, launch
+
+
 def _flags(q, kpm, is_causal, window):
     precision = "ieee" if q.dtype in (torch.float32, torch.float64) else "tf32"
     widen = q.dtype == torch.bfloat16 and _interpreting()
@@ -285,7 +295,7 @@ def _triton_forward(q, k, v, qpos, kpos, table, kpm, mode, d_lo, d_hi, scaling, 
     qpos, kpos, table, kpm_int = _prepare(q, k, qpos, kpos, table, kpm, mode)
     out = torch.empty_like(q)
     lse = torch.empty(B, H, Lq, dtype=torch.float32, device=q.device)
-    meta, launch = _blocks(D, "fwd")
+    meta, launch = _launch_blocks(q, D, "fwd")
     _fwd_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
         q, k, v, qpos, kpos, table, kpm_int, out, lse,
         *q.stride(), *k.stride(), *v.stride(), *out.stride(), *_table_strides(table, mode),
@@ -305,12 +315,12 @@ def _triton_backward(do, q, k, v, qpos, kpos, table, kpm, out, lse, mode, d_lo, 
     shared = (*q.stride(), *k.stride(), *v.stride(), *_table_strides(table, mode))
     sizes = (Lq, Lk, D, Lk - Lq, max(window, 1), scaling, d_lo, d_hi)
     flags = dict(MODE=mode, **_flags(q, kpm, is_causal, window))
-    meta, launch = _blocks(D, "dkdv")
+    meta, launch = _launch_blocks(q, D, "dkdv")
     _bwd_dkdv_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
         q, k, v, qpos, kpos, table, kpm_int, do, lse, delta, dk, dv, *shared,
         H, KVH, H // KVH, *sizes, **flags, **meta, **launch,
     )  # fmt: skip
-    meta, launch = _blocks(D, "dq")
+    meta, launch = _launch_blocks(q, D, "dq")
     n_m = triton.cdiv(Lq, meta["BLOCK_M"])
     width = d_hi - d_lo + 1 if mode == TABLE else 1
     dg = torch.zeros(B, H, Lq if mode == TABLE else 1, width, dtype=torch.float32, device=q.device)

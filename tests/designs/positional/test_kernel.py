@@ -383,6 +383,7 @@ def test_a_mask_the_kernel_cannot_express_takes_the_reference_path_with_a_messag
 
 
 COMPILE_FOR_HOPPER = """
+import torch
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
@@ -390,26 +391,32 @@ from hf_archs.designs.positional import kernel
 
 pointers = dict(QP="*fp32", KP="*fp32", TABLE_PTR="*fp32", KPM="*i8", LSE="*fp32", DELTA="*fp32", DG="*fp32",
                 PART="*fp32", scaling="fp32")
-for dtype, precision in (("bf16", "tf32"), ("fp16", "tf32"), ("fp32", "ieee")):
-    for mode in (kernel.ALIBI, kernel.TABLE):
-        constants = dict(MODE=mode, PRECISION=precision, WIDEN=False, CAUSAL=True, HAS_WINDOW=True, HAS_KPM=True,
-                         BLOCK_M=64, BLOCK_N=64, BLOCK_D=128)
-        types = {**dict.fromkeys(("Q", "K", "V", "DO", "OUT", "DQ", "DK", "DV"), "*" + dtype), **pointers}
-        for fn in (kernel._fwd_kernel, kernel._bwd_dkdv_kernel, kernel._bwd_dq_kernel):
+kernels = dict(fwd=kernel._fwd_kernel, dkdv=kernel._bwd_dkdv_kernel, dq=kernel._bwd_dq_kernel)
+for dtype, name, precision in ((torch.bfloat16, "bf16", "tf32"), (torch.float16, "fp16", "tf32"),
+                               (torch.float32, "fp32", "ieee")):
+    for head_dim, mode in ((128, kernel.ALIBI), (128, kernel.TABLE), (64, kernel.TABLE), (256, kernel.TABLE)):
+        for step, fn in kernels.items():
+            # The tiles and launch options the op uses on a GPU for this dtype and head dim.
+            meta, launch = kernel._launch_blocks(torch.empty(0, dtype=dtype), head_dim, step)
+            constants = dict(MODE=mode, PRECISION=precision, WIDEN=False, CAUSAL=True, HAS_WINDOW=True, HAS_KPM=True,
+                             **meta)
+            types = {**dict.fromkeys(("Q", "K", "V", "DO", "OUT", "DQ", "DK", "DV"), "*" + name), **pointers}
             names = fn.arg_names
             signature = {n: "constexpr" if n in constants else types.get(n, "i32") for n in names}
             constexprs = {(names.index(n),): v for n, v in constants.items()}
             source = ASTSource(fn=fn, signature=signature, constexprs=constexprs)
-            triton.compile(source, target=GPUTarget("cuda", 90, 32))
-            print("compiled", dtype, mode, fn.__name__)
+            compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=launch)
+            print("compiled", name, head_dim, mode, step, compiled.metadata.shared)
 """
 
 
-@pytest.mark.slow  # ~25 s: 18 compilations through ptxas
+@pytest.mark.slow  # ~1-2 min: 36 compilations through ptxas
 def test_kernels_compile_for_hopper_without_a_gpu():
     """The interpreter runs the kernels as Python, so it accepts code that Triton's compiler refuses (an early return
-    in a static `if` failed to compile alibi's kernels). Every kernel, mode and dtype is compiled for sm_90 (the
-    H100) in a process without TRITON_INTERPRET, down to the cubin; no GPU is needed."""
+    in a static `if` failed to compile alibi's kernels) and launches that would not fit a GPU (float32 dq at head_dim
+    128 with bf16's tiles asked 257 KiB of shared memory). Every kernel in both modes and three dtypes, at head_dim
+    64 / 128 / 256 with the op's own tiles, is compiled for sm_90 (the H100) in a process without TRITON_INTERPRET,
+    down to the cubin, and fits the H100's 227 KiB of shared memory per block; no GPU is needed."""
     import os
     import subprocess
     import sys
@@ -420,4 +427,7 @@ def test_kernels_compile_for_hopper_without_a_gpu():
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[3]), env.get("PYTHONPATH", "")])
     run = subprocess.run([sys.executable, "-c", COMPILE_FOR_HOPPER], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.count("compiled") == 18
+    compiled = [line.split() for line in run.stdout.splitlines() if line.startswith("compiled")]
+    assert len(compiled) == 36
+    too_large = [line for line in compiled if int(line[-1]) > 227 * 1024]
+    assert not too_large, too_large
