@@ -28,7 +28,9 @@ The seed's code had bugs, fixed here and tested (tests/designs/positional):
 Cost against stock: the absolute variants are a table lookup or a tiny MLP (`dynamic`: an MLP of the content per
 token, 4d² + 5d + 2 parameters, more than the P × d table it replaces when 4d > P); alibi and t5 add an (H × L × L)
 bias (and force the SDPA path through an explicit float mask); relative adds the (L × 2K+1) scores per head and a
-d × H·d_r projection per layer.
+d × H·d_r projection per layer. `attn_implementation="positional_triton"` computes the three biases in a fused
+flash-style Triton kernel instead (`kernel.py`, `attention.py`): a table over clipped distances gathered per tile, no
+(H × L × L) tensor in the forward or the backward.
 """
 
 from ...core.design import with_math

@@ -14,6 +14,8 @@ from ...backbones import BACKBONES
 from ...core.attention import POSITION_FEATURES, LogitTerm, decode_positions, encode_positions
 from ...core.design import Capabilities, ConversionPlan, Design, DesignFields
 from ...core.positions import PositionEncoding
+from .attention import FUSED_KERNEL_KEY, positional_fused_attention
+from .kernel import ALIBI, TABLE
 
 
 # Added to the token embeddings in place of a learned position table (backbones that have one: BERT); `dynamic`
@@ -334,11 +336,13 @@ class RelativePositionBias(LogitTerm):
     relative (Shaw et al., clipped): (x_i W_r)_h · a[clip(p_j − p_i, −K, K), h] / √d_r, a learned distance embedding
     dotted with the term's own per-head query projection.
     The features are the position (and for `relative` the projected query): cached keys keep their positions, so
-    distances stay right under the KV cache and left padding.
+    distances stay right under the KV cache and left padding. Under `attn_implementation="positional_triton"` the
+    fused kernel (`kernel.py`) takes the bias as a table over distances (`kernel_form`, `coefficients`).
     """
 
     attribute_name = "positional_bias"
     uses_positions = True
+    kernels = {FUSED_KERNEL_KEY: positional_fused_attention}
 
     def __init__(self, config):
         super().__init__()
@@ -386,12 +390,41 @@ class RelativePositionBias(LogitTerm):
             )
             return self.bucket_bias[buckets].permute(0, 3, 1, 2).to(dtype)
         # relative: score every query against the 2K + 1 distance embeddings, then pick each key's distance.
+        index = (relative.round().long().clamp(-self.max_relative, self.max_relative) + self.max_relative)[:, None]
+        index = index.expand(-1, self.num_heads, -1, -1)
+        return torch.gather(self.distance_scores(query_features), -1, index).to(dtype)
+
+    def distance_scores(self, query_features):
+        """`relative`: (batch, heads, Lq, 2K + 1) scores of each query against each clipped distance, / √d_r."""
         batch, length = query_features.shape[:2]
         projected = query_features[..., POSITION_FEATURES:].reshape(batch, length, self.num_heads, self.relative_dim)
         scores = torch.einsum("bihd,rhd->bhir", projected, self.distance_embedding.to(projected.dtype))
-        index = (relative.round().long().clamp(-self.max_relative, self.max_relative) + self.max_relative)[:, None]
-        index = index.expand(-1, self.num_heads, -1, -1)
-        return (torch.gather(scores, -1, index) / math.sqrt(self.relative_dim)).to(dtype)
+        return scores / math.sqrt(self.relative_dim)
+
+    def kernel_form(self) -> tuple[int, int, int]:
+        """(mode, d_lo, d_hi) of the fused kernel: alibi's slopes, or a table over the distances d_lo … d_hi (key −
+        query, clamped: t5's buckets are constant past `max_distance`, and a decoder's t5 gives every d ≥ 0 the bucket
+        of 0)."""
+        if self.variant == "alibi":
+            return ALIBI, 0, 0
+        if self.variant == "t5":
+            return TABLE, -self.max_distance, self.max_distance if self.bidirectional else 0
+        return TABLE, -self.max_relative, self.max_relative
+
+    def coefficients(self, query_features):
+        """The fused kernel's table: alibi's slopes (heads,); t5's bias per head and distance of `kernel_form`
+        (heads, V); relative's `distance_scores` (batch, heads, Lq, 2K + 1). New tensors, differentiable in the
+        parameters."""
+        if self.variant == "alibi":
+            return self.slopes.clone()
+        if self.variant == "relative":
+            return self.distance_scores(query_features)
+        _, d_lo, d_hi = self.kernel_form()
+        distances = torch.arange(d_lo, d_hi + 1, dtype=torch.float32, device=self.bucket_bias.device)
+        buckets = t5_buckets(
+            distances, bidirectional=self.bidirectional, num_buckets=self.num_buckets, max_distance=self.max_distance
+        )
+        return self.bucket_bias[buckets].T
 
     def init_design_weights(self, config):
         if self.variant == "alibi":
@@ -506,7 +539,9 @@ POSITIONAL = Design(
     active={"positional_encoding": "t5"},
     # The decoders' identity (RoPE) adds no parameters; variants that do (t5, relative, scaled, continuous, dynamic)
     # are checked to train in the design's own tests.
-    capabilities=Capabilities(conversion="exact", cached_generation=True, new_parameters=False),
+    capabilities=Capabilities(
+        conversion="exact", cached_generation=True, new_parameters=False, kernels=(FUSED_KERNEL_KEY,)
+    ),
     # Variants without a table drop the stock one (the converter then does not refuse it as unexpected).
     conversion=ConversionPlan(replaces=("embeddings.position_embeddings.weight",)),
     logit_term=RelativePositionBias,
