@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from hf_archs.core.attention import sdpa_attention
+from hf_archs.core.flash import blocks
 from hf_archs.designs.semantic import kernel as K
 from hf_archs.designs.semantic.kernel import semantic_attention_fused
 from hf_archs.designs.semantic.naive import semantic_bias
@@ -152,9 +153,9 @@ def profile(s):
     strides = (*q.stride(), *k.stride(), *v.stride(), *S.stride())
     ww = max(w, 1)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    m_kv, l_kv = K._blocks(D, "dkdv")
-    m_q, l_q = K._blocks(D, "dq")
-    m_s, l_s = K._blocks(D, "ds")
+    m_kv, l_kv = blocks(D, "dkdv")
+    m_q, l_q = blocks(D, "dq")
+    m_s, l_s = blocks(D, "ds")
     n_m, n_n = triton.cdiv(Lq, m_s["BLOCK_M"]), triton.cdiv(Lk, m_s["BLOCK_N"])
     part = torch.empty(B, n_m, n_n, H, dtype=torch.float32, device="cuda")
     stages = {

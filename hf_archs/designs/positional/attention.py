@@ -8,12 +8,11 @@ packed sequences or the prefill of a static cache with padding), the layer takes
 function, O(heads · L²) memory) and says so once, with the reason: never silently.
 """
 
-import torch
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.utils import logging
 
 from ...core.attention import POSITION_FEATURES, decode_positions, sdpa_attention, term_biases
-from ..semantic.attention import key_padding_from_mask
+from ...core.flash import key_padding_from_mask
 from .kernel import TRITON_AVAILABLE, distance_bias_attention, kernel_runs_on
 
 
@@ -28,8 +27,7 @@ AttentionMaskInterface.register(FUSED_KERNEL_KEY, sdpa_mask)
 
 def _key_padding(attention_mask, batch, *, is_causal, sliding_window):
     """(batch, Lk) keys to keep, or None for a mask the kernel cannot express (raises nothing)."""
-    keep = attention_mask if attention_mask.dtype == torch.bool else attention_mask == 0  # additive: 0 = attend
-    keep = keep.expand(batch, *keep.shape[1:])
+    keep = attention_mask.expand(batch, *attention_mask.shape[1:])
     return key_padding_from_mask(keep, is_causal=is_causal, sliding_window=sliding_window)
 
 

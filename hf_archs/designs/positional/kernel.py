@@ -33,7 +33,7 @@ masked gives a zero output and zero gradients (as stock flash does). Positions g
 
 import torch
 
-from ..semantic.kernel import TRITON_AVAILABLE, _blocks, _interpreting, _key_range, _valid
+from ...core.flash import TRITON_AVAILABLE, blocks, interpreting, key_range, tile_valid
 
 
 if TRITON_AVAILABLE:
@@ -45,7 +45,7 @@ ALIBI, TABLE = 0, 1
 
 def kernel_runs_on(q: torch.Tensor) -> bool:
     """Whether the Triton kernels can run on q's device: CUDA, or the CPU under TRITON_INTERPRET=1."""
-    return TRITON_AVAILABLE and (q.is_cuda != _interpreting())
+    return TRITON_AVAILABLE and (q.is_cuda != interpreting())
 
 
 if TRITON_AVAILABLE:
@@ -118,7 +118,7 @@ if TRITON_AVAILABLE:
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
         acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
@@ -126,7 +126,7 @@ if TRITON_AVAILABLE:
             v = _tile(V + b * svb + kvh * svh, offs_n, offs_d, svn, svd, n_ok[:, None] & d_ok[None, :])
             bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
             qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
-            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             qk = tl.where(valid, qk, float("-inf"))
             m_new = tl.maximum(m_i, tl.max(qk, 1))
             m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -186,7 +186,7 @@ if TRITON_AVAILABLE:
                 lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
                 delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
                 bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
-                valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 p, ds = _p_and_ds(q, kt, vt, do, bias, lse, delta, valid, scaling, PRECISION, WIDEN)
                 dv += _mm(tl.trans(p.to(do.dtype)), do, PRECISION, WIDEN)
                 dk += _mm(tl.trans(ds.to(q.dtype)), q, PRECISION, WIDEN)
@@ -229,14 +229,14 @@ if TRITON_AVAILABLE:
         first_sum = tl.zeros([BLOCK_M], tl.float32)  # dG at index 0: every distance <= d_lo
         last_sum = tl.zeros([BLOCK_M], tl.float32)  # dG at index V − 1: every distance >= d_hi
         slope_sum = tl.zeros([BLOCK_M], tl.float32)
-        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
             k = _tile(K + b * skb + kvh * skh, offs_n, offs_d, skn, skd, n_ok[:, None] & d_ok[None, :])
             vt = _tile(V + b * svb + kvh * svh, offs_d, offs_n, svd, svn, n_ok[None, :] & d_ok[:, None])
             bias, where = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
-            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             _, ds = _p_and_ds(q, tl.trans(k), vt, do, bias, lse, delta, valid, scaling, PRECISION, WIDEN)
             dq += _mm(ds.to(k.dtype), k, PRECISION, WIDEN)
             if MODE == 0:
@@ -261,9 +261,10 @@ if TRITON_AVAILABLE:
 
 
 def _launch_blocks(q, D, kernel):
-    """Semantic's tiles (`_blocks`, swept for bf16 on an H100); 4-byte operands take half the query rows and at most
-    2 stages, within the H100's 227 KiB of shared memory (float32 dq at head_dim 128 asked 257 KiB with bf16's)."""
-    meta, launch = _blocks(D, kernel)
+    """The shared tiles (`core.flash.blocks`, swept for bf16 on an H100); 4-byte operands take half the query rows
+    and at most 2 stages, within the H100's 227 KiB of shared memory (float32 dq at head_dim 128 asked 257 KiB with
+    bf16's)."""
+    meta, launch = blocks(D, kernel)
     if q.element_size() > 2 and launch:
         meta = dict(meta, BLOCK_M=max(16, meta["BLOCK_M"] // 2))
         launch = dict(launch, num_stages=min(2, launch["num_stages"]))
@@ -272,7 +273,7 @@ def _launch_blocks(q, D, kernel):
 
 def _flags(q, kpm, is_causal, window):
     precision = "ieee" if q.dtype in (torch.float32, torch.float64) else "tf32"
-    widen = q.dtype == torch.bfloat16 and _interpreting()
+    widen = q.dtype == torch.bfloat16 and interpreting()
     return dict(PRECISION=precision, WIDEN=widen, CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm is not None)
 
 

@@ -10,8 +10,8 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.utils import logging
 
 from ...core.attention import REFERENCE_PATHS
-from ..semantic.attention import key_padding_from_mask
-from .kernel import TRITON_AVAILABLE, _interpreting, kernel_features, resonant_attention_fused
+from ...core.flash import TRITON_AVAILABLE, interpreting, key_padding_from_mask
+from .kernel import kernel_features, resonant_attention_fused
 from .naive import slot_states
 
 
@@ -28,7 +28,7 @@ AttentionMaskInterface.register(FUSED_KERNEL_KEY, sdpa_mask)
 def _why_not_runnable(query, dropout) -> str | None:
     if not TRITON_AVAILABLE:
         return "Triton is not installed"
-    if not (query.is_cuda or _interpreting()):
+    if not (query.is_cuda or interpreting()):
         return "the tensors are on the CPU (the kernel runs there only under TRITON_INTERPRET=1)"
     if dropout:
         return "the kernel has no attention dropout"
@@ -59,7 +59,7 @@ def resonant_fused_attention(
     reason = _why_not_runnable(query, dropout)
     key_padding = None
     if reason is None and attention_mask is not None:
-        key_padding = key_padding_from_mask(attention_mask.bool(), is_causal=is_causal, sliding_window=sliding_window)
+        key_padding = key_padding_from_mask(attention_mask, is_causal=is_causal, sliding_window=sliding_window)
         if key_padding is None:
             reason = "the attention mask is not padding, causal and window alone (e.g. packed sequences)"
     if reason is not None:

@@ -28,7 +28,7 @@ Block sizes are a first guess, not tuned on a GPU.
 
 import torch
 
-from ..semantic.kernel import LOG2E, TRITON_AVAILABLE, _interpreting, _key_range, _valid
+from ...core.flash import LOG2E, TRITON_AVAILABLE, interpreting, key_range, tile_valid
 from .naive import SlotStates, symmetric_products
 
 
@@ -124,7 +124,7 @@ if TRITON_AVAILABLE:
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
         acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
@@ -136,7 +136,7 @@ if TRITON_AVAILABLE:
             if HAS_QK:
                 k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
                 logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
-            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             logits = tl.where(valid, logits, float("-inf"))
             m_new = tl.maximum(m_i, tl.max(logits, 1))
             m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -256,7 +256,7 @@ if TRITON_AVAILABLE:
                 if HAS_QK:
                     q = _load_rows(Q, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
                     logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
-                valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 p = tl.where(valid, tl.exp2(logits - lse[:, None]), 0.0)
                 dv += tl.dot(tl.trans(p.to(do.dtype)), do, input_precision=PRECISION)
                 dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
@@ -353,7 +353,7 @@ if TRITON_AVAILABLE:
         dzq = tl.zeros([BLOCK_M, BLOCK_W], tl.float32)
         dsize = tl.zeros([BLOCK_M], tl.float32)
         dcoef = tl.zeros([BLOCK_M], tl.float32)
-        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
@@ -367,7 +367,7 @@ if TRITON_AVAILABLE:
             if HAS_QK:
                 k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
                 logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
-            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             p = tl.where(valid, tl.exp2(logits - lse[:, None]), 0.0)
             dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
             dlogits = p * (dp - delta[:, None])
@@ -410,7 +410,7 @@ def _blocks(D: int, P: int, W: int, kernel: str) -> tuple[dict, dict]:
         BLOCK_P=max(16, triton.next_power_of_2(P)),
         BLOCK_W=max(16, triton.next_power_of_2(W)),
     )
-    if _interpreting():
+    if interpreting():
         bm, bn = _INTERPRETER_BLOCKS[kernel]
         return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), {}
     bm, bn, warps, stages = _GPU_BLOCKS[kernel]
@@ -512,7 +512,7 @@ def resonant_attention_fused(
     each side; coefficient (H,): lambda_h / temperature; weights (a, b, c). Queries are the last Lq of the Lk
     positions. key_padding_mask (B, Lk) bool, True = may attend; sliding_window w: query i sees key j iff i − j < w.
     """
-    if not TRITON_AVAILABLE or not (value.is_cuda or _interpreting()):
+    if not TRITON_AVAILABLE or not (value.is_cuda or interpreting()):
         raise RuntimeError("The resonant kernel runs on CUDA, or on CPU under TRITON_INTERPRET=1; Triton is needed.")
     if (query is None) != (key is None):
         raise ValueError("Give both query and key (hybrid) or neither (pure).")

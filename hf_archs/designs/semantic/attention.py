@@ -10,7 +10,8 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.utils import logging
 
 from ...core.attention import sdpa_attention, term_biases
-from .kernel import TRITON_AVAILABLE, _valid_dense, semantic_attention_fused  # imports without Triton too
+from ...core.flash import TRITON_AVAILABLE, key_padding_from_mask
+from .kernel import semantic_attention_fused  # imports without Triton too
 
 
 logger = logging.get_logger(__name__)
@@ -21,18 +22,6 @@ FUSED_KERNEL_KEY = "semantic_triton"
 # Transformers builds masks per key from its global mask table (an unknown key silently gets no mask). Only the
 # mask function is registered: stock models still refuse the key, since no global *attention* function has it.
 AttentionMaskInterface.register(FUSED_KERNEL_KEY, sdpa_mask)
-
-
-def key_padding_from_mask(mask, *, is_causal: bool, sliding_window: int | None) -> torch.Tensor | None:
-    """(batch, Lk) keys-to-keep if the boolean (batch, 1, Lq, Lk) `mask` is exactly padding ∧ causal ∧ window on
-    the rows of real (non-padding) queries; None if it is some other mask (e.g. packed sequences)."""
-    mask = mask[:, 0]
-    query_length, key_length = mask.shape[-2:]
-    keep = mask.any(dim=1)
-    structure = _valid_dense(1, query_length, key_length, None, is_causal, sliding_window or 0, mask.device)[0, 0]
-    rebuilt = keep[:, None, :] & structure
-    real_queries = keep[:, key_length - query_length :]
-    return keep if torch.equal(rebuilt[real_queries], mask[real_queries]) else None
 
 
 def semantic_fused_attention(
@@ -56,7 +45,7 @@ def semantic_fused_attention(
         and query_length > 1  # decoding one token: the SDPA path is as fast
     )
     if runnable and attention_mask is not None:
-        key_padding = key_padding_from_mask(attention_mask.bool(), is_causal=is_causal, sliding_window=sliding_window)
+        key_padding = key_padding_from_mask(attention_mask, is_causal=is_causal, sliding_window=sliding_window)
         runnable = key_padding is not None
     if not runnable:
         if not TRITON_AVAILABLE:

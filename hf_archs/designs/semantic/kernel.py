@@ -28,8 +28,8 @@ head at 2k, MiniLM) are 3-4.5x flash: the dk/dv kernel has B·KVH·L/BLOCK_N pro
 
 Limits: the three backward attention kernels each recompute P (a fused dq/dk/dv/dS kernel would save 2-4 units but
 needs cross-head or cross-program reductions); the S buffer is O(L²) (B·L²·2 bytes: 512 MiB at L = 16k); dS is
-rounded to the input dtype before the dx̂ matmuls; block sizes come from one sweep on an H100 (`_TUNED`), not
-autotuned per shape.
+rounded to the input dtype before the dx̂ matmuls; block sizes come from one sweep on an H100
+(`core.flash.TUNED_TILES`), not autotuned per shape.
 
 Dispatch: CUDA bf16/fp16 run the Triton kernels; under TRITON_INTERPRET=1 CPU tensors (any float dtype) run the
 same Triton kernels in the interpreter (that is what CI tests); everything else (fp32 on CUDA, CPU without the
@@ -37,82 +37,25 @@ interpreter, triton absent) runs a dense PyTorch path inside the same custom op 
 A query row whose keys are all masked gives a zero output and zero gradients (as stock flash does).
 """
 
-import os
-
 import torch
 
+from ...core.flash import LOG2E, TRITON_AVAILABLE, blocks, interpreting, key_range, tile_valid, valid_dense
 
-try:
+
+if TRITON_AVAILABLE:
     import triton
     import triton.language as tl
-
-    TRITON_AVAILABLE = True
-except Exception:  # pragma: no cover - triton missing
-    triton = None
-    tl = None
-    TRITON_AVAILABLE = False
-
-LOG2E = 1.4426950408889634
-
-
-def _interpreting() -> bool:
-    return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
 def _use_triton(q: torch.Tensor) -> bool:
     if not TRITON_AVAILABLE:
         return False
     if q.is_cuda:
-        return q.dtype in (torch.bfloat16, torch.float16) and not _interpreting()
-    return _interpreting()
+        return q.dtype in (torch.bfloat16, torch.float16) and not interpreting()
+    return interpreting()
 
 
 if TRITON_AVAILABLE:
-
-    @triton.jit
-    def _valid(
-        offs_m,
-        offs_n,
-        b,
-        KPM,
-        Lq,
-        Lk,
-        off,
-        window,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr,
-    ):
-        qpos = offs_m + off
-        valid = (offs_m[:, None] < Lq) & (offs_n[None, :] < Lk)
-        if CAUSAL:
-            valid = valid & (offs_n[None, :] <= qpos[:, None])
-        if HAS_WINDOW:
-            valid = valid & ((qpos[:, None] - offs_n[None, :]) < window)
-        if HAS_KPM:
-            kp = tl.load(KPM + b * Lk + offs_n, mask=offs_n < Lk, other=0)
-            valid = valid & (kp != 0)[None, :]
-        return valid
-
-    @triton.jit
-    def _key_range(
-        start_m,
-        Lk,
-        off,
-        window,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-    ):
-        lo = 0
-        hi = Lk
-        if CAUSAL:
-            hi = tl.minimum(Lk, start_m + BLOCK_M + off)
-        if HAS_WINDOW:
-            lo = tl.maximum(0, start_m + off - window + 1)
-            lo = (lo // BLOCK_N) * BLOCK_N
-        return lo, hi
 
     @triton.jit
     def _fwd_kernel(
@@ -177,7 +120,7 @@ if TRITON_AVAILABLE:
         m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
         l_i = tl.zeros([BLOCK_M], tl.float32)
         acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
@@ -197,7 +140,7 @@ if TRITON_AVAILABLE:
                 other=0.0,
             ).to(tl.float32)
             qk = tl.dot(q, kt) * scale2 + tau2 * s
-            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             qk = tl.where(valid, qk, float("-inf"))
             m_new = tl.maximum(m_i, tl.max(qk, 1))
             m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -315,7 +258,7 @@ if TRITON_AVAILABLE:
                     other=0.0,
                 ).to(tl.float32)
                 qkt = tl.dot(k, qt) * scale2 + tau2 * st
-                valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 pt = tl.where(tl.trans(valid), tl.exp2(qkt - lse[None, :]), 0.0)
                 dv += tl.dot(pt.to(do.dtype), do)
                 dpt = tl.dot(v, tl.trans(do))
@@ -402,7 +345,7 @@ if TRITON_AVAILABLE:
         delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
         tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = _key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + offs_n0
             n_ok = offs_n < Lk
@@ -422,7 +365,7 @@ if TRITON_AVAILABLE:
                 other=0.0,
             ).to(tl.float32)
             qk = tl.dot(q, tl.trans(k)) * scale2 + tau2 * s
-            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
             dp = tl.dot(do, vt)
             ds = p * (dp - delta[:, None])
@@ -500,7 +443,7 @@ if TRITON_AVAILABLE:
             live = live & (start_m + off - (start_n + BLOCK_N - 1) < window)
         if live:
             s = tl.load(s_ptrs, mask=tile_ok, other=0.0).to(tl.float32)
-            valid = _valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             ds_acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
             for h in range(0, H):
                 kvh = h // GROUP
@@ -540,26 +483,6 @@ if TRITON_AVAILABLE:
                 tl.store(part + h, 0.0)
 
 
-# (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class, from a sweep on an H100 (bf16, causal,
-# L = 8k for head_dim 128/256, MiniLM shapes for head_dim 32); head_dim 64 uses the head_dim-32 row (not swept).
-_TUNED = {
-    64: {"fwd": (64, 64, 4, 3), "dkdv": (32, 64, 4, 2), "dq": (64, 64, 4, 3), "ds": (64, 64, 4, 3)},
-    128: {"fwd": (128, 64, 8, 3), "dkdv": (32, 64, 4, 2), "dq": (128, 64, 8, 3), "ds": (128, 64, 8, 2)},
-    256: {"fwd": (64, 32, 4, 2), "dkdv": (64, 32, 8, 1), "dq": (32, 32, 4, 2), "ds": (32, 64, 8, 2)},
-}
-# Under the interpreter: small, deliberately rectangular tiles so CI exercises BLOCK_M != BLOCK_N in every kernel.
-_INTERPRETER = {"fwd": (32, 16), "dkdv": (16, 32), "dq": (32, 16), "ds": (16, 32)}
-
-
-def _blocks(D: int, kernel: str) -> tuple[dict, dict]:
-    block_d = max(16, triton.next_power_of_2(D))
-    if _interpreting():
-        bm, bn = _INTERPRETER[kernel]
-        return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d), {}
-    bm, bn, warps, stages = _TUNED[min(c for c in _TUNED if c >= block_d)][kernel]
-    return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d), dict(num_warps=warps, num_stages=stages)
-
-
 def _similarity(x_query, x_key):
     return torch.matmul(x_query, x_key.transpose(-1, -2))
 
@@ -581,7 +504,7 @@ def _triton_forward(q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, window):
     s = _similarity(xq, xk).contiguous()
     out = torch.empty_like(q)
     lse = torch.empty(B, H, Lq, dtype=torch.float32, device=q.device)
-    meta, launch = _blocks(D, "fwd")
+    meta, launch = blocks(D, "fwd")
     grid = (triton.cdiv(Lq, meta["BLOCK_M"]), B * H)
     _fwd_kernel[grid](
         q,
@@ -628,17 +551,17 @@ def _triton_backward(do, q, k, v, xq, xk, tau, kpm_bool, out, lse, scaling, is_c
     flags = dict(CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm_bool is not None)
     strides = (*q.stride(), *k.stride(), *v.stride(), *s.stride())
     w = max(window, 1)
-    meta, launch = _blocks(D, "dkdv")
+    meta, launch = blocks(D, "dkdv")
     _bwd_dkdv_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
         q, k, v, s, tau_h, kpm, do, lse, delta, dk, dv, *strides,
         H, KVH, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
     )  # fmt: skip
-    meta, launch = _blocks(D, "dq")
+    meta, launch = blocks(D, "dq")
     _bwd_dq_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
         q, k, v, s, tau_h, kpm, do, lse, delta, dq, *strides,
         H, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
     )  # fmt: skip
-    meta, launch = _blocks(D, "ds")
+    meta, launch = blocks(D, "ds")
     n_m, n_n = triton.cdiv(Lq, meta["BLOCK_M"]), triton.cdiv(Lk, meta["BLOCK_N"])
     part = torch.empty(B, n_m, n_n, H, dtype=torch.float32, device=q.device)
     _bwd_ds_kernel[(n_m, n_n, B)](
@@ -663,27 +586,13 @@ def _dense(q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, window):
     vv = v.to(ct).repeat_interleave(H // KVH, 1)
     logits = torch.matmul(q.to(ct), kk.transpose(-1, -2)) * scaling
     logits = logits + tau.to(ct).view(1, -1, 1, 1) * _similarity(xq.to(ct), xk.to(ct)).unsqueeze(1)
-    valid = _valid_dense(B, Lq, Lk, kpm_bool, is_causal, window, q.device)
+    valid = valid_dense(B, Lq, Lk, kpm_bool, is_causal, window, q.device)
     logits = logits.masked_fill(~valid, -1e30)  # finite: no NaN in the gradient of a fully masked row
     lse = torch.logsumexp(logits, -1)
     row_ok = valid.any(-1).expand_as(lse)
     p = torch.exp(logits - lse.unsqueeze(-1)) * valid
     out = torch.matmul(p, vv)
     return out, torch.where(row_ok, lse * LOG2E, float("inf"))
-
-
-def _valid_dense(B, Lq, Lk, kpm_bool, is_causal, window, device):
-    qpos = torch.arange(Lq, device=device)[:, None] + (Lk - Lq)
-    kpos = torch.arange(Lk, device=device)[None, :]
-    valid = torch.ones(Lq, Lk, dtype=torch.bool, device=device)
-    if is_causal:
-        valid = valid & (kpos <= qpos)
-    if window > 0:
-        valid = valid & (qpos - kpos < window)
-    valid = valid.view(1, 1, Lq, Lk)
-    if kpm_bool is not None:
-        valid = valid & kpm_bool.view(B, 1, 1, Lk)
-    return valid
 
 
 @torch.library.custom_op("hf_archs::semantic_attention_fwd", mutates_args=())
@@ -743,7 +652,7 @@ def _dense_backward(do, q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, wind
     vv = v.to(ct).repeat_interleave(G, 1)
     sim = _similarity(xq.to(ct), xk.to(ct))
     logits = torch.matmul(qq, kk.transpose(-1, -2)) * scaling + tau.to(ct).view(1, -1, 1, 1) * sim.unsqueeze(1)
-    valid = _valid_dense(B, Lq, Lk, kpm_bool, is_causal, window, q.device)
+    valid = valid_dense(B, Lq, Lk, kpm_bool, is_causal, window, q.device)
     logits = logits.masked_fill(~valid, -1e30)
     p = torch.exp(logits - torch.logsumexp(logits, -1, keepdim=True)) * valid
     out = torch.matmul(p, vv)

@@ -16,7 +16,7 @@ from hf_archs.designs.positional.attention import FUSED_KERNEL_KEY
 from hf_archs.designs.positional.design import RelativePositionBias, alibi_slopes
 from hf_archs.designs.positional.kernel import ALIBI, TABLE, TRITON_AVAILABLE, distance_bias_attention
 from hf_archs.testing import VOCAB
-from tests.designs.semantic.test_kernel import _valid as valid_mask
+from tests.designs.flash_masks import flash_masks as valid_mask
 
 
 pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="triton not installed")

@@ -60,7 +60,11 @@ def _inputs(seed, batch=2, heads=4, kv_heads=2, q_len=6, k_len=6, head_dim=8, wi
 def _masks(batch, q_len, k_len):
     padding = torch.ones(batch, 1, q_len, k_len, dtype=torch.bool)
     padding[0, ..., :2] = False  # left padding of the first sequence
-    return {"none": None, "padding": padding, "padding_and_causal": padding & causal_mask(q_len, k_len, "cpu")}
+    padding_and_causal = padding & causal_mask(q_len, k_len, "cpu")
+    # Transformers' eager masks are additive: 0 = attend, the dtype's min = masked.
+    additive = torch.zeros(padding_and_causal.shape, dtype=torch.float64)
+    additive = additive.masked_fill(~padding_and_causal, torch.finfo(torch.float64).min)
+    return {"none": None, "padding": padding, "padding_and_causal": padding_and_causal, "additive": additive}
 
 
 def _reference(inputs, mask, is_causal, scaling):
@@ -80,7 +84,7 @@ def _reference(inputs, mask, is_causal, scaling):
 
 
 @pytest.mark.parametrize("function", list(FUNCTIONS.values()), ids=list(FUNCTIONS))
-@pytest.mark.parametrize("mask_name", ["none", "padding", "padding_and_causal"])
+@pytest.mark.parametrize("mask_name", ["none", "padding", "padding_and_causal", "additive"])
 @pytest.mark.parametrize("is_causal", [False, True])
 @pytest.mark.parametrize("q_len,k_len", [(6, 6), (1, 7), (3, 9)])
 def test_attention_function_matches_reference(function, mask_name, is_causal, q_len, k_len):
@@ -106,7 +110,7 @@ def test_attention_function_matches_reference(function, mask_name, is_causal, q_
     if mask is not None:
         # A query that may see no key at all (left padding under causality) has no meaningful output; paths differ
         # in whether such a row passes gradient to the bias (Transformers' SDPA masks it out), so it carries none.
-        sees_nothing = ~mask.any(-1)  # (batch, 1, Lq)
+        sees_nothing = ~(mask if mask.dtype == torch.bool else mask == 0).any(-1)  # (batch, 1, Lq)
         grad_output = grad_output.masked_fill(sees_nothing.transpose(1, 2)[..., None], 0.0)
     names = ["query", "key", "value", "x_query", "x_key"]
     expected_grads = torch.autograd.grad(expected, [inputs[n] for n in names] + [inputs["tau"]], grad_output)
@@ -190,18 +194,3 @@ def test_features_ride_in_the_kv_cache(width):
         layer_idx=0,
     )
     torch.testing.assert_close(cropped[:, :6], torch.cat(semantics, dim=1)[:, :6])
-
-
-def test_key_padding_is_read_from_masks_the_kernel_can_express():
-    from hf_archs.designs.semantic.attention import key_padding_from_mask
-
-    keep = torch.ones(2, 6, dtype=torch.bool)
-    keep[0, :2] = False  # left padding
-    causal = causal_mask(6, 6, "cpu")
-    mask = (keep[:, None, None, :] & causal).clone()
-    assert torch.equal(key_padding_from_mask(mask, is_causal=True, sliding_window=None), keep)
-    windowed = mask & (torch.arange(6)[:, None] - torch.arange(6)[None, :] < 3)
-    assert torch.equal(key_padding_from_mask(windowed, is_causal=True, sliding_window=3), keep)
-    packed = mask.clone()
-    packed[1, 0, 4, :3] = False  # a second sequence starting at position 3: not padding ∧ causal
-    assert key_padding_from_mask(packed, is_causal=True, sliding_window=None) is None
