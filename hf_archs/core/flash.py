@@ -78,6 +78,27 @@ if TRITON_AVAILABLE:
             lo = (lo // BLOCK_N) * BLOCK_N
         return lo, hi
 
+    @triton.jit
+    def query_range(
+        start_n,
+        Lq,
+        off,
+        window,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        CAUSAL: tl.constexpr,
+        HAS_WINDOW: tl.constexpr,
+    ):
+        """The queries [lo, hi) that can see a key block starting at start_n (lo aligned to BLOCK_M)."""
+        lo = 0
+        hi = Lq
+        if CAUSAL:
+            lo = tl.maximum(0, start_n - off)
+            lo = (lo // BLOCK_M) * BLOCK_M
+        if HAS_WINDOW:
+            hi = tl.minimum(Lq, start_n + BLOCK_N - 1 + window - off)
+        return lo, hi
+
 
 # (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class, from a sweep on an H100 of a flash kernel
 # with one extra per-tile term (bf16, causal, L = 8k for head_dim 128/256, MiniLM shapes for head_dim 32); head_dim

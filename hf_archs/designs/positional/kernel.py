@@ -33,7 +33,7 @@ masked gives a zero output and zero gradients (as stock flash does). Positions g
 
 import torch
 
-from ...core.flash import TRITON_AVAILABLE, blocks, interpreting, key_range, tile_valid
+from ...core.flash import TRITON_AVAILABLE, blocks, interpreting, key_range, query_range, tile_valid
 
 
 if TRITON_AVAILABLE:
@@ -169,13 +169,7 @@ if TRITON_AVAILABLE:
         vt = _tile(V + b * svb + kvh * svh, offs_d, offs_n, svd, svn, n_ok[None, :] & d_ok[:, None])
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo = 0
-        hi = Lq
-        if CAUSAL:
-            lo = tl.maximum(0, start_n - off)
-            lo = (lo // BLOCK_M) * BLOCK_M
-        if HAS_WINDOW:
-            hi = tl.minimum(Lq, start_n + BLOCK_N - 1 + window - off)
+        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             for start_m in range(lo, hi, BLOCK_M):

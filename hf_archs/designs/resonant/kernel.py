@@ -28,7 +28,7 @@ Block sizes are a first guess, not tuned on a GPU.
 
 import torch
 
-from ...core.flash import LOG2E, TRITON_AVAILABLE, interpreting, key_range, tile_valid
+from ...core.flash import LOG2E, TRITON_AVAILABLE, interpreting, key_range, query_range, tile_valid
 from .naive import SlotStates, symmetric_products
 
 
@@ -225,13 +225,7 @@ if TRITON_AVAILABLE:
             k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo = 0
-        hi = Lq
-        if CAUSAL:
-            lo = tl.maximum(0, start_n - off)
-            lo = (lo // BLOCK_M) * BLOCK_M
-        if HAS_WINDOW:
-            hi = tl.minimum(Lq, start_n + BLOCK_N - 1 + window - off)
+        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             bh = b * H + h

@@ -39,7 +39,16 @@ A query row whose keys are all masked gives a zero output and zero gradients (as
 
 import torch
 
-from ...core.flash import LOG2E, TRITON_AVAILABLE, blocks, interpreting, key_range, tile_valid, valid_dense
+from ...core.flash import (
+    LOG2E,
+    TRITON_AVAILABLE,
+    blocks,
+    interpreting,
+    key_range,
+    query_range,
+    tile_valid,
+    valid_dense,
+)
 
 
 if TRITON_AVAILABLE:
@@ -227,13 +236,7 @@ if TRITON_AVAILABLE:
         )
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo = 0
-        hi = Lq
-        if CAUSAL:
-            lo = tl.maximum(0, start_n - off)
-            lo = (lo // BLOCK_M) * BLOCK_M
-        if HAS_WINDOW:
-            hi = tl.minimum(Lq, start_n + BLOCK_N - 1 + window - off)
+        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
