@@ -6,7 +6,8 @@ written by `hf-archs leaderboard`/`cards` from the stored records; or a benchmar
 card's sources equals it at its written precision (a percentage also as a fraction; the sign aside, since prose says
 "lower by 0.03" for −0.03; scientific notation within 5 %). The sources of a card are every file under
 `results/NAME/` of its results blocks and every `results/…`, `benchmarks/results/…` or `tests/fixtures/…` path it
-names (a plot's folder for a plot); records archives (`.xz`) are read too.
+names (a plot's folder for a plot), as far as git keeps them (an ignored file is not in a clean clone); records
+archives (`.xz`) are read too.
 
 Checked: decimals, and any number written with `%` or `×`, in prose and tables. Not checked: fenced code and inline
 code (commands and their arguments), link targets, and version numbers (after "transformers", "torch", …). What this
@@ -22,6 +23,7 @@ import functools
 import json
 import lzma
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -61,7 +63,20 @@ def sources(card: str, root: Path = ROOT) -> list[Path]:
             files.add(folder_or_file)
         elif folder_or_file.is_dir():
             files.update(p for p in folder_or_file.rglob("*") if p.is_file())
-    return sorted(p for p in files if p.suffix in SOURCE_SUFFIXES)
+    kept = kept_files(root)
+    return sorted(p for p in files if p.suffix in SOURCE_SUFFIXES and (kept is None or p in kept))
+
+
+@functools.cache
+def kept_files(root: Path) -> frozenset[Path] | None:
+    """The files git keeps under `root` (tracked, or new and not ignored): an ignored file (a run's per-seed working
+    copies) is not in a clean clone, so it backs nothing. None outside a git checkout."""
+    listing = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=root, capture_output=True
+    )
+    if listing.returncode != 0:
+        return None
+    return frozenset(root / name for name in listing.stdout.decode().split("\0") if name)
 
 
 @functools.cache
