@@ -508,7 +508,8 @@ def run(args) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"attention_speed_{device.replace(' ', '_')}{'_tiny' if args.tiny else ''}.json"
     rows = [] if args.fresh or not path.exists() else json.loads(path.read_text())["rows"]
-    done = {key_of(r) for r in rows if not r.get("error")}
+    # A row skipped on this device (a fused kernel on the CPU) would be skipped again: it counts as done.
+    done = {key_of(r) for r in rows if not r.get("error") or r["error"].startswith("skipped:")}
     meta = dict(
         device=device,
         dtype=str(bench.dtype).removeprefix("torch."),
@@ -694,7 +695,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--fresh", action="store_true", help="start a new file instead of merging into it")
-    parser.add_argument("--resume", action="store_true", help="skip rows the file already holds without error")
+    parser.add_argument("--resume", action="store_true", help="skip rows already held (measured, or skipped here)")
     parser.add_argument("--tiny", action="store_true", help="CPU, tiny shapes, L 64: a check that everything runs")
     parser.add_argument("--render", type=Path, help="only re-render the table and figure of this JSON file")
     parser.add_argument("--commit", help="the commit measured, where the tree is not a git checkout")
