@@ -100,6 +100,12 @@ if TRITON_AVAILABLE:
         return lo, hi
 
 
+else:
+    # The kernels' modules import these names whether or not Triton is there (saved checkpoints' remote code runs
+    # without it); only a kernel launch, which Triton's absence rules out first, would use them.
+    tile_valid = key_range = query_range = None
+
+
 # (BLOCK_M, BLOCK_N, num_warps, num_stages) per kernel and head-dim class, from a sweep on an H100 of a flash kernel
 # with one extra per-tile term (bf16, causal, L = 8k for head_dim 128/256, MiniLM shapes for head_dim 32); head_dim
 # 64 uses the head_dim-32 row (not swept). Kernels of other terms start from them.
