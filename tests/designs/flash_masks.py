@@ -1,4 +1,5 @@
-"""The masks of the flash-style kernels' tests: causal (queries last), a sliding window, key padding on either side."""
+"""What the flash-style kernels' tests share: their masks (causal with the queries last, a sliding window, key
+padding on either side) and the torch.compile gradient check."""
 
 import torch
 
@@ -23,3 +24,16 @@ def flash_masks(batch, q_len, k_len, padding, is_causal, window):
     if kpm is not None:
         valid = valid & kpm[:, None, None, :]
     return valid, kpm
+
+
+def assert_compiled_gradients_match(f, inputs: dict, names) -> None:
+    """`torch.compile(f, fullgraph=True)` (Inductor on CUDA, aot_eager on the CPU) gives the gradients of `f` run
+    eagerly, for every tensor of `inputs` named in `names` (in `f`'s argument order)."""
+    compiled = torch.compile(f, fullgraph=True, backend="inductor" if torch.cuda.is_available() else "aot_eager")
+    compiled(*(inputs[n] for n in names)).backward()
+    grads = [inputs[n].grad.clone() for n in names]
+    for n in names:
+        inputs[n].grad = None
+    f(*(inputs[n] for n in names)).backward()
+    for n, g in zip(names, grads):
+        torch.testing.assert_close(g, inputs[n].grad, msg=n)

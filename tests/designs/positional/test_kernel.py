@@ -16,6 +16,7 @@ from hf_archs.designs.positional.attention import FUSED_KERNEL_KEY
 from hf_archs.designs.positional.design import RelativePositionBias, alibi_slopes
 from hf_archs.designs.positional.kernel import ALIBI, TABLE, TRITON_AVAILABLE, distance_bias_attention
 from hf_archs.testing import VOCAB
+from tests.designs.flash_masks import assert_compiled_gradients_match
 from tests.designs.flash_masks import flash_masks as valid_mask
 
 
@@ -212,14 +213,7 @@ def test_torch_compile_fullgraph():
         out = distance_bias_attention(q, k, v, qpos, kpos, table, **options, scaling=0.2, is_causal=True)
         return out.square().sum()
 
-    compiled = torch.compile(f, fullgraph=True, backend="aot_eager" if not CUDA else "inductor")
-    compiled(*(ker[n] for n in NAMES)).backward()
-    grads = [ker[n].grad.clone() for n in NAMES]
-    for n in NAMES:
-        ker[n].grad = None
-    f(*(ker[n] for n in NAMES)).backward()
-    for n, g in zip(NAMES, grads):
-        torch.testing.assert_close(g, ker[n].grad, msg=n)
+    assert_compiled_gradients_match(f, ker, NAMES)
 
 
 GPU_GRID = [

@@ -15,7 +15,7 @@ import torch
 
 from hf_archs.designs.semantic.kernel import TRITON_AVAILABLE, semantic_attention_fused
 from hf_archs.designs.semantic.naive import semantic_attention_naive
-from tests.designs.flash_masks import flash_masks
+from tests.designs.flash_masks import assert_compiled_gradients_match, flash_masks
 
 
 pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="triton not installed")
@@ -216,15 +216,7 @@ def test_torch_compile_fullgraph():
     def f(q, k, v, xq, xk, tau):
         return semantic_attention_fused(q, k, v, xq, xk, tau, scaling=0.2, is_causal=True).float().square().sum()
 
-    compiled = torch.compile(f, fullgraph=True, backend="aot_eager" if not CUDA else "inductor")
-    loss = compiled(*(ker[n] for n in NAMES))
-    loss.backward()
-    grads = [ker[n].grad.clone() for n in NAMES]
-    for n in NAMES:
-        ker[n].grad = None
-    f(*(ker[n] for n in NAMES)).backward()
-    for n, g in zip(NAMES, grads):
-        torch.testing.assert_close(g, ker[n].grad, msg=n)
+    assert_compiled_gradients_match(f, ker, NAMES)
 
 
 GPU_GRID = [
