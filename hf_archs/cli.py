@@ -104,7 +104,12 @@ def run_reporting_errors(function, *args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_reporting_errors(_run, build_parser().parse_args(argv))
+    from .training.distributed import end_process_group
+
+    try:
+        return run_reporting_errors(_run, build_parser().parse_args(argv))
+    finally:
+        end_process_group()  # under `accelerate launch`, before the interpreter's teardown can abort the process
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -131,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         build(args.tokenizer, args.out, args.hidden, args.layers, args.design, args.config)
     else:
+        from ..training.distributed import end_process_group
+
         train(args.model, args.tag, args.out, args.steps, args.batch_size, args.seq_len, args.work)
+        end_process_group()
     return 0
 
 

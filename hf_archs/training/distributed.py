@@ -33,6 +33,15 @@ def process_state():
     return PartialState(cpu=distributed_on_cpu())
 
 
+def end_process_group() -> None:
+    """Destroy torch.distributed's default process group if one is up: what a launched program must do before it
+    exits. Left to interpreter teardown, gloo's worker threads can still hold tensors there and abort the process
+    ("terminate called without an active exception", SIGABRT; pytorch/pytorch#190489), so the launcher reports a
+    run that finished its work as failed."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
+
+
 def evaluate_in_shards(items: list, evaluate: Callable[[list], list]) -> list:
     """`evaluate(items)` (one result per item) with the items split over the processes, the results gathered in
     order: every process must call it, and every process gets all results.

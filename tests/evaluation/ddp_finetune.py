@@ -31,12 +31,16 @@ def main() -> int:
         report = finetune_lora(args.model, "causal_lm", args.out, **finetune_kwargs(args.steps, args.batch_size))
         Path(args.out, f"rank_{report_rank()}.json").write_text(json.dumps(report.to_dict()))
         return 0
+    import torch.distributed as dist
+
     from hf_archs.evaluation.cli import main as cli_main
 
-    return cli_main(
+    code = cli_main(
         ["compare", "--design", args.model, "--stock", args.stock, "--task", "perplexity", "--budget", "ci"]
         + ["--seeds", "0,1", "--out", args.out, "--name", "ddp", "--no-progress"]
     )
+    Path(args.out, f"exit_{report_rank()}.json").write_text(json.dumps({"process_group_up": dist.is_initialized()}))
+    return code
 
 
 def finetune_kwargs(steps: int, batch_size: int) -> dict:
@@ -50,4 +54,8 @@ def report_rank() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    from hf_archs.training.distributed import end_process_group
+
+    end_process_group()  # what a user's launched script must do too
+    sys.exit(code)

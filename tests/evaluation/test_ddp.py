@@ -105,3 +105,6 @@ def test_compare_runs_unchanged_under_accelerate_launch(tiny_models, tmp_path):
             assert record["training"]["world_size"] == 2
     design_record = json.loads((run_dir / "seed_0" / "design.json").read_text())
     assert design_record["training"]["design_modules_trained"] == ["semantic_tau"]
+    # The command ends the process group itself: left to interpreter teardown, gloo can abort a finished run.
+    for rank in (0, 1):
+        assert json.loads((tmp_path / f"exit_{rank}.json").read_text()) == {"process_group_up": False}
