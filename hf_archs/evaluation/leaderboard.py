@@ -60,6 +60,12 @@ def _commit(data: dict) -> str:
     return ", ".join(sorted(commits)) or "–"
 
 
+def _settings(data: dict) -> str:
+    """How the run's training settings were chosen: by `hf-archs search` on the validation split, or declared (the
+    budget's own values)."""
+    return "validation search" if data.get("selection") else "declared"
+
+
 def _metric_rows(data: dict) -> list[str]:
     ratio = (data.get("cost") or {}).get("ratio") or {}
     rows = []
@@ -71,15 +77,15 @@ def _metric_rows(data: dict) -> list[str]:
             f"{fmt(m['stock_std'])} | {fmt(m['design_mean'])} ± {fmt(m['design_std'])} | "
             f"{interval_text(_interval(m['t_interval']))} | {item} | {m['verdict']} | {_capacity(data)} | "
             f"{fmt(ratio.get('train_tokens_per_s'), 2)} | {fmt(ratio.get('train_peak_memory_mb'), 2)} | "
-            f"{_commit(data)} |"
+            f"{_commit(data)} | {_settings(data)} |"
         )
     return rows
 
 
 _HEADER = [
     "| name | task | budget | seeds | metric | stock | design | Δ [t over seeds] | Δ [bootstrap over items] | "
-    "verdict | trained params design / stock | train tok/s × | mem × | commit |",
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    "verdict | trained params design / stock | train tok/s × | mem × | commit | settings |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
 
 
@@ -121,7 +127,11 @@ def leaderboard_markdown(results_dir: str | Path = "results") -> str:
         "## Design vs stock (same budget, paired over seeds)",
         "",
         f"Verdict: {VERDICT_RULE}. ± is the sample standard deviation over seeds (ddof 1). Trained parameters: what "
-        "each side's fine-tune updated (LoRA and the design's own parameters), with the design / stock ratio.",
+        "each side's fine-tune updated (LoRA and the design's own parameters), with the design / stock ratio. "
+        "Settings: `validation search` — each side's training settings chosen on the validation split by "
+        "`hf-archs search`, test touched once; `declared` — the budget's values as written. The design learning "
+        "rates of the `…-design-lr-…` budget variants were chosen after earlier runs' test results, so those "
+        "verdicts carry that selection.",
         "",
         *_HEADER,
     ]

@@ -83,6 +83,8 @@ def test_compare_end_to_end_then_resume(tiny_models, tmp_path, monkeypatch):
     assert "| perplexity ↓ |" in card.read_text()
     board = write_leaderboard(out, tmp_path / "LEADERBOARD.md")
     assert "| tiny-semantic | perplexity | ci | 4 | loss ↓ |" in board
+    rows = [row for row in board.splitlines() if row.startswith("| tiny-semantic |")]
+    assert rows and all(row.endswith("| declared |") for row in rows)  # no search chose its settings
     assert (tmp_path / "LEADERBOARD.md").read_text().strip() == board.strip()
 
     # Rejudging from the stored records reproduces the statistics; a run marked invalid leaves the main table.

@@ -86,6 +86,7 @@ def test_search_chooses_on_validation_and_tests_once(tiny_models, tmp_path, fake
     # Candidate records are not results: the leaderboard lists the final comparison, no single evaluations.
     board = write_leaderboard(tmp_path)
     assert "| s | perplexity | ci | 2 |" in board and "Single evaluations" not in board
+    assert all(row.endswith("| validation search |") for row in board.splitlines() if row.startswith("| s |"))
 
     # A rerun reuses every finished candidate and the final seeds: nothing is trained or evaluated again.
     fake_training.clear()
