@@ -91,10 +91,25 @@ def test_static_cache_matches_dynamic_cache_in_fused_kernels_on_cuda(case, conve
         model.generation_config.eos_token_id = None
         dynamic = model.generate(input_ids=input_ids, **kwargs)
         static = model.generate(input_ids=input_ids, cache_implementation="static", **kwargs)
-        for step, (got, want) in enumerate(zip(static.logits, dynamic.logits)):
-            torch.testing.assert_close(
-                got, want, atol=2e-2, rtol=0, msg=lambda m: f"{implementation}, step {step}: {m}"
-            )
+        assert_same_logits_while_in_step(static, dynamic, input_ids.shape[1], 2e-2, implementation)
+
+
+def assert_same_logits_while_in_step(got, want, prompt_length: int, atol: float, what: str) -> None:
+    """Per-step logits equal within `atol` for every row while both runs have fed it the same tokens. In bf16 two
+    cache layouts round differently, so greedy search may pick differently where the top two logits lie within
+    2 · atol (a near tie; nothing else is allowed to flip it); from there on that row decodes another text and its
+    logits are not comparable. (The H100 run of 09252aa failed at step 3 of 4, logits up to 0.5 apart, on the
+    sliding-window Gemma only; a flip explains that, the CPU interpreter shows no static/dynamic difference at all.)"""
+    in_step = torch.ones(got.sequences.shape[0], dtype=torch.bool, device=got.sequences.device)
+    for step, (got_logits, want_logits) in enumerate(zip(got.logits, want.logits)):
+        torch.testing.assert_close(
+            got_logits[in_step], want_logits[in_step], atol=atol, rtol=0, msg=lambda m: f"{what}, step {step}: {m}"
+        )
+        flipped = in_step & (got.sequences[:, prompt_length + step] != want.sequences[:, prompt_length + step])
+        top_two = want_logits[flipped].float().topk(2, dim=-1).values
+        margins = (top_two[:, 0] - top_two[:, 1]).tolist()
+        assert all(margin <= 2 * atol for margin in margins), f"{what}, step {step}: a flip at margins {margins}"
+        in_step &= ~flipped
 
 
 @pytest.mark.parametrize("case", case_params())
