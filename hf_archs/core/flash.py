@@ -187,15 +187,19 @@ TUNED_TILES = {
 INTERPRETER_TILES = {"fwd": (32, 16), "dkdv": (16, 32), "dq": (32, 16), "ds": (16, 32)}
 
 
-def blocks(D: int, kernel: str) -> tuple[dict, dict]:
+def blocks(D: int, kernel: str, tiles: dict | None = None, **widths: int) -> tuple[dict, dict]:
     """The tile constants (BLOCK_M, BLOCK_N, BLOCK_D) and launch options (num_warps, num_stages) of `kernel` ("fwd",
-    "dkdv", "dq" or "ds") at head dim D."""
-    block_d = max(16, triton.next_power_of_2(D))
+    "dkdv", "dq" or "ds") at head dim D. `tiles`: a kernel's own GPU (BLOCK_M, BLOCK_N, num_warps, num_stages) per
+    kernel instead of `TUNED_TILES`' row for D; `widths`: other per-token widths, e.g. P=8 gives BLOCK_P (each padded
+    like D to a power of two, at least 16)."""
+    sizes = {f"BLOCK_{name}": max(16, triton.next_power_of_2(width)) for name, width in dict(D=D, **widths).items()}
     if interpreting():
         bm, bn = INTERPRETER_TILES[kernel]
-        return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d), {}
-    bm, bn, warps, stages = TUNED_TILES[min(c for c in TUNED_TILES if c >= block_d)][kernel]
-    return dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d), dict(num_warps=warps, num_stages=stages)
+        return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), {}
+    if tiles is None:
+        tiles = TUNED_TILES[min(c for c in TUNED_TILES if c >= sizes["BLOCK_D"])]
+    bm, bn, warps, stages = tiles[kernel]
+    return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), dict(num_warps=warps, num_stages=stages)
 
 
 def mask_flags(is_causal: bool, window: int, key_padding_mask) -> dict:

@@ -29,7 +29,7 @@ Block sizes are a first guess, not tuned on a GPU.
 import torch
 
 from ...core import flash
-from ...core.flash import LOG2E, TRITON_AVAILABLE, interpreting
+from ...core.flash import LOG2E, TRITON_AVAILABLE, blocks, interpreting
 from .naive import SlotStates, symmetric_products
 
 
@@ -231,21 +231,6 @@ if TRITON_AVAILABLE:
 
 # (BLOCK_M, BLOCK_N, num_warps, num_stages): a first guess (the z tiles are 12 P wide), never swept on a GPU.
 _GPU_BLOCKS = {"fwd": (64, 32, 4, 2), "dkdv": (32, 32, 4, 1), "dq": (32, 32, 4, 1)}
-# Under the interpreter: small, deliberately rectangular tiles so CI exercises BLOCK_M != BLOCK_N in every kernel.
-_INTERPRETER_BLOCKS = {"fwd": (32, 16), "dkdv": (16, 32), "dq": (32, 16)}
-
-
-def _blocks(D: int, P: int, W: int, kernel: str) -> tuple[dict, dict]:
-    sizes = dict(
-        BLOCK_D=max(16, triton.next_power_of_2(D)),
-        BLOCK_P=max(16, triton.next_power_of_2(P)),
-        BLOCK_W=max(16, triton.next_power_of_2(W)),
-    )
-    if interpreting():
-        bm, bn = _INTERPRETER_BLOCKS[kernel]
-        return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), {}
-    bm, bn, warps, stages = _GPU_BLOCKS[kernel]
-    return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), dict(num_warps=warps, num_stages=stages)
 
 
 def _flags(query_key, is_causal, window, kpm, dtype):
@@ -259,7 +244,7 @@ def _forward(q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, wi
     W = zq.shape[-1]
     out = v.new_empty(B, H, Lq, D)
     lse = torch.empty(B, H, Lq, dtype=torch.float32, device=v.device)
-    meta, launch = _blocks(D, P, W, "fwd")
+    meta, launch = blocks(D, "fwd", _GPU_BLOCKS, P=P, W=W)
     _fwd_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
         *_query_key(q, k, v), v, mq, zq, mk, zk, coef, flash.key_padding_int8(kpm, v), out, lse,
         H, H // KVH, Lq, Lk, D, P, W, Lk - Lq, max(window, 1), scaling * LOG2E, weights[0], weights[2] / 2,
@@ -282,11 +267,11 @@ def _backward(do, q, k, v, mq, zq, mk, zk, coef, kpm, out, lse, scaling, weights
     factors = (scaling * LOG2E, scaling, weights[0], weights[2] / 2)
     inputs = (*_query_key(q, k, v), v, mq, zq, mk, zk, coef, flash.key_padding_int8(kpm, v), do, lse, delta)
     # The pure variant has no dq, dk: the kernels never write those pointers then (HAS_QK is off).
-    meta, launch = _blocks(D, P, W, "dkdv")
+    meta, launch = blocks(D, "dkdv", _GPU_BLOCKS, P=P, W=W)
     _bwd_key_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
         *inputs, dv if dk is None else dk, dv, dmk, dzk, *sizes, *factors, **flags, **meta, **launch,
     )  # fmt: skip
-    meta, launch = _blocks(D, P, W, "dq")
+    meta, launch = blocks(D, "dq", _GPU_BLOCKS, P=P, W=W)
     n_m = triton.cdiv(Lq, meta["BLOCK_M"])
     part = torch.empty(B, H, n_m, dtype=torch.float32, device=v.device)
     _bwd_query_kernel[(n_m, B * H)](
