@@ -63,6 +63,23 @@ if TRITON_AVAILABLE:
         return res, n, x, union, nonempty, count
 
     @triton.jit
+    def _logits(res, coef2, q, k, scale2, HAS_QK: tl.constexpr, PRECISION: tl.constexpr):
+        """A tile's logits in log2 units: coef2 · Res, plus q kᵀ · scale2 in the hybrid (the pure variant passes
+        other tiles for q and k, never read)."""
+        logits = coef2 * res
+        if HAS_QK:
+            logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
+        return logits
+
+    @triton.jit
+    def _p_and_dlogits(res, coef2, q, k, do, v, lse, delta, valid, scale2, HAS_QK: tl.constexpr,
+                       PRECISION: tl.constexpr):  # fmt: skip
+        """The backward's recomputed P tile and dlogits = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)) (zero where masked)."""
+        logits = _logits(res, coef2, q, k, scale2, HAS_QK, PRECISION)
+        dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
+        return flash.probs_and_dlogits(logits, lse[:, None], delta[:, None], valid, dp)
+
+    @triton.jit
     def _rows(PTR, head, offs, L, width, BLOCK: tl.constexpr):
         """Rows `offs` of head `head` (b · heads + h) of a contiguous (B, heads, L, width) tensor, zero-padded to BLOCK
         columns."""
@@ -86,8 +103,7 @@ if TRITON_AVAILABLE:
         bkv = b * (H // GROUP) + kvh
         mq = _rows(MQ, bh, offs_m, Lq, P, BLOCK_P)
         zq = _rows(ZQ, bh, offs_m, Lq, W, BLOCK_W)
-        if HAS_QK:
-            q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D)
+        q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else mq
         coef2 = tl.load(COEF + h).to(tl.float32) * 1.4426950408889634
         m_i, l_i, acc = flash.softmax_start(BLOCK_M, BLOCK_D)
         lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
@@ -97,10 +113,8 @@ if TRITON_AVAILABLE:
             zk = _rows(ZK, bh, offs_n, Lk, W, BLOCK_W)
             v = _rows(V, bkv, offs_n, Lk, D, BLOCK_D)
             res, _, _, _, _, _ = _resonance(mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION)
-            logits = coef2 * res
-            if HAS_QK:
-                k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D)
-                logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
+            k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
+            logits = _logits(res, coef2, q, k, scale2, HAS_QK, PRECISION)
             valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             p, alpha, m_i, l_i = flash.softmax_update(logits, valid, m_i, l_i)
             acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
@@ -130,8 +144,7 @@ if TRITON_AVAILABLE:
         # dk, dv of one key block of one KV head (summed over its query heads), dm_k, dz_k of each of those heads.
         bkv, b, kvh, start_n, offs_n = flash.key_program(H // GROUP, BLOCK_N)
         v = _rows(V, bkv, offs_n, Lk, D, BLOCK_D)
-        if HAS_QK:
-            k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D)
+        k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         lo, hi = flash.query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
@@ -141,6 +154,7 @@ if TRITON_AVAILABLE:
             mk = _rows(MK, bh, offs_n, Lk, P, BLOCK_P)
             zk = _rows(ZK, bh, offs_n, Lk, W, BLOCK_W)
             coef = tl.load(COEF + h).to(tl.float32)
+            coef2 = coef * 1.4426950408889634
             dmk = tl.zeros([BLOCK_N, BLOCK_P], tl.float32)
             dzk = tl.zeros([BLOCK_N, BLOCK_W], tl.float32)
             dsize = tl.zeros([BLOCK_N], tl.float32)
@@ -153,13 +167,9 @@ if TRITON_AVAILABLE:
                 res, n, x, union, nonempty, count = _resonance(
                     mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION
                 )
-                logits = coef * 1.4426950408889634 * res
-                if HAS_QK:
-                    q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D)
-                    logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
+                q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else do
                 valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-                dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
-                p, dlogits = flash.probs_and_dlogits(logits, lse[:, None], delta[:, None], valid, dp)
+                p, dlogits = _p_and_dlogits(res, coef2, q, k, do, v, lse, delta, valid, scale2, HAS_QK, PRECISION)
                 dv += tl.dot(tl.trans(p.to(do.dtype)), do, input_precision=PRECISION)
                 if HAS_QK:
                     dk += tl.dot(tl.trans(dlogits.to(q.dtype)), q, input_precision=PRECISION)
@@ -189,10 +199,10 @@ if TRITON_AVAILABLE:
         mq = _rows(MQ, bh, offs_m, Lq, P, BLOCK_P)
         zq = _rows(ZQ, bh, offs_m, Lq, W, BLOCK_W)
         do = _rows(DO, bh, offs_m, Lq, D, BLOCK_D)
-        if HAS_QK:
-            q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D)
+        q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else do
         lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
         coef = tl.load(COEF + h).to(tl.float32)
+        coef2 = coef * 1.4426950408889634
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
         dmq = tl.zeros([BLOCK_M, BLOCK_P], tl.float32)
         dzq = tl.zeros([BLOCK_M, BLOCK_W], tl.float32)
@@ -207,13 +217,9 @@ if TRITON_AVAILABLE:
             res, n, x, union, nonempty, count = _resonance(
                 mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION
             )
-            logits = coef * 1.4426950408889634 * res
-            if HAS_QK:
-                k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D)
-                logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
+            k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
             valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
-            _, dlogits = flash.probs_and_dlogits(logits, lse[:, None], delta[:, None], valid, dp)
+            _, dlogits = _p_and_dlogits(res, coef2, q, k, do, v, lse, delta, valid, scale2, HAS_QK, PRECISION)
             if HAS_QK:
                 dq += tl.dot(dlogits.to(k.dtype), k, input_precision=PRECISION)
             dcoef += tl.sum(dlogits * res, 1)
