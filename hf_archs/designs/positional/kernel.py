@@ -33,7 +33,8 @@ masked gives a zero output and zero gradients (as stock flash does). Positions g
 
 import torch
 
-from ...core.flash import TRITON_AVAILABLE, blocks, interpreting, key_range, query_range, tile_valid
+from ...core import flash
+from ...core.flash import TRITON_AVAILABLE, blocks, interpreting
 
 
 if TRITON_AVAILABLE:
@@ -57,11 +58,6 @@ if TRITON_AVAILABLE:
         return tl.where(((r - d) == 0.5) & odd, r - 1.0, r)
 
     @triton.jit
-    def _tile(BASE, rows, cols, s_row, s_col, mask):
-        """The (rows, cols) tile at BASE + row · s_row + col · s_col, zeros outside `mask`."""
-        return tl.load(BASE + rows[:, None] * s_row + cols[None, :] * s_col, mask=mask, other=0.0)
-
-    @triton.jit
     def _mm(a, b, PRECISION: tl.constexpr, WIDEN: tl.constexpr):
         # One return after a static if/else: Triton's code generator would emit both returns of an early one.
         if WIDEN:  # bf16 under the interpreter, whose tl.dot misreads bf16 operands (Triton 3.9): exact in float32
@@ -74,20 +70,12 @@ if TRITON_AVAILABLE:
     def _p_and_ds(q, kt, vt, do, bias, lse, delta, valid, scaling, PRECISION: tl.constexpr, WIDEN: tl.constexpr):
         """The backward's recomputed P tile and dlogits = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)) (zero where masked)."""
         qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
-        p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
-        return p, p * (_mm(do, vt, PRECISION, WIDEN) - delta[:, None])
+        return flash.probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, _mm(do, vt, PRECISION, WIDEN))
 
     @triton.jit
-    def _query_program(H, GROUP, BLOCK_M: tl.constexpr):
-        """A program of a (query block, batch row · head) grid: its b, h, KV head and query offsets."""
-        bh = tl.program_id(1)
-        b = bh // H
-        h = bh % H
-        return bh, b, h, h // GROUP, tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
-
-    @triton.jit
-    def _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE: tl.constexpr):
-        """(bias tile in float32, table index tile or the distance tile) of queries offs_m, keys offs_n."""
+    def _bias(TABLE_PTR, st, QP, KP, b, h, offs_m, offs_n, Lq, Lk, d_lo, d_hi, MODE: tl.constexpr):
+        """(bias tile in float32, table index tile or the distance tile) of queries offs_m, keys offs_n; st: the
+        table's (batch, head, query) strides."""
         qp = tl.load(QP + b * Lq + offs_m, mask=offs_m < Lq, other=0.0)
         kp = tl.load(KP + b * Lk + offs_n, mask=offs_n < Lk, other=0.0)
         d = kp[None, :] - qp[:, None]
@@ -97,140 +85,95 @@ if TRITON_AVAILABLE:
         else:
             where = (tl.minimum(tl.maximum(_round_half_even(d), d_lo), d_hi) - d_lo).to(tl.int32)
             ok = (offs_m[:, None] < Lq) & (offs_n[None, :] < Lk)
-            bias = tl.load(TABLE_PTR + b * stb + h * sth + offs_m[:, None] * stm + where, mask=ok, other=0.0)
+            bias = tl.load(TABLE_PTR + b * st[0] + h * st[1] + offs_m[:, None] * st[2] + where, mask=ok, other=0.0)
         return bias.to(tl.float32), where
 
+    # Each kernel takes the strides of a tensor as one tuple (batch, head, position, dim); q and dO share q's.
     @triton.jit
     def _fwd_kernel(
-        Q, K, V, QP, KP, TABLE_PTR, KPM, OUT, LSE,
-        sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, sob, soh, som, sod, stb, sth, stm,
+        Q, K, V, QP, KP, TABLE_PTR, KPM, OUT, LSE, sq, sk, sv, so, st,
         H, GROUP, Lq, Lk, D, off, window, scaling, d_lo, d_hi,
         MODE: tl.constexpr, PRECISION: tl.constexpr, WIDEN: tl.constexpr, CAUSAL: tl.constexpr,
         HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
-        bh, b, h, kvh, offs_m = _query_program(H, GROUP, BLOCK_M)
-        start_m = tl.program_id(0) * BLOCK_M
+        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
         offs_d = tl.arange(0, BLOCK_D)
-        offs_n0 = tl.arange(0, BLOCK_N)
-        d_ok = offs_d < D
-        q = _tile(Q + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, (offs_m[:, None] < Lq) & d_ok[None, :])
-        m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
-        l_i = tl.zeros([BLOCK_M], tl.float32)
-        acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+        m_i, l_i, acc = flash.softmax_start(BLOCK_M, BLOCK_D)
+        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
-            offs_n = start_n + offs_n0
-            n_ok = offs_n < Lk
-            kt = _tile(K + b * skb + kvh * skh, offs_d, offs_n, skd, skn, n_ok[None, :] & d_ok[:, None])
-            v = _tile(V + b * svb + kvh * svh, offs_n, offs_d, svn, svd, n_ok[:, None] & d_ok[None, :])
-            bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
+            offs_n = start_n + tl.arange(0, BLOCK_N)
+            kt = flash.head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+            v = flash.head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+            bias, _ = _bias(TABLE_PTR, st, QP, KP, b, h, offs_m, offs_n, Lq, Lk, d_lo, d_hi, MODE)
             qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
-            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            qk = tl.where(valid, qk, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(qk, 1))
-            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-            p = tl.exp2(qk - m_safe[:, None])
-            alpha = tl.exp2(m_i - m_safe)
-            l_i = l_i * alpha + tl.sum(p, 1)
+            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p, alpha, m_i, l_i = flash.softmax_update(qk, valid, m_i, l_i)
             acc = acc * alpha[:, None] + _mm(p.to(v.dtype), v, PRECISION, WIDEN)
-            m_i = m_new
-        l_safe = tl.where(l_i > 0, l_i, 1.0)
-        acc = acc / l_safe[:, None]
-        lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("inf"))
-        tl.store(
-            OUT + b * sob + h * soh + offs_m[:, None] * som + offs_d[None, :] * sod,
-            acc.to(OUT.dtype.element_ty),
-            mask=(offs_m[:, None] < Lq) & d_ok[None, :],
-        )
+        out, lse = flash.softmax_finish(acc, m_i, l_i)
+        flash.store_head_tile(OUT, so, b, h, out, offs_m, offs_d, Lq, D)
         tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
 
     @triton.jit
     def _bwd_dkdv_kernel(
-        Q, K, V, QP, KP, TABLE_PTR, KPM, DO, LSE, DELTA, DK, DV,
-        sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, stb, sth, stm,
+        Q, K, V, QP, KP, TABLE_PTR, KPM, DO, LSE, DELTA, DK, DV, sq, sk, sv, sdk, st,
         H, KVH, GROUP, Lq, Lk, D, off, window, scaling, d_lo, d_hi,
         MODE: tl.constexpr, PRECISION: tl.constexpr, WIDEN: tl.constexpr, CAUSAL: tl.constexpr,
         HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
-        # q and dO share q's strides (dO made contiguous like q); dk, dv are contiguous (B, KVH, Lk, D).
-        pid_n = tl.program_id(0)
-        bk = tl.program_id(1)
-        b = bk // KVH
-        kvh = bk % KVH
-        start_n = pid_n * BLOCK_N
-        offs_n = start_n + tl.arange(0, BLOCK_N)
+        # dk and dv share the strides sdk.
+        bk, b, kvh, start_n, offs_n = flash.key_program(KVH, BLOCK_N)
         offs_d = tl.arange(0, BLOCK_D)
-        offs_m0 = tl.arange(0, BLOCK_M)
-        d_ok = offs_d < D
-        n_ok = offs_n < Lk
-        kt = _tile(K + b * skb + kvh * skh, offs_d, offs_n, skd, skn, n_ok[None, :] & d_ok[:, None])
-        vt = _tile(V + b * svb + kvh * svh, offs_d, offs_n, svd, svn, n_ok[None, :] & d_ok[:, None])
+        kt = flash.head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+        vt = flash.head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = flash.query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             for start_m in range(lo, hi, BLOCK_M):
-                offs_m = start_m + offs_m0
-                m_ok = offs_m < Lq
-                q = _tile(Q + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, m_ok[:, None] & d_ok[None, :])
-                do = _tile(DO + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, m_ok[:, None] & d_ok[None, :])
-                lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
-                delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
-                bias, _ = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
-                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                offs_m = start_m + tl.arange(0, BLOCK_M)
+                q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+                do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+                lse, delta = flash.row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
+                bias, _ = _bias(TABLE_PTR, st, QP, KP, b, h, offs_m, offs_n, Lq, Lk, d_lo, d_hi, MODE)
+                valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 p, ds = _p_and_ds(q, kt, vt, do, bias, lse, delta, valid, scaling, PRECISION, WIDEN)
                 dv += _mm(tl.trans(p.to(do.dtype)), do, PRECISION, WIDEN)
                 dk += _mm(tl.trans(ds.to(q.dtype)), q, PRECISION, WIDEN)
-        dk = dk * scaling
-        base = (b * KVH + kvh) * Lk * D
-        tl.store(
-            DK + base + offs_n[:, None] * D + offs_d[None, :],
-            dk.to(DK.dtype.element_ty),
-            mask=n_ok[:, None] & d_ok[None, :],
-        )
-        tl.store(
-            DV + base + offs_n[:, None] * D + offs_d[None, :],
-            dv.to(DV.dtype.element_ty),
-            mask=n_ok[:, None] & d_ok[None, :],
-        )
+        flash.store_head_tile(DK, sdk, b, kvh, dk * scaling, offs_n, offs_d, Lk, D)
+        flash.store_head_tile(DV, sdk, b, kvh, dv, offs_n, offs_d, Lk, D)
 
     @triton.jit
     def _bwd_dq_kernel(
-        Q, K, V, QP, KP, TABLE_PTR, KPM, DO, LSE, DELTA, DQ, DG, PART,
-        sqb, sqh, sqm, sqd, skb, skh, skn, skd, svb, svh, svn, svd, stb, sth, stm,
+        Q, K, V, QP, KP, TABLE_PTR, KPM, DO, LSE, DELTA, DQ, DG, PART, sq, sk, sv, sdq, st,
         H, GROUP, Lq, Lk, D, off, window, scaling, d_lo, d_hi,
         MODE: tl.constexpr, PRECISION: tl.constexpr, WIDEN: tl.constexpr, CAUSAL: tl.constexpr,
         HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
-        # dq (B, H, Lq, D) contiguous; DG (B, H, Lq, V) float32 zeros (table); PART (B·H, query blocks) (alibi).
-        bh, b, h, kvh, offs_m = _query_program(H, GROUP, BLOCK_M)
-        start_m = tl.program_id(0) * BLOCK_M
+        # DG (B, H, Lq, V) float32 zeros (table); PART (B·H, query blocks) (alibi).
+        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
         offs_d = tl.arange(0, BLOCK_D)
-        offs_n0 = tl.arange(0, BLOCK_N)
-        d_ok = offs_d < D
         m_ok = offs_m < Lq
-        q = _tile(Q + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, m_ok[:, None] & d_ok[None, :])
-        do = _tile(DO + b * sqb + h * sqh, offs_m, offs_d, sqm, sqd, m_ok[:, None] & d_ok[None, :])
-        lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
-        delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+        do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+        lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
         last = d_hi - d_lo
         dg_rows = DG + (bh * Lq + offs_m) * (last + 1)
         first_sum = tl.zeros([BLOCK_M], tl.float32)  # dG at index 0: every distance <= d_lo
         last_sum = tl.zeros([BLOCK_M], tl.float32)  # dG at index V − 1: every distance >= d_hi
         slope_sum = tl.zeros([BLOCK_M], tl.float32)
-        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
-            offs_n = start_n + offs_n0
-            n_ok = offs_n < Lk
-            k = _tile(K + b * skb + kvh * skh, offs_n, offs_d, skn, skd, n_ok[:, None] & d_ok[None, :])
-            vt = _tile(V + b * svb + kvh * svh, offs_d, offs_n, svd, svn, n_ok[None, :] & d_ok[:, None])
-            bias, where = _bias(TABLE_PTR, QP, KP, b, h, offs_m, offs_n, Lq, Lk, stb, sth, stm, d_lo, d_hi, MODE)
-            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            offs_n = start_n + tl.arange(0, BLOCK_N)
+            k = flash.head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+            vt = flash.head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+            bias, where = _bias(TABLE_PTR, st, QP, KP, b, h, offs_m, offs_n, Lq, Lk, d_lo, d_hi, MODE)
+            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             _, ds = _p_and_ds(q, tl.trans(k), vt, do, bias, lse, delta, valid, scaling, PRECISION, WIDEN)
             dq += _mm(ds.to(k.dtype), k, PRECISION, WIDEN)
             if MODE == 0:
@@ -241,12 +184,7 @@ if TRITON_AVAILABLE:
                 inside = valid & (where > 0) & (where < last)
                 if tl.max(tl.max(inside.to(tl.int32), 1), 0) > 0:
                     tl.atomic_add(dg_rows[:, None] + where, ds, mask=inside)
-        dq = dq * scaling
-        tl.store(
-            DQ + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :],
-            dq.to(DQ.dtype.element_ty),
-            mask=m_ok[:, None] & d_ok[None, :],
-        )
+        flash.store_head_tile(DQ, sdq, b, h, dq * scaling, offs_m, offs_d, Lq, D)
         if MODE == 0:
             tl.store(PART + bh * tl.num_programs(0) + tl.program_id(0), tl.sum(slope_sum, 0))
         else:
@@ -268,7 +206,7 @@ def _launch_blocks(q, D, kernel):
 def _flags(q, kpm, is_causal, window):
     precision = "ieee" if q.dtype in (torch.float32, torch.float64) else "tf32"
     widen = q.dtype == torch.bfloat16 and interpreting()
-    return dict(PRECISION=precision, WIDEN=widen, CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm is not None)
+    return dict(PRECISION=precision, WIDEN=widen, **flash.mask_flags(is_causal, window, kpm))
 
 
 def _table_strides(table, mode):
@@ -279,9 +217,7 @@ def _table_strides(table, mode):
 
 
 def _prepare(q, k, qpos, kpos, table, kpm, mode):
-    table = table.contiguous()
-    kpm_int = kpm.to(torch.int8).contiguous() if kpm is not None else q.new_zeros(1, dtype=torch.int8)
-    return qpos.float().contiguous(), kpos.float().contiguous(), table, kpm_int
+    return qpos.float().contiguous(), kpos.float().contiguous(), table.contiguous(), flash.key_padding_int8(kpm, q)
 
 
 def _triton_forward(q, k, v, qpos, kpos, table, kpm, mode, d_lo, d_hi, scaling, is_causal, window):
@@ -293,7 +229,7 @@ def _triton_forward(q, k, v, qpos, kpos, table, kpm, mode, d_lo, d_hi, scaling, 
     meta, launch = _launch_blocks(q, D, "fwd")
     _fwd_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
         q, k, v, qpos, kpos, table, kpm_int, out, lse,
-        *q.stride(), *k.stride(), *v.stride(), *out.stride(), *_table_strides(table, mode),
+        q.stride(), k.stride(), v.stride(), out.stride(), _table_strides(table, mode),
         H, H // KVH, Lq, Lk, D, Lk - Lq, max(window, 1), scaling, d_lo, d_hi,
         MODE=mode, **_flags(q, kpm, is_causal, window), **meta, **launch,
     )  # fmt: skip
@@ -305,14 +241,15 @@ def _triton_backward(do, q, k, v, qpos, kpos, table, kpm, out, lse, mode, d_lo, 
     KVH, Lk = k.shape[1], k.shape[2]
     qpos, kpos, table, kpm_int = _prepare(q, k, qpos, kpos, table, kpm, mode)
     q, k, v, do = q.contiguous(), k.contiguous(), v.contiguous(), do.contiguous()
-    delta = (do.float() * out.float()).sum(-1).contiguous()
+    delta = flash.output_grad_rowsum(do, out)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
-    shared = (*q.stride(), *k.stride(), *v.stride(), *_table_strides(table, mode))
+    strides = (q.stride(), k.stride(), v.stride())
+    table_strides = _table_strides(table, mode)
     sizes = (Lq, Lk, D, Lk - Lq, max(window, 1), scaling, d_lo, d_hi)
     flags = dict(MODE=mode, **_flags(q, kpm, is_causal, window))
     meta, launch = _launch_blocks(q, D, "dkdv")
     _bwd_dkdv_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
-        q, k, v, qpos, kpos, table, kpm_int, do, lse, delta, dk, dv, *shared,
+        q, k, v, qpos, kpos, table, kpm_int, do, lse, delta, dk, dv, *strides, dk.stride(), table_strides,
         H, KVH, H // KVH, *sizes, **flags, **meta, **launch,
     )  # fmt: skip
     meta, launch = _launch_blocks(q, D, "dq")
@@ -321,7 +258,7 @@ def _triton_backward(do, q, k, v, qpos, kpos, table, kpm, out, lse, mode, d_lo, 
     dg = torch.zeros(B, H, Lq if mode == TABLE else 1, width, dtype=torch.float32, device=q.device)
     part = torch.zeros(B * H, n_m if mode == ALIBI else 1, dtype=torch.float32, device=q.device)
     _bwd_dq_kernel[(n_m, B * H)](
-        q, k, v, qpos, kpos, table, kpm_int, do, lse, delta, dq, dg, part, *shared,
+        q, k, v, qpos, kpos, table, kpm_int, do, lse, delta, dq, dg, part, *strides, dq.stride(), table_strides,
         H, H // KVH, *sizes, **flags, **meta, **launch,
     )  # fmt: skip
     if mode == ALIBI:

@@ -28,7 +28,8 @@ Block sizes are a first guess, not tuned on a GPU.
 
 import torch
 
-from ...core.flash import LOG2E, TRITON_AVAILABLE, interpreting, key_range, query_range, tile_valid
+from ...core import flash
+from ...core.flash import LOG2E, TRITON_AVAILABLE, blocks, interpreting
 from .naive import SlotStates, symmetric_products
 
 
@@ -62,99 +63,64 @@ if TRITON_AVAILABLE:
         return res, n, x, union, nonempty, count
 
     @triton.jit
-    def _load_rows(PTR, base, offs, ok, width, BLOCK: tl.constexpr):
-        """Rows `offs` of a contiguous (L, width) matrix at PTR + base, zero-padded to (len(offs), BLOCK)."""
-        cols = tl.arange(0, BLOCK)
-        return tl.load(
-            PTR + base + offs[:, None] * width + cols[None, :],
-            mask=ok[:, None] & (cols < width)[None, :],
-            other=0.0,
-        )
+    def _logits(res, coef2, q, k, scale2, HAS_QK: tl.constexpr, PRECISION: tl.constexpr):
+        """A tile's logits in log2 units: coef2 · Res, plus q kᵀ · scale2 in the hybrid (the pure variant passes
+        other tiles for q and k, never read)."""
+        logits = coef2 * res
+        if HAS_QK:
+            logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
+        return logits
+
+    @triton.jit
+    def _p_and_dlogits(res, coef2, q, k, do, v, lse, delta, valid, scale2, HAS_QK: tl.constexpr,
+                       PRECISION: tl.constexpr):  # fmt: skip
+        """The backward's recomputed P tile and dlogits = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)) (zero where masked)."""
+        logits = _logits(res, coef2, q, k, scale2, HAS_QK, PRECISION)
+        dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
+        return flash.probs_and_dlogits(logits, lse[:, None], delta[:, None], valid, dp)
+
+    @triton.jit
+    def _rows(PTR, head, offs, L, width, BLOCK: tl.constexpr):
+        """Rows `offs` of head `head` (b · heads + h) of a contiguous (B, heads, L, width) tensor, zero-padded to BLOCK
+        columns."""
+        return flash.load_tile(PTR + head * L * width, offs, tl.arange(0, BLOCK), width, 1, L, width)
+
+    @triton.jit
+    def _store_rows(PTR, head, value, offs, L, width, BLOCK: tl.constexpr):
+        """`_rows`' inverse."""
+        flash.store_tile(PTR + head * L * width, value, offs, tl.arange(0, BLOCK), width, 1, L, width)
 
     @triton.jit
     def _fwd_kernel(
-        Q,
-        K,
-        V,
-        MQ,
-        ZQ,
-        MK,
-        ZK,
-        COEF,
-        KPM,
-        OUT,
-        LSE,
-        H,
-        GROUP,
-        Lq,
-        Lk,
-        D,
-        P,
-        W,
-        off,
-        window,
-        scale2,
-        jaccard_weight,
-        half_phase_weight,
-        HAS_QK: tl.constexpr,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr,
+        Q, K, V, MQ, ZQ, MK, ZK, COEF, KPM, OUT, LSE,
+        H, GROUP, Lq, Lk, D, P, W, off, window, scale2, jaccard_weight, half_phase_weight,
+        HAS_QK: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         PRECISION: tl.constexpr,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-        BLOCK_P: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_P: tl.constexpr,
         BLOCK_W: tl.constexpr,
-    ):
-        pid_m = tl.program_id(0)
-        bh = tl.program_id(1)
-        b = bh // H
-        h = bh % H
-        bkv = b * (H // GROUP) + h // GROUP
-        start_m = pid_m * BLOCK_M
-        offs_m = start_m + tl.arange(0, BLOCK_M)
-        offs_n0 = tl.arange(0, BLOCK_N)
-        m_ok = offs_m < Lq
-        mq = _load_rows(MQ, bh * Lq * P, offs_m, m_ok, P, BLOCK_P)
-        zq = _load_rows(ZQ, bh * Lq * W, offs_m, m_ok, W, BLOCK_W)
-        if HAS_QK:
-            q = _load_rows(Q, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
+    ):  # fmt: skip
+        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
+        bkv = b * (H // GROUP) + kvh
+        mq = _rows(MQ, bh, offs_m, Lq, P, BLOCK_P)
+        zq = _rows(ZQ, bh, offs_m, Lq, W, BLOCK_W)
+        q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else mq
         coef2 = tl.load(COEF + h).to(tl.float32) * 1.4426950408889634
-        m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
-        l_i = tl.zeros([BLOCK_M], tl.float32)
-        acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        m_i, l_i, acc = flash.softmax_start(BLOCK_M, BLOCK_D)
+        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
-            offs_n = start_n + offs_n0
-            n_ok = offs_n < Lk
-            mk = _load_rows(MK, bh * Lk * P, offs_n, n_ok, P, BLOCK_P)
-            zk = _load_rows(ZK, bh * Lk * W, offs_n, n_ok, W, BLOCK_W)
-            v = _load_rows(V, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+            offs_n = start_n + tl.arange(0, BLOCK_N)
+            mk = _rows(MK, bh, offs_n, Lk, P, BLOCK_P)
+            zk = _rows(ZK, bh, offs_n, Lk, W, BLOCK_W)
+            v = _rows(V, bkv, offs_n, Lk, D, BLOCK_D)
             res, _, _, _, _, _ = _resonance(mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION)
-            logits = coef2 * res
-            if HAS_QK:
-                k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
-                logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
-            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            logits = tl.where(valid, logits, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(logits, 1))
-            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-            p = tl.exp2(logits - m_safe[:, None])
-            alpha = tl.exp2(m_i - m_safe)
-            l_i = l_i * alpha + tl.sum(p, 1)
+            k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
+            logits = _logits(res, coef2, q, k, scale2, HAS_QK, PRECISION)
+            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p, alpha, m_i, l_i = flash.softmax_update(logits, valid, m_i, l_i)
             acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
-            m_i = m_new
-        l_safe = tl.where(l_i > 0, l_i, 1.0)
-        acc = acc / l_safe[:, None]
-        lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("inf"))
-        offs_d = tl.arange(0, BLOCK_D)
-        tl.store(
-            OUT + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :],
-            acc.to(OUT.dtype.element_ty),
-            mask=m_ok[:, None] & (offs_d < D)[None, :],
-        )
-        tl.store(LSE + bh * Lq + offs_m, lse, mask=m_ok)
+        out, lse = flash.softmax_finish(acc, m_i, l_i)
+        _store_rows(OUT, bh, out, offs_m, Lq, D, BLOCK_D)
+        tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
 
     @triton.jit
     def _gradients(dres, n, x, union, nonempty, count, jaccard_weight):
@@ -168,93 +134,43 @@ if TRITON_AVAILABLE:
 
     @triton.jit
     def _bwd_key_kernel(
-        Q,
-        K,
-        V,
-        MQ,
-        ZQ,
-        MK,
-        ZK,
-        COEF,
-        KPM,
-        DO,
-        LSE,
-        DELTA,
-        DK,
-        DV,
-        DMK,
-        DZK,
-        H,
-        GROUP,
-        Lq,
-        Lk,
-        D,
-        P,
-        W,
-        off,
-        window,
-        scale2,
-        scaling,
-        jaccard_weight,
-        half_phase_weight,
-        HAS_QK: tl.constexpr,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr,
+        Q, K, V, MQ, ZQ, MK, ZK, COEF, KPM, DO, LSE, DELTA, DK, DV, DMK, DZK,
+        H, GROUP, Lq, Lk, D, P, W, off, window, scale2, scaling, jaccard_weight, half_phase_weight,
+        HAS_QK: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         PRECISION: tl.constexpr,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-        BLOCK_P: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_P: tl.constexpr,
         BLOCK_W: tl.constexpr,
-    ):
+    ):  # fmt: skip
         # dk, dv of one key block of one KV head (summed over its query heads), dm_k, dz_k of each of those heads.
-        pid_n = tl.program_id(0)
-        bkv = tl.program_id(1)
-        b = bkv // (H // GROUP)
-        kvh = bkv % (H // GROUP)
-        start_n = pid_n * BLOCK_N
-        offs_n = start_n + tl.arange(0, BLOCK_N)
-        offs_m0 = tl.arange(0, BLOCK_M)
-        offs_d = tl.arange(0, BLOCK_D)
-        offs_p = tl.arange(0, BLOCK_P)
-        offs_w = tl.arange(0, BLOCK_W)
-        n_ok = offs_n < Lk
-        v = _load_rows(V, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
-        if HAS_QK:
-            k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+        bkv, b, kvh, start_n, offs_n = flash.key_program(H // GROUP, BLOCK_N)
+        v = _rows(V, bkv, offs_n, Lk, D, BLOCK_D)
+        k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = flash.query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             bh = b * H + h
-            mk = _load_rows(MK, bh * Lk * P, offs_n, n_ok, P, BLOCK_P)
-            zk = _load_rows(ZK, bh * Lk * W, offs_n, n_ok, W, BLOCK_W)
+            mk = _rows(MK, bh, offs_n, Lk, P, BLOCK_P)
+            zk = _rows(ZK, bh, offs_n, Lk, W, BLOCK_W)
             coef = tl.load(COEF + h).to(tl.float32)
+            coef2 = coef * 1.4426950408889634
             dmk = tl.zeros([BLOCK_N, BLOCK_P], tl.float32)
             dzk = tl.zeros([BLOCK_N, BLOCK_W], tl.float32)
             dsize = tl.zeros([BLOCK_N], tl.float32)
             for start_m in range(lo, hi, BLOCK_M):
-                offs_m = start_m + offs_m0
-                m_ok = offs_m < Lq
-                mq = _load_rows(MQ, bh * Lq * P, offs_m, m_ok, P, BLOCK_P)
-                zq = _load_rows(ZQ, bh * Lq * W, offs_m, m_ok, W, BLOCK_W)
-                do = _load_rows(DO, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
-                lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
-                delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
+                offs_m = start_m + tl.arange(0, BLOCK_M)
+                mq = _rows(MQ, bh, offs_m, Lq, P, BLOCK_P)
+                zq = _rows(ZQ, bh, offs_m, Lq, W, BLOCK_W)
+                do = _rows(DO, bh, offs_m, Lq, D, BLOCK_D)
+                lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
                 res, n, x, union, nonempty, count = _resonance(
                     mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION
                 )
-                logits = coef * 1.4426950408889634 * res
-                if HAS_QK:
-                    q = _load_rows(Q, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
-                    logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
-                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-                p = tl.where(valid, tl.exp2(logits - lse[:, None]), 0.0)
+                q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else do
+                valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                p, dlogits = _p_and_dlogits(res, coef2, q, k, do, v, lse, delta, valid, scale2, HAS_QK, PRECISION)
                 dv += tl.dot(tl.trans(p.to(do.dtype)), do, input_precision=PRECISION)
-                dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
-                dlogits = p * (dp - delta[:, None])
                 if HAS_QK:
                     dk += tl.dot(tl.trans(dlogits.to(q.dtype)), q, input_precision=PRECISION)
                 grad_n, grad_x, grad_size = _gradients(coef * dlogits, n, x, union, nonempty, count, jaccard_weight)
@@ -262,109 +178,48 @@ if TRITON_AVAILABLE:
                 dzk += tl.dot(tl.trans(grad_x.to(zq.dtype)), zq, input_precision=PRECISION)
                 dsize += tl.sum(grad_size, 0)
             # The set size is the sum of the slot indicators: its gradient reaches every slot.
-            dmk += dsize[:, None]
-            tl.store(
-                DMK + bh * Lk * P + offs_n[:, None] * P + offs_p[None, :],
-                dmk.to(DMK.dtype.element_ty),
-                mask=n_ok[:, None] & (offs_p < P)[None, :],
-            )
-            tl.store(
-                DZK + bh * Lk * W + offs_n[:, None] * W + offs_w[None, :],
-                dzk.to(DZK.dtype.element_ty),
-                mask=n_ok[:, None] & (offs_w < W)[None, :],
-            )
-        rows = bkv * Lk * D + offs_n[:, None] * D + offs_d[None, :]
-        rows_ok = n_ok[:, None] & (offs_d < D)[None, :]
-        tl.store(DV + rows, dv.to(DV.dtype.element_ty), mask=rows_ok)
+            _store_rows(DMK, bh, dmk + dsize[:, None], offs_n, Lk, P, BLOCK_P)
+            _store_rows(DZK, bh, dzk, offs_n, Lk, W, BLOCK_W)
+        _store_rows(DV, bkv, dv, offs_n, Lk, D, BLOCK_D)
         if HAS_QK:
-            tl.store(DK + rows, (dk * scaling).to(DK.dtype.element_ty), mask=rows_ok)
+            _store_rows(DK, bkv, dk * scaling, offs_n, Lk, D, BLOCK_D)
 
     @triton.jit
     def _bwd_query_kernel(
-        Q,
-        K,
-        V,
-        MQ,
-        ZQ,
-        MK,
-        ZK,
-        COEF,
-        KPM,
-        DO,
-        LSE,
-        DELTA,
-        DQ,
-        DMQ,
-        DZQ,
-        PART,
-        H,
-        GROUP,
-        Lq,
-        Lk,
-        D,
-        P,
-        W,
-        off,
-        window,
-        scale2,
-        scaling,
-        jaccard_weight,
-        half_phase_weight,
-        HAS_QK: tl.constexpr,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr,
+        Q, K, V, MQ, ZQ, MK, ZK, COEF, KPM, DO, LSE, DELTA, DQ, DMQ, DZQ, PART,
+        H, GROUP, Lq, Lk, D, P, W, off, window, scale2, scaling, jaccard_weight, half_phase_weight,
+        HAS_QK: tl.constexpr, CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         PRECISION: tl.constexpr,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-        BLOCK_P: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_P: tl.constexpr,
         BLOCK_W: tl.constexpr,
-    ):
+    ):  # fmt: skip
         # dq, dm_q, dz_q of one query block of one head, and this block's part of the coefficient's gradient.
-        pid_m = tl.program_id(0)
-        bh = tl.program_id(1)
-        b = bh // H
-        h = bh % H
-        bkv = b * (H // GROUP) + h // GROUP
-        start_m = pid_m * BLOCK_M
-        offs_m = start_m + tl.arange(0, BLOCK_M)
-        offs_n0 = tl.arange(0, BLOCK_N)
-        offs_d = tl.arange(0, BLOCK_D)
-        offs_p = tl.arange(0, BLOCK_P)
-        offs_w = tl.arange(0, BLOCK_W)
-        m_ok = offs_m < Lq
-        mq = _load_rows(MQ, bh * Lq * P, offs_m, m_ok, P, BLOCK_P)
-        zq = _load_rows(ZQ, bh * Lq * W, offs_m, m_ok, W, BLOCK_W)
-        do = _load_rows(DO, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
-        if HAS_QK:
-            q = _load_rows(Q, bh * Lq * D, offs_m, m_ok, D, BLOCK_D)
-        lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
-        delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
+        bkv = b * (H // GROUP) + kvh
+        mq = _rows(MQ, bh, offs_m, Lq, P, BLOCK_P)
+        zq = _rows(ZQ, bh, offs_m, Lq, W, BLOCK_W)
+        do = _rows(DO, bh, offs_m, Lq, D, BLOCK_D)
+        q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else do
+        lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
         coef = tl.load(COEF + h).to(tl.float32)
+        coef2 = coef * 1.4426950408889634
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
         dmq = tl.zeros([BLOCK_M, BLOCK_P], tl.float32)
         dzq = tl.zeros([BLOCK_M, BLOCK_W], tl.float32)
         dsize = tl.zeros([BLOCK_M], tl.float32)
         dcoef = tl.zeros([BLOCK_M], tl.float32)
-        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
-            offs_n = start_n + offs_n0
-            n_ok = offs_n < Lk
-            mk = _load_rows(MK, bh * Lk * P, offs_n, n_ok, P, BLOCK_P)
-            zk = _load_rows(ZK, bh * Lk * W, offs_n, n_ok, W, BLOCK_W)
-            v = _load_rows(V, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
+            offs_n = start_n + tl.arange(0, BLOCK_N)
+            mk = _rows(MK, bh, offs_n, Lk, P, BLOCK_P)
+            zk = _rows(ZK, bh, offs_n, Lk, W, BLOCK_W)
+            v = _rows(V, bkv, offs_n, Lk, D, BLOCK_D)
             res, n, x, union, nonempty, count = _resonance(
                 mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION
             )
-            logits = coef * 1.4426950408889634 * res
-            if HAS_QK:
-                k = _load_rows(K, bkv * Lk * D, offs_n, n_ok, D, BLOCK_D)
-                logits += tl.dot(q, tl.trans(k), input_precision=PRECISION) * scale2
-            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            p = tl.where(valid, tl.exp2(logits - lse[:, None]), 0.0)
-            dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
-            dlogits = p * (dp - delta[:, None])
+            k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
+            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            _, dlogits = _p_and_dlogits(res, coef2, q, k, do, v, lse, delta, valid, scale2, HAS_QK, PRECISION)
             if HAS_QK:
                 dq += tl.dot(dlogits.to(k.dtype), k, input_precision=PRECISION)
             dcoef += tl.sum(dlogits * res, 1)
@@ -372,49 +227,21 @@ if TRITON_AVAILABLE:
             dmq += tl.dot(grad_n, mk, input_precision=PRECISION)
             dzq += tl.dot(grad_x.to(zk.dtype), zk, input_precision=PRECISION)
             dsize += tl.sum(grad_size, 1)
-        dmq += dsize[:, None]  # the set size is the sum of the slot indicators
-        tl.store(
-            DMQ + bh * Lq * P + offs_m[:, None] * P + offs_p[None, :],
-            dmq.to(DMQ.dtype.element_ty),
-            mask=m_ok[:, None] & (offs_p < P)[None, :],
-        )
-        tl.store(
-            DZQ + bh * Lq * W + offs_m[:, None] * W + offs_w[None, :],
-            dzq.to(DZQ.dtype.element_ty),
-            mask=m_ok[:, None] & (offs_w < W)[None, :],
-        )
+        # The set size is the sum of the slot indicators: its gradient reaches every slot.
+        _store_rows(DMQ, bh, dmq + dsize[:, None], offs_m, Lq, P, BLOCK_P)
+        _store_rows(DZQ, bh, dzq, offs_m, Lq, W, BLOCK_W)
         if HAS_QK:
-            tl.store(
-                DQ + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :],
-                (dq * scaling).to(DQ.dtype.element_ty),
-                mask=m_ok[:, None] & (offs_d < D)[None, :],
-            )
-        tl.store(PART + bh * tl.num_programs(0) + pid_m, tl.sum(dcoef, 0))
+            _store_rows(DQ, bh, dq * scaling, offs_m, Lq, D, BLOCK_D)
+        tl.store(PART + bh * tl.num_programs(0) + tl.program_id(0), tl.sum(dcoef, 0))
 
 
 # (BLOCK_M, BLOCK_N, num_warps, num_stages): a first guess (the z tiles are 12 P wide), never swept on a GPU.
 _GPU_BLOCKS = {"fwd": (64, 32, 4, 2), "dkdv": (32, 32, 4, 1), "dq": (32, 32, 4, 1)}
-# Under the interpreter: small, deliberately rectangular tiles so CI exercises BLOCK_M != BLOCK_N in every kernel.
-_INTERPRETER_BLOCKS = {"fwd": (32, 16), "dkdv": (16, 32), "dq": (32, 16)}
-
-
-def _blocks(D: int, P: int, W: int, kernel: str) -> tuple[dict, dict]:
-    sizes = dict(
-        BLOCK_D=max(16, triton.next_power_of_2(D)),
-        BLOCK_P=max(16, triton.next_power_of_2(P)),
-        BLOCK_W=max(16, triton.next_power_of_2(W)),
-    )
-    if interpreting():
-        bm, bn = _INTERPRETER_BLOCKS[kernel]
-        return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), {}
-    bm, bn, warps, stages = _GPU_BLOCKS[kernel]
-    return dict(BLOCK_M=bm, BLOCK_N=bn, **sizes), dict(num_warps=warps, num_stages=stages)
 
 
 def _flags(query_key, is_causal, window, kpm, dtype):
     precision = "ieee" if dtype in (torch.float32, torch.float64) else "tf32"
-    has_kpm = kpm is not None
-    return dict(HAS_QK=query_key, CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=has_kpm, PRECISION=precision)
+    return dict(HAS_QK=query_key, PRECISION=precision, **flash.mask_flags(is_causal, window, kpm))
 
 
 def _forward(q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, window):
@@ -423,9 +250,9 @@ def _forward(q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, wi
     W = zq.shape[-1]
     out = v.new_empty(B, H, Lq, D)
     lse = torch.empty(B, H, Lq, dtype=torch.float32, device=v.device)
-    meta, launch = _blocks(D, P, W, "fwd")
+    meta, launch = blocks(D, "fwd", _GPU_BLOCKS, P=P, W=W)
     _fwd_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
-        *_query_key(q, k, v), v, mq, zq, mk, zk, coef, _kpm_int(kpm, v), out, lse,
+        *_query_key(q, k, v), v, mq, zq, mk, zk, coef, flash.key_padding_int8(kpm, v), out, lse,
         H, H // KVH, Lq, Lk, D, P, W, Lk - Lq, max(window, 1), scaling * LOG2E, weights[0], weights[2] / 2,
         **_flags(q is not None, is_causal, window, kpm, v.dtype), **meta, **launch,
     )  # fmt: skip
@@ -437,20 +264,20 @@ def _backward(do, q, k, v, mq, zq, mk, zk, coef, kpm, out, lse, scaling, weights
     KVH, Lk, D = v.shape[1], v.shape[2], v.shape[3]
     W = zq.shape[-1]
     do = do.contiguous()
-    delta = (do.float() * out.float()).sum(-1).contiguous()
+    delta = flash.output_grad_rowsum(do, out)
     dq, dk = (None, None) if q is None else (torch.empty_like(q), torch.empty_like(k))
     dv = torch.empty_like(v)
     dmq, dzq, dmk, dzk = (torch.empty_like(t) for t in (mq, zq, mk, zk))
     flags = _flags(q is not None, is_causal, window, kpm, v.dtype)
     sizes = (H, H // KVH, Lq, Lk, D, P, W, Lk - Lq, max(window, 1))
     factors = (scaling * LOG2E, scaling, weights[0], weights[2] / 2)
-    inputs = (*_query_key(q, k, v), v, mq, zq, mk, zk, coef, _kpm_int(kpm, v), do, lse, delta)
+    inputs = (*_query_key(q, k, v), v, mq, zq, mk, zk, coef, flash.key_padding_int8(kpm, v), do, lse, delta)
     # The pure variant has no dq, dk: the kernels never write those pointers then (HAS_QK is off).
-    meta, launch = _blocks(D, P, W, "dkdv")
+    meta, launch = blocks(D, "dkdv", _GPU_BLOCKS, P=P, W=W)
     _bwd_key_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
         *inputs, dv if dk is None else dk, dv, dmk, dzk, *sizes, *factors, **flags, **meta, **launch,
     )  # fmt: skip
-    meta, launch = _blocks(D, P, W, "dq")
+    meta, launch = blocks(D, "dq", _GPU_BLOCKS, P=P, W=W)
     n_m = triton.cdiv(Lq, meta["BLOCK_M"])
     part = torch.empty(B, H, n_m, dtype=torch.float32, device=v.device)
     _bwd_query_kernel[(n_m, B * H)](
@@ -462,10 +289,6 @@ def _backward(do, q, k, v, mq, zq, mk, zk, coef, kpm, out, lse, scaling, weights
 def _query_key(q, k, v):
     # The pure variant has no q·k: the kernels never read these pointers then (HAS_QK is off).
     return (v, v) if q is None else (q, k)
-
-
-def _kpm_int(kpm, like):
-    return kpm.to(torch.int8).contiguous() if kpm is not None else like.new_zeros(1, dtype=torch.int8)
 
 
 class _ResonantAttention(torch.autograd.Function):

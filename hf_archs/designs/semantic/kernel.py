@@ -39,16 +39,8 @@ A query row whose keys are all masked gives a zero output and zero gradients (as
 
 import torch
 
-from ...core.flash import (
-    LOG2E,
-    TRITON_AVAILABLE,
-    blocks,
-    interpreting,
-    key_range,
-    query_range,
-    tile_valid,
-    valid_dense,
-)
+from ...core import flash
+from ...core.flash import LOG2E, TRITON_AVAILABLE, blocks, interpreting, valid_dense
 
 
 if TRITON_AVAILABLE:
@@ -65,425 +57,136 @@ def _use_triton(q: torch.Tensor) -> bool:
 
 
 if TRITON_AVAILABLE:
-
+    # Each kernel takes the strides of a tensor as one tuple: (batch, head, position, dim), S's (batch, query, key);
+    # q and dO share q's, dk and dv dk's.
     @triton.jit
     def _fwd_kernel(
-        Q,
-        K,
-        V,
-        S,
-        TAU,
-        KPM,
-        OUT,
-        LSE,
-        sqb,
-        sqh,
-        sqm,
-        sqd,
-        skb,
-        skh,
-        skn,
-        skd,
-        svb,
-        svh,
-        svn,
-        svd,
-        ssb,
-        ssm,
-        ssn,
-        sob,
-        soh,
-        som,
-        sod,
-        H,
-        GROUP,
-        Lq,
-        Lk,
-        D,
-        off,
-        window,
-        scale2,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-    ):
-        pid_m = tl.program_id(0)
-        bh = tl.program_id(1)
-        b = bh // H
-        h = bh % H
-        kvh = h // GROUP
-        start_m = pid_m * BLOCK_M
-        offs_m = start_m + tl.arange(0, BLOCK_M)
+        Q, K, V, S, TAU, KPM, OUT, LSE, sq, sk, sv, ss, so,
+        H, GROUP, Lq, Lk, D, off, window, scale2,
+        CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    ):  # fmt: skip
+        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
         offs_d = tl.arange(0, BLOCK_D)
-        offs_n0 = tl.arange(0, BLOCK_N)
-        d_ok = offs_d < D
-        q = tl.load(
-            Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-            mask=(offs_m[:, None] < Lq) & d_ok[None, :],
-            other=0.0,
-        )
+        q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
         tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
-        m_i = tl.full([BLOCK_M], float("-inf"), tl.float32)
-        l_i = tl.zeros([BLOCK_M], tl.float32)
-        acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        m_i, l_i, acc = flash.softmax_start(BLOCK_M, BLOCK_D)
+        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
-            offs_n = start_n + offs_n0
-            n_ok = offs_n < Lk
-            kt = tl.load(
-                K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
-                mask=n_ok[None, :] & d_ok[:, None],
-                other=0.0,
-            )
-            v = tl.load(
-                V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
-                mask=n_ok[:, None] & d_ok[None, :],
-                other=0.0,
-            )
-            s = tl.load(
-                S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn,
-                mask=(offs_m[:, None] < Lq) & n_ok[None, :],
-                other=0.0,
-            ).to(tl.float32)
+            offs_n = start_n + tl.arange(0, BLOCK_N)
+            kt = flash.head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+            v = flash.head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+            s = flash.load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
             qk = tl.dot(q, kt) * scale2 + tau2 * s
-            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            qk = tl.where(valid, qk, float("-inf"))
-            m_new = tl.maximum(m_i, tl.max(qk, 1))
-            m_safe = tl.where(m_new == float("-inf"), 0.0, m_new)
-            p = tl.exp2(qk - m_safe[:, None])
-            alpha = tl.exp2(m_i - m_safe)
-            l_i = l_i * alpha + tl.sum(p, 1)
+            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p, alpha, m_i, l_i = flash.softmax_update(qk, valid, m_i, l_i)
             acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-            m_i = m_new
-        l_safe = tl.where(l_i > 0, l_i, 1.0)
-        acc = acc / l_safe[:, None]
-        lse = tl.where(l_i > 0, m_i + tl.log2(l_safe), float("inf"))
-        tl.store(
-            OUT + b * sob + h * soh + offs_m[:, None] * som + offs_d[None, :] * sod,
-            acc.to(OUT.dtype.element_ty),
-            mask=(offs_m[:, None] < Lq) & d_ok[None, :],
-        )
+        out, lse = flash.softmax_finish(acc, m_i, l_i)
+        flash.store_head_tile(OUT, so, b, h, out, offs_m, offs_d, Lq, D)
         tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
 
     @triton.jit
     def _bwd_dkdv_kernel(
-        Q,
-        K,
-        V,
-        S,
-        TAU,
-        KPM,
-        DO,
-        LSE,
-        DELTA,
-        DK,
-        DV,
-        sqb,
-        sqh,
-        sqm,
-        sqd,
-        skb,
-        skh,
-        skn,
-        skd,
-        svb,
-        svh,
-        svn,
-        svd,
-        ssb,
-        ssm,
-        ssn,
-        H,
-        KVH,
-        GROUP,
-        Lq,
-        Lk,
-        D,
-        off,
-        window,
-        scale2,
-        scaling,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-    ):
-        # q, dO share q's strides (dO made contiguous like q); dk/dv are contiguous (B, KVH, Lk, D).
-        pid_n = tl.program_id(0)
-        bk = tl.program_id(1)
-        b = bk // KVH
-        kvh = bk % KVH
-        start_n = pid_n * BLOCK_N
-        offs_n = start_n + tl.arange(0, BLOCK_N)
+        Q, K, V, S, TAU, KPM, DO, LSE, DELTA, DK, DV, sq, sk, sv, ss, sdk,
+        H, KVH, GROUP, Lq, Lk, D, off, window, scale2, scaling,
+        CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    ):  # fmt: skip
+        # Keys along the rows: P, S and dlogits are computed transposed, (BLOCK_N, BLOCK_M).
+        bk, b, kvh, start_n, offs_n = flash.key_program(KVH, BLOCK_N)
         offs_d = tl.arange(0, BLOCK_D)
-        offs_m0 = tl.arange(0, BLOCK_M)
-        d_ok = offs_d < D
-        n_ok = offs_n < Lk
-        k = tl.load(
-            K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
-            mask=n_ok[:, None] & d_ok[None, :],
-            other=0.0,
-        )
-        v = tl.load(
-            V + b * svb + kvh * svh + offs_n[:, None] * svn + offs_d[None, :] * svd,
-            mask=n_ok[:, None] & d_ok[None, :],
-            other=0.0,
-        )
+        k = flash.head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+        v = flash.head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = flash.query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
             for start_m in range(lo, hi, BLOCK_M):
-                offs_m = start_m + offs_m0
-                m_ok = offs_m < Lq
-                qt = tl.load(
-                    Q + b * sqb + h * sqh + offs_m[None, :] * sqm + offs_d[:, None] * sqd,
-                    mask=m_ok[None, :] & d_ok[:, None],
-                    other=0.0,
-                )
-                do = tl.load(
-                    DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                    mask=m_ok[:, None] & d_ok[None, :],
-                    other=0.0,
-                )
-                lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
-                delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
-                st = tl.load(
-                    S + b * ssb + offs_m[None, :] * ssm + offs_n[:, None] * ssn,
-                    mask=m_ok[None, :] & n_ok[:, None],
-                    other=0.0,
-                ).to(tl.float32)
+                offs_m = start_m + tl.arange(0, BLOCK_M)
+                qt = flash.head_tile_t(Q, sq, b, h, offs_m, offs_d, Lq, D)
+                do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+                lse, delta = flash.row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
+                st = flash.load_tile(S + b * ss[0], offs_n, offs_m, ss[2], ss[1], Lk, Lq).to(tl.float32)
                 qkt = tl.dot(k, qt) * scale2 + tau2 * st
-                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-                pt = tl.where(tl.trans(valid), tl.exp2(qkt - lse[None, :]), 0.0)
-                dv += tl.dot(pt.to(do.dtype), do)
+                valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 dpt = tl.dot(v, tl.trans(do))
-                dst = pt * (dpt - delta[None, :])
+                pt, dst = flash.probs_and_dlogits(qkt, lse[None, :], delta[None, :], tl.trans(valid), dpt)
+                dv += tl.dot(pt.to(do.dtype), do)
                 dk += tl.dot(dst.to(qt.dtype), tl.trans(qt))
-        dk = dk * scaling
-        base = (b * KVH + kvh) * Lk * D
-        tl.store(
-            DK + base + offs_n[:, None] * D + offs_d[None, :],
-            dk.to(DK.dtype.element_ty),
-            mask=n_ok[:, None] & d_ok[None, :],
-        )
-        tl.store(
-            DV + base + offs_n[:, None] * D + offs_d[None, :],
-            dv.to(DV.dtype.element_ty),
-            mask=n_ok[:, None] & d_ok[None, :],
-        )
+        flash.store_head_tile(DK, sdk, b, kvh, dk * scaling, offs_n, offs_d, Lk, D)
+        flash.store_head_tile(DV, sdk, b, kvh, dv, offs_n, offs_d, Lk, D)
 
     @triton.jit
     def _bwd_dq_kernel(
-        Q,
-        K,
-        V,
-        S,
-        TAU,
-        KPM,
-        DO,
-        LSE,
-        DELTA,
-        DQ,
-        sqb,
-        sqh,
-        sqm,
-        sqd,
-        skb,
-        skh,
-        skn,
-        skd,
-        svb,
-        svh,
-        svn,
-        svd,
-        ssb,
-        ssm,
-        ssn,
-        H,
-        GROUP,
-        Lq,
-        Lk,
-        D,
-        off,
-        window,
-        scale2,
-        scaling,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-    ):
-        pid_m = tl.program_id(0)
-        bh = tl.program_id(1)
-        b = bh // H
-        h = bh % H
-        kvh = h // GROUP
-        start_m = pid_m * BLOCK_M
-        offs_m = start_m + tl.arange(0, BLOCK_M)
+        Q, K, V, S, TAU, KPM, DO, LSE, DELTA, DQ, sq, sk, sv, ss, sdq,
+        H, GROUP, Lq, Lk, D, off, window, scale2, scaling,
+        CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    ):  # fmt: skip
+        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
         offs_d = tl.arange(0, BLOCK_D)
-        offs_n0 = tl.arange(0, BLOCK_N)
-        d_ok = offs_d < D
-        m_ok = offs_m < Lq
-        q = tl.load(
-            Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-            mask=m_ok[:, None] & d_ok[None, :],
-            other=0.0,
-        )
-        do = tl.load(
-            DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-            mask=m_ok[:, None] & d_ok[None, :],
-            other=0.0,
-        )
-        lse = tl.load(LSE + bh * Lq + offs_m, mask=m_ok, other=0.0)
-        delta = tl.load(DELTA + bh * Lq + offs_m, mask=m_ok, other=0.0)
+        q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+        do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+        lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
         tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
-            offs_n = start_n + offs_n0
-            n_ok = offs_n < Lk
-            k = tl.load(
-                K + b * skb + kvh * skh + offs_n[:, None] * skn + offs_d[None, :] * skd,
-                mask=n_ok[:, None] & d_ok[None, :],
-                other=0.0,
-            )
-            vt = tl.load(
-                V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
-                mask=n_ok[None, :] & d_ok[:, None],
-                other=0.0,
-            )
-            s = tl.load(
-                S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn,
-                mask=m_ok[:, None] & n_ok[None, :],
-                other=0.0,
-            ).to(tl.float32)
+            offs_n = start_n + tl.arange(0, BLOCK_N)
+            k = flash.head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+            vt = flash.head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+            s = flash.load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
             qk = tl.dot(q, tl.trans(k)) * scale2 + tau2 * s
-            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
-            dp = tl.dot(do, vt)
-            ds = p * (dp - delta[:, None])
+            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            _, ds = flash.probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, tl.dot(do, vt))
             dq += tl.dot(ds.to(k.dtype), k)
-        dq = dq * scaling
-        tl.store(
-            DQ + bh * Lq * D + offs_m[:, None] * D + offs_d[None, :],
-            dq.to(DQ.dtype.element_ty),
-            mask=m_ok[:, None] & d_ok[None, :],
-        )
+        flash.store_head_tile(DQ, sdq, b, h, dq * scaling, offs_m, offs_d, Lq, D)
 
     @triton.jit
     def _bwd_ds_kernel(
-        Q,
-        K,
-        V,
-        S,
-        TAU,
-        KPM,
-        DO,
-        LSE,
-        DELTA,
-        PART,
-        sqb,
-        sqh,
-        sqm,
-        sqd,
-        skb,
-        skh,
-        skn,
-        skd,
-        svb,
-        svh,
-        svn,
-        svd,
-        ssb,
-        ssm,
-        ssn,
-        H,
-        GROUP,
-        Lq,
-        Lk,
-        D,
-        off,
-        window,
-        scale2,
-        CAUSAL: tl.constexpr,
-        HAS_WINDOW: tl.constexpr,
-        HAS_KPM: tl.constexpr,
-        BLOCK_M: tl.constexpr,
-        BLOCK_N: tl.constexpr,
-        BLOCK_D: tl.constexpr,
-    ):
+        Q, K, V, S, TAU, KPM, DO, LSE, DELTA, PART, sq, sk, sv, ss,
+        H, GROUP, Lq, Lk, D, off, window, scale2,
+        CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+    ):  # fmt: skip
         # One program per (query block, key block, batch row): loops over ALL heads, writes dS over the S tile.
         pid_m = tl.program_id(0)
         pid_n = tl.program_id(1)
         b = tl.program_id(2)
-        n_m = tl.num_programs(0)
-        n_n = tl.num_programs(1)
         start_m = pid_m * BLOCK_M
         start_n = pid_n * BLOCK_N
         offs_m = start_m + tl.arange(0, BLOCK_M)
         offs_n = start_n + tl.arange(0, BLOCK_N)
         offs_d = tl.arange(0, BLOCK_D)
-        d_ok = offs_d < D
-        m_ok = offs_m < Lq
-        n_ok = offs_n < Lk
-        s_ptrs = S + b * ssb + offs_m[:, None] * ssm + offs_n[None, :] * ssn
-        tile_ok = m_ok[:, None] & n_ok[None, :]
-        part = PART + ((b * n_m + pid_m) * n_n + pid_n) * H
+        part = PART + ((b * tl.num_programs(0) + pid_m) * tl.num_programs(1) + pid_n) * H
         live = start_n < Lk
         if CAUSAL:
             live = live & (start_n <= start_m + BLOCK_M - 1 + off)
         if HAS_WINDOW:
             live = live & (start_m + off - (start_n + BLOCK_N - 1) < window)
         if live:
-            s = tl.load(s_ptrs, mask=tile_ok, other=0.0).to(tl.float32)
-            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            s = flash.load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
+            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             ds_acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
             for h in range(0, H):
                 kvh = h // GROUP
                 tau = tl.load(TAU + h).to(tl.float32)
-                q = tl.load(
-                    Q + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                    mask=m_ok[:, None] & d_ok[None, :],
-                    other=0.0,
-                )
-                do = tl.load(
-                    DO + b * sqb + h * sqh + offs_m[:, None] * sqm + offs_d[None, :] * sqd,
-                    mask=m_ok[:, None] & d_ok[None, :],
-                    other=0.0,
-                )
-                kt = tl.load(
-                    K + b * skb + kvh * skh + offs_n[None, :] * skn + offs_d[:, None] * skd,
-                    mask=n_ok[None, :] & d_ok[:, None],
-                    other=0.0,
-                )
-                vt = tl.load(
-                    V + b * svb + kvh * svh + offs_n[None, :] * svn + offs_d[:, None] * svd,
-                    mask=n_ok[None, :] & d_ok[:, None],
-                    other=0.0,
-                )
-                lse = tl.load(LSE + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
-                delta = tl.load(DELTA + (b * H + h) * Lq + offs_m, mask=m_ok, other=0.0)
+                q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+                do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+                kt = flash.head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+                vt = flash.head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+                lse, delta = flash.row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
                 qk = tl.dot(q, kt) * scale2 + (tau * 1.4426950408889634) * s
-                p = tl.where(valid, tl.exp2(qk - lse[:, None]), 0.0)
-                dp = tl.dot(do, vt)
-                ds = p * (dp - delta[:, None])
+                _, ds = flash.probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, tl.dot(do, vt))
                 ds_acc += tau * ds
                 tl.store(part + h, tl.sum(tl.sum(ds * s, 1), 0))
-            tl.store(s_ptrs, ds_acc.to(S.dtype.element_ty), mask=tile_ok)
         else:
-            tl.store(s_ptrs, tl.zeros([BLOCK_M, BLOCK_N], tl.float32).to(S.dtype.element_ty), mask=tile_ok)
+            ds_acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
             for h in range(0, H):
                 tl.store(part + h, 0.0)
+        flash.store_tile(S + b * ss[0], ds_acc, offs_m, offs_n, ss[1], ss[2], Lq, Lk)
 
 
 def _similarity(x_query, x_key):
@@ -494,11 +197,7 @@ def _common(q, k, v, tau, key_padding_mask, window):
     B, H, Lq, D = q.shape
     KVH, Lk = k.shape[1], k.shape[2]
     tau_h = tau.to(torch.float32).expand(H).contiguous() if tau.numel() == 1 else tau.to(torch.float32).contiguous()
-    kpm = (
-        key_padding_mask.to(torch.int8).contiguous()
-        if key_padding_mask is not None
-        else q.new_zeros(1, dtype=torch.int8)
-    )
+    kpm = flash.key_padding_int8(key_padding_mask, q)
     return B, H, KVH, Lq, Lk, D, tau_h, kpm
 
 
@@ -510,33 +209,10 @@ def _triton_forward(q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, window):
     meta, launch = blocks(D, "fwd")
     grid = (triton.cdiv(Lq, meta["BLOCK_M"]), B * H)
     _fwd_kernel[grid](
-        q,
-        k,
-        v,
-        s,
-        tau_h,
-        kpm,
-        out,
-        lse,
-        *q.stride(),
-        *k.stride(),
-        *v.stride(),
-        *s.stride(),
-        *out.stride(),
-        H,
-        H // KVH,
-        Lq,
-        Lk,
-        D,
-        Lk - Lq,
-        max(window, 1),
-        scaling * LOG2E,
-        CAUSAL=is_causal,
-        HAS_WINDOW=window > 0,
-        HAS_KPM=kpm_bool is not None,
-        **meta,
-        **launch,
-    )
+        q, k, v, s, tau_h, kpm, out, lse, q.stride(), k.stride(), v.stride(), s.stride(), out.stride(),
+        H, H // KVH, Lq, Lk, D, Lk - Lq, max(window, 1), scaling * LOG2E,
+        **flash.mask_flags(is_causal, window, kpm_bool), **meta, **launch,
+    )  # fmt: skip
     return out, lse
 
 
@@ -546,22 +222,22 @@ def _triton_backward(do, q, k, v, xq, xk, tau, kpm_bool, out, lse, scaling, is_c
     do = do.contiguous()
     k = k.contiguous()
     v = v.contiguous()
-    delta = (do.float() * out.float()).sum(-1).contiguous()
+    delta = flash.output_grad_rowsum(do, out)
     s = _similarity(xq, xk).contiguous()
     dq = torch.empty_like(q)
     dk = torch.empty_like(k)
     dv = torch.empty_like(v)
-    flags = dict(CAUSAL=is_causal, HAS_WINDOW=window > 0, HAS_KPM=kpm_bool is not None)
-    strides = (*q.stride(), *k.stride(), *v.stride(), *s.stride())
+    flags = flash.mask_flags(is_causal, window, kpm_bool)
+    strides = (q.stride(), k.stride(), v.stride(), s.stride())
     w = max(window, 1)
     meta, launch = blocks(D, "dkdv")
     _bwd_dkdv_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](
-        q, k, v, s, tau_h, kpm, do, lse, delta, dk, dv, *strides,
+        q, k, v, s, tau_h, kpm, do, lse, delta, dk, dv, *strides, dk.stride(),
         H, KVH, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
     )  # fmt: skip
     meta, launch = blocks(D, "dq")
     _bwd_dq_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
-        q, k, v, s, tau_h, kpm, do, lse, delta, dq, *strides,
+        q, k, v, s, tau_h, kpm, do, lse, delta, dq, *strides, dq.stride(),
         H, H // KVH, Lq, Lk, D, Lk - Lq, w, scaling * LOG2E, scaling, **flags, **meta, **launch,
     )  # fmt: skip
     meta, launch = blocks(D, "ds")

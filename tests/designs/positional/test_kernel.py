@@ -16,7 +16,7 @@ from hf_archs.designs.positional.attention import FUSED_KERNEL_KEY
 from hf_archs.designs.positional.design import RelativePositionBias, alibi_slopes
 from hf_archs.designs.positional.kernel import ALIBI, TABLE, TRITON_AVAILABLE, distance_bias_attention
 from hf_archs.testing import VOCAB
-from tests.designs.flash_masks import assert_compiled_gradients_match
+from tests.designs.flash_masks import assert_compiled_gradients_match, assert_fit_the_h100, compile_launches_for_hopper
 from tests.designs.flash_masks import flash_masks as valid_mask
 
 
@@ -376,52 +376,31 @@ def test_a_mask_the_kernel_cannot_express_takes_the_reference_path_with_a_messag
     assert "no attention dropout; running the reference SDPA path" in caplog.text
 
 
-COMPILE_FOR_HOPPER = """
+HOPPER_LAUNCHES = """
 import torch
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
 from hf_archs.designs.positional import kernel
 
-pointers = dict(QP="*fp32", KP="*fp32", TABLE_PTR="*fp32", KPM="*i8", LSE="*fp32", DELTA="*fp32", DG="*fp32",
-                PART="*fp32", scaling="fp32")
-kernels = dict(fwd=kernel._fwd_kernel, dkdv=kernel._bwd_dkdv_kernel, dq=kernel._bwd_dq_kernel)
-for dtype, name, precision in ((torch.bfloat16, "bf16", "tf32"), (torch.float16, "fp16", "tf32"),
-                               (torch.float32, "fp32", "ieee")):
+for dtype in (torch.bfloat16, torch.float16, torch.float32):
     for head_dim, mode in ((128, kernel.ALIBI), (128, kernel.TABLE), (64, kernel.TABLE), (256, kernel.TABLE)):
-        for step, fn in kernels.items():
-            # The tiles and launch options the op uses on a GPU for this dtype and head dim.
-            meta, launch = kernel._launch_blocks(torch.empty(0, dtype=dtype), head_dim, step)
-            constants = dict(MODE=mode, PRECISION=precision, WIDEN=False, CAUSAL=True, HAS_WINDOW=True, HAS_KPM=True,
-                             **meta)
-            types = {**dict.fromkeys(("Q", "K", "V", "DO", "OUT", "DQ", "DK", "DV"), "*" + name), **pointers}
-            names = fn.arg_names
-            signature = {n: "constexpr" if n in constants else types.get(n, "i32") for n in names}
-            constexprs = {(names.index(n),): v for n, v in constants.items()}
-            source = ASTSource(fn=fn, signature=signature, constexprs=constexprs)
-            compiled = triton.compile(source, target=GPUTarget("cuda", 90, 32), options=launch)
-            print("compiled", name, head_dim, mode, step, compiled.metadata.shared)
+        q = torch.zeros(2, 4, 96, head_dim, dtype=dtype)
+        k, v = torch.zeros(2, 2, 96, head_dim, dtype=dtype), torch.zeros(2, 2, 96, head_dim, dtype=dtype)
+        positions = torch.arange(96.0).expand(2, 96)
+        table = torch.zeros(4) if mode == kernel.ALIBI else torch.zeros(2, 4, 96, 17)
+        d_lo, d_hi = (0, 0) if mode == kernel.ALIBI else (-8, 8)
+        kpm = torch.ones(2, 96, dtype=torch.bool)
+        args = (positions, positions, table, kpm, mode, d_lo, d_hi, 0.1, True, 32)
+        out, lse = kernel._triton_forward(q, k, v, *args)
+        kernel._triton_backward(q, q, k, v, *args[:4], out, lse, *args[4:])
 """
 
 
 @pytest.mark.slow  # ~1-2 min: 36 compilations through ptxas
 def test_kernels_compile_for_hopper_without_a_gpu():
-    """The interpreter runs the kernels as Python, so it accepts code that Triton's compiler refuses (an early return
-    in a static `if` failed to compile alibi's kernels) and launches that would not fit a GPU (float32 dq at head_dim
-    128 with bf16's tiles asked 257 KiB of shared memory). Every kernel in both modes and three dtypes, at head_dim
-    64 / 128 / 256 with the op's own tiles, is compiled for sm_90 (the H100) in a process without TRITON_INTERPRET,
-    down to the cubin, and fits the H100's 227 KiB of shared memory per block; no GPU is needed."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
+    """Every kernel in both modes and three dtypes, at head_dim 64 / 128 / 256 with the op's own tiles and the
+    arguments its launches pass (causal, a window, key padding, GQA), compiles for sm_90 (the H100) down to the cubin
+    and fits the H100's shared memory; no GPU is needed (float32 dq at head_dim 128 with bf16's tiles once asked
+    257 KiB; an early return in a static `if` failed to compile alibi's kernels)."""
     pytest.importorskip("triton.backends.nvidia")
-    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[3]), env.get("PYTHONPATH", "")])
-    run = subprocess.run([sys.executable, "-c", COMPILE_FOR_HOPPER], env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
-    compiled = [line.split() for line in run.stdout.splitlines() if line.startswith("compiled")]
-    assert len(compiled) == 36
-    too_large = [line for line in compiled if int(line[-1]) > 227 * 1024]
-    assert not too_large, too_large
+    launches = compile_launches_for_hopper(HOPPER_LAUNCHES)
+    assert len(launches) == 36
+    assert_fit_the_h100(launches)

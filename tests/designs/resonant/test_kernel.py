@@ -29,7 +29,7 @@ from hf_archs.designs.resonant.naive import (
 from hf_archs.registry import ZOO
 from hf_archs.testing import STOCK_VARIANTS
 from tests.conformance.generation import assert_cached_generation_matches_recompute
-from tests.designs.flash_masks import flash_masks
+from tests.designs.flash_masks import assert_fit_the_h100, compile_launches_for_hopper, flash_masks
 
 
 pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="triton not installed")
@@ -335,3 +335,32 @@ def test_where_the_kernel_cannot_run_the_reference_path_runs_and_says_why(monkey
         outputs = [model(input_ids=input_ids).last_hidden_state for model in models.values()]
     torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=0)
     assert warnings and "TRITON_INTERPRET=1" in warnings[0]
+
+
+HOPPER_LAUNCHES = """
+import torch
+from hf_archs.designs.resonant import kernel
+
+slots = 8
+for dtype in (torch.bfloat16, torch.float16, torch.float32):
+    for pure in (False, True):
+        q = None if pure else torch.zeros(2, 4, 96, 64, dtype=dtype)
+        k = None if pure else torch.zeros(2, 2, 96, 64, dtype=dtype)
+        v = torch.zeros(2, 2, 96, 64, dtype=dtype)
+        m, z = torch.zeros(2, 4, 96, slots), torch.zeros(2, 4, 96, 12 * slots)
+        features = (m, z, m, z, torch.ones(4), torch.ones(2, 96, dtype=torch.bool))
+        settings = (0.1, (0.5, 0.3, 0.2), True, 32)
+        out, lse = kernel._forward(q, k, v, *features, *settings)
+        kernel._backward(out, q, k, v, *features, out, lse, *settings)
+"""
+
+
+@pytest.mark.slow  # ~1-2 min: 18 compilations through ptxas
+def test_kernels_compile_for_hopper_without_a_gpu():
+    """The three kernels, hybrid and pure, in three dtypes, with the op's tiles and the arguments its launches pass
+    (causal, a window, key padding, GQA), compile for sm_90 (the H100) down to the cubin and fit its shared memory;
+    no GPU is needed."""
+    pytest.importorskip("triton.backends.nvidia")
+    launches = compile_launches_for_hopper(HOPPER_LAUNCHES)
+    assert len(launches) == 18
+    assert_fit_the_h100(launches)

@@ -15,7 +15,12 @@ import torch
 
 from hf_archs.designs.semantic.kernel import TRITON_AVAILABLE, semantic_attention_fused
 from hf_archs.designs.semantic.naive import semantic_attention_naive
-from tests.designs.flash_masks import assert_compiled_gradients_match, flash_masks
+from tests.designs.flash_masks import (
+    assert_compiled_gradients_match,
+    assert_fit_the_h100,
+    compile_launches_for_hopper,
+    flash_masks,
+)
 
 
 pytestmark = pytest.mark.skipif(not TRITON_AVAILABLE, reason="triton not installed")
@@ -260,3 +265,29 @@ class TestGPU:
             bound = 1e-2 if name == "out" or dtype == torch.float16 else 2e-2
             print(f"{name}: rel {rel:.2e}")
             assert rel <= bound, f"{name}: relative error {rel:.3g} > {bound}"
+
+
+HOPPER_LAUNCHES = """
+import torch
+from hf_archs.designs.semantic import kernel
+
+for dtype in (torch.bfloat16, torch.float16):
+    for head_dim in (64, 128, 256):
+        q = torch.zeros(2, 4, 96, head_dim, dtype=dtype)
+        k, v = torch.zeros(2, 2, 96, head_dim, dtype=dtype), torch.zeros(2, 2, 96, head_dim, dtype=dtype)
+        x = torch.zeros(2, 96, 32, dtype=dtype)
+        args = (x, x, torch.ones(4), torch.ones(2, 96, dtype=torch.bool))
+        out, lse = kernel._triton_forward(q, k, v, *args, 0.1, True, 32)
+        kernel._triton_backward(q, q, k, v, *args, out, lse, 0.1, True, 32)
+"""
+
+
+@pytest.mark.slow  # ~1-2 min: 24 compilations through ptxas
+def test_kernels_compile_for_hopper_without_a_gpu():
+    """The four kernels in bf16 and fp16 (what CUDA runs) at head_dim 64 / 128 / 256, with the op's tiles and the
+    arguments its launches pass (causal, a window, key padding, GQA), compile for sm_90 (the H100) down to the cubin
+    and fit its shared memory; no GPU is needed."""
+    pytest.importorskip("triton.backends.nvidia")
+    launches = compile_launches_for_hopper(HOPPER_LAUNCHES)
+    assert len(launches) == 24
+    assert_fit_the_h100(launches)
