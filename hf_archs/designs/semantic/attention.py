@@ -2,7 +2,8 @@
 reference SDPA path (same function, O(heads · L²) memory) with a one-time message.
 
 The kernel runs on CUDA in bf16/fp16 without dropout, for masks it can express: causal or not, a sliding window, and
-padding of keys (left or right). Anything else (float32, CPU, packed-sequence masks) takes the reference path.
+padding of keys (left or right); on the CPU under TRITON_INTERPRET=1 (CI) it runs in the interpreter, float64 aside.
+Anything else (float32 on CUDA, CPU without the interpreter, packed-sequence masks) takes the reference path.
 """
 
 import torch
@@ -10,7 +11,7 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.utils import logging
 
 from ...core.attention import sdpa_attention, term_biases
-from ...core.flash import TRITON_AVAILABLE, key_padding_from_mask
+from ...core.flash import TRITON_AVAILABLE, interpreting, key_padding_from_mask
 from .kernel import semantic_attention_fused  # imports without Triton too
 
 
@@ -39,8 +40,10 @@ def semantic_fused_attention(
         key, value, key_features = key[:, :, :query_length], value[:, :, :query_length], key_features[:, :query_length]
     runnable = (
         TRITON_AVAILABLE
-        and query.is_cuda
-        and query.dtype in (torch.bfloat16, torch.float16)
+        # On the CPU under TRITON_INTERPRET=1 the same kernels run in the interpreter (what CI tests); float64 keeps
+        # the reference path there, as the kernels accumulate in float32.
+        and (query.dtype in (torch.bfloat16, torch.float16) if query.is_cuda else interpreting())
+        and query.dtype != torch.float64
         and dropout == 0.0
         and query_length > 1  # decoding one token: the SDPA path is as fast
     )
