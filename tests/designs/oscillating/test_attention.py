@@ -22,10 +22,10 @@ CYCLE = ["bidirectional", "forward", "backward"]
 GEMMA3_LAYER_TYPES = ["sliding_attention"] * 3 + ["full_attention"] * 3
 
 
-def oscillating_model(backbone: str, dtype=torch.float64, attn_implementation="eager", **settings):
+def oscillating_model(backbone: str, dtype=torch.float64, attn_implementation="eager", hidden_size=32, **settings):
     entry = zoo_model("oscillating", backbone)
     tiny = {"llama": tiny_llama_config, "gemma3": tiny_gemma3_config, "bert": tiny_bert_config}[backbone]
-    shape = dict(hidden_size=32, num_attention_heads=4, num_hidden_layers=6)
+    shape = dict(hidden_size=hidden_size, num_attention_heads=4, num_hidden_layers=6)
     if backbone == "llama":
         shape["num_key_value_heads"] = 2
     if backbone == "gemma3":
