@@ -4,7 +4,8 @@ Each design of the zoo that changes attention is built at its active setting (se
 synthesizer, positional, oscillating), once per variant that its own config field chooses (`VARIANT_FIELDS`: the
 synthesizer kinds, the relative position biases and NoPE, the resonant quaternion forms, each oscillating pattern on
 every layer and the active cycle), with each `attn_implementation` it accepts (`sdpa`, the reference path, and its
-fused kernels on CUDA, where the variant's settings allow them).
+fused kernels on CUDA, where the variant's settings allow them; `flex_attention` for a design that only changes masks,
+each layer's pattern a block mask).
 Random weights: time and memory depend on the shapes, not on the weight values.
 
 Shapes (`--shapes`):
@@ -125,7 +126,8 @@ def variants(only: list[str]) -> list[Variant]:
                 settings[choice[0]] = value
                 label = "-".join(value) if isinstance(value, list) else str(value)
             design.check_settings(settings)  # a renamed field fails here, not as a silently unchanged model
-            for implementation in ("sdpa", *design.capabilities.kernels):
+            flex = ("flex_attention",) if design.capabilities.flex_attention else ()
+            for implementation in ("sdpa", *flex, *design.capabilities.kernels):
                 if implementation != "sdpa" and kernels_refused(design, settings):
                     continue
                 if not only or name in only or f"{name}:{label}" in only:
@@ -325,6 +327,10 @@ class Bench:
         auto_class = shape.auto_class
         if variant is None:
             return build(shape.config, None, "sdpa", auto_class=auto_class, device=self.device, dtype=self.dtype)
+        if variant.attn_implementation == "flex_attention":
+            # Compiled flex attention is specialized per mask function and shape; past torch.compile's recompile
+            # limit (8, soon reached by a run's many models) it would run uncompiled, on a dense score matrix.
+            torch._dynamo.reset()
         settings = dict(variant.settings)
         for name in LENGTH_FIELDS:
             if name in DESIGNS[variant.design].field_names:
@@ -543,7 +549,7 @@ def run(args) -> Path:
             f"{shape.name} L={L} {variant.design}:{variant.label}/{variant.attn_implementation} {pass_}"
         )
         if variant.attn_implementation != "sdpa" and not bench.cuda:
-            row["error"] = "skipped: a fused kernel, measured on CUDA only"
+            row["error"] = "skipped: a fused kernel (or flex attention), measured on CUDA only"
         elif cache == "static_compiled" and not bench.cuda:
             row["error"] = "skipped: generate() compiles the decoding step on accelerators only"
         else:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 from torch.nn import functional as F
+from transformers.integrations.flex_attention import flex_attention_forward
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from .compat import pop_cache_argument
@@ -403,8 +404,14 @@ def _stock_sdpa(module, query, key, value, attention_mask, *, terms, query_featu
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 
+def _stock_flex(module, query, key, value, attention_mask, *, terms, query_features, key_features, **kwargs):
+    # The mask is a BlockMask: Transformers' own for a stock layer, the layer's pattern for the others.
+    return flex_attention_forward(module, query, key, value, attention_mask, **kwargs)
+
+
 REFERENCE_PATHS = {"eager": _reference_with_terms, "sdpa": _sdpa_with_terms}
-_STOCK_PATHS = {"eager": _stock_eager, "sdpa": _stock_sdpa}
+# "flex_attention" is accepted only by model types whose layers carry no terms (`Capabilities.flex_attention`).
+_STOCK_PATHS = {"eager": _stock_eager, "sdpa": _stock_sdpa, "flex_attention": _stock_flex}
 
 
 def design_attention_function(implementation: str, terms: list[LogitTerm]) -> Callable:

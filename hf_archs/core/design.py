@@ -36,6 +36,10 @@ class Capabilities:
         for any weights of the design, and its parameters train through the side outputs, not the LM loss.
     bounded_positions: the design covers token positions below `max_position_embeddings` only (e.g. a learned table
         over absolute positions) and refuses later ones, where a stock decoder with RoPE runs on (RoPE scaling).
+    flex_attention: the design leaves every layer's attention the stock softmax(s·q·kᵀ + mask)·v and changes at most
+        which keys a query sees (`Design.layer_masks`), so Transformers' `flex_attention` kernel computes it, each
+        layer's pattern as a block mask; a model type accepts that key only if every design it carries says so. A
+        design with a logit term cannot (the stock kernel would drop the term).
     """
 
     conversion: str = "exact"
@@ -46,6 +50,7 @@ class Capabilities:
     new_parameters: bool = True
     changes_main_path: bool = True
     bounded_positions: bool = False
+    flex_attention: bool = False
 
     def __post_init__(self):
         if self.conversion not in ("exact", "fitted", "trained"):
@@ -153,6 +158,11 @@ class Design:
             raise ValueError(
                 f"Design {self.name!r}: a design converted by training has no identity setting but a "
                 "`ConversionPlan.start`; every other design has an identity setting and no start."
+            )
+        if self.capabilities.flex_attention and self.logit_term is not None:
+            raise ValueError(
+                f"Design {self.name!r} adds a logit term, which the stock flex_attention kernel would drop: it cannot "
+                "declare the flex_attention capability."
             )
 
     def identity_for(self, backbone: str) -> dict:

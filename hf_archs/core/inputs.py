@@ -5,7 +5,8 @@ The stock forward and its signature stay untouched (Trainer and `generate()` rea
 
 1. positions for a position design (`core/positions.py`): `position_ids` computed per row from the attention mask
    when the caller gives none, and the backbone's adaptation of its inputs to float positions;
-2. the batch's 2D padding mask, for layers that build their own mask (`core/masks.py`), as `PADDING_MASK_KWARG`;
+2. the batch's 2D padding mask, for layers that build their own mask (`core/masks.py`), as `PADDING_MASK_KWARG`,
+   and a dict the layers share the masks they build in (`LAYER_MASKS_KWARG`);
 3. every token's position, for logit terms whose features read positions (`core/attention.py`), as
    `TOKEN_POSITIONS_KWARG`: the caller's `position_ids`, or 0, 1, 2, ... after the cached tokens;
 4. a side branch's call (`core/side_branch.py`): its memory keyword taken out of the stock arguments before, its
@@ -29,6 +30,9 @@ from .side_branch import begin_side_call, end_side_call
 
 # The keyword that carries the batch's 2D padding mask (batch, keys), 1 = real token, to the attention layers.
 PADDING_MASK_KWARG = "hf_archs_padding_mask"
+# The keyword that carries a dict shared by the layers of one forward: the masks that layers with their own pattern
+# built there (`core/masks.py`), so that the layers with one pattern and window build it once.
+LAYER_MASKS_KWARG = "hf_archs_layer_masks"
 # The keyword that carries every token's position (batch or 1, L) as floats to the attention layers.
 TOKEN_POSITIONS_KWARG = "hf_archs_token_positions"
 # The keyword that carries per-token features of the input ids (batch, L, r) to the layers (`core/feed_forward.py`).
@@ -161,6 +165,7 @@ class InputPreparation:
         self.prepare_position_inputs(arguments)
         if self.pass_padding_mask:
             arguments[PADDING_MASK_KWARG] = arguments.get("attention_mask")
+            arguments[LAYER_MASKS_KWARG] = {}
         if self.pass_token_positions:
             arguments[TOKEN_POSITIONS_KWARG] = token_positions(arguments)
         if self.token_tables:
@@ -198,6 +203,7 @@ def prepare_inputs_in_forward(base_model: nn.Module, preparation: InputPreparati
 
 
 __all__ = [
+    "LAYER_MASKS_KWARG",
     "PADDING_MASK_KWARG",
     "TOKEN_FEATURES_KWARG",
     "TOKEN_POSITIONS_KWARG",

@@ -13,14 +13,19 @@ padding mask of the batch:
 - Every other layer gets an explicit boolean mask even without padding: SDPA given no mask would fall back to the
   layer's `is_causal`, which is exactly how a bidirectional layer in a converted decoder silently stays causal.
 - A non-causal layer cannot extend a KV cache (a new token would change the earlier tokens' states): it refuses.
+- Under `flex_attention` (model types whose designs only change masks) the mask is a `BlockMask` built from the same
+  rule as a mask function (Transformers' `flex_attention_mask`): no L × L tensor, and the blocks a pattern hides (all
+  below the diagonal for an anti-causal layer) are skipped. A layer's mask is built once per forward for each
+  (pattern, window) and shared by the layers that use it (`LAYER_MASKS_KWARG`), on either path.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from transformers.masking_utils import and_masks, flex_attention_mask, padding_mask_function
 
-from .inputs import PADDING_MASK_KWARG
+from .inputs import LAYER_MASKS_KWARG, PADDING_MASK_KWARG
 
 
 @dataclass(frozen=True)
@@ -99,13 +104,48 @@ def pattern_mask(
     return allowed | (empty_rows & (key_positions == query_positions))
 
 
-def layer_attention_mask(layer, stock_mask, padding_kwargs: dict, query: torch.Tensor, key: torch.Tensor):
-    """The mask a layer's attention function receives: the stock mask, or the layer's own pattern mask.
+def pattern_block_mask(
+    pattern: MaskPattern, padding_mask, *, batch_size, query_length, key_length, sliding_window, device
+):
+    """The `pattern_mask` rule (same arguments) as a flex-attention `BlockMask` (batch, 1, Lq, Lk); no dense mask.
 
-    padding_kwargs: the keywords the layer was called with (holding `PADDING_MASK_KWARG` when the base model has the
-    input preparation). query (batch, heads, Lq, D), key (batch, kv_heads, Lk, D) after the KV cache update.
+    A row with no visible key (only a padding query's, for a pattern that lets a query see its own position) needs
+    no guard here: flex attention gives it a zero output, never NaN. Outputs at real tokens equal `pattern_mask`'s.
+    The padding term is there even without padding (all ones): compiled flex attention is specialized per mask
+    function, and one function per (pattern, window) keeps a model's variants below torch.compile's recompile limit.
+    """
+
+    def allows(batch_idx, head_idx, q_idx, kv_idx):
+        return pattern.allows(q_idx, kv_idx)
+
+    def within_window(batch_idx, head_idx, q_idx, kv_idx):
+        return (q_idx - kv_idx).abs() < sliding_window
+
+    if padding_mask is None:
+        padding_mask = torch.ones(batch_size, key_length, dtype=torch.bool, device=device)
+    terms = [allows, padding_mask_function(padding_mask.bool())]
+    if sliding_window is not None:
+        terms.append(within_window)
+    return flex_attention_mask(
+        batch_size=batch_size,
+        q_length=query_length,
+        kv_length=key_length,
+        q_offset=key_length - query_length,
+        mask_function=and_masks(*terms),
+        device=device,
+    )
+
+
+def layer_attention_mask(layer, stock_mask, padding_kwargs: dict, query: torch.Tensor, key: torch.Tensor):
+    """The mask a layer's attention function receives: the stock mask, or the layer's own pattern mask (a boolean
+    tensor, or a `BlockMask` under flex attention), shared with the forward's other layers of that pattern and window.
+
+    padding_kwargs: the keywords the layer was called with (holding `PADDING_MASK_KWARG` and `LAYER_MASKS_KWARG` when
+    the base model has the input preparation). query (batch, heads, Lq, D), key (batch, kv_heads, Lk, D) after the KV
+    cache update.
     """
     padding_mask = padding_kwargs.pop(PADDING_MASK_KWARG, None)
+    built = padding_kwargs.pop(LAYER_MASKS_KWARG, None)
     if keeps_stock_mask(layer):
         return stock_mask
     pattern = layer.mask_pattern
@@ -124,12 +164,20 @@ def layer_attention_mask(layer, stock_mask, padding_kwargs: dict, query: torch.T
             f"{where} builds its own mask and needs a 2D padding mask (batch, {key_length}); got {got}. Custom 4D "
             "masks and prepared mask mappings cannot carry per-layer patterns."
         )
-    return pattern_mask(
+    sliding_window = getattr(layer, "sliding_window", None)
+    flex = layer.config._attn_implementation == "flex_attention"
+    shared_key = (pattern, sliding_window, query_length, key_length, flex, query.device)
+    if built is not None and shared_key in built:
+        return built[shared_key]
+    mask = (pattern_block_mask if flex else pattern_mask)(
         pattern,
         padding_mask,
         batch_size=query.shape[0],
         query_length=query_length,
         key_length=key_length,
-        sliding_window=getattr(layer, "sliding_window", None),
+        sliding_window=sliding_window,
         device=query.device,
     )
+    if built is not None:
+        built[shared_key] = mask
+    return mask

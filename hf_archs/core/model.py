@@ -117,10 +117,17 @@ def _is_stock_attention_kernel(key: str) -> bool:
     )
 
 
+def accepts_flex_attention(designs) -> bool:
+    """Transformers' flex kernel computes a model of `designs`: each of them changes its layers' masks at most
+    (`Capabilities.flex_attention`), which the layers give the kernel as block masks (`core/masks.py`)."""
+    return bool(designs) and all(design.capabilities.flex_attention for design in designs)
+
+
 class DesignPreTrainedModel:
     """Mixin placed before the stock `...PreTrainedModel` of a design model type."""
 
     # The stock flash/flex kernels cannot add a design's logit terms: refuse them instead of silently dropping them.
+    # A model type whose designs only change masks supports flex (set per model type, `core/model_types.py`).
     _supports_flash_attn = False
     _supports_flex_attn = False
     _supports_sdpa = True
@@ -262,11 +269,13 @@ class DesignPreTrainedModel:
 
     @classmethod
     def accepted_attn_implementations(cls, config) -> list[str]:
-        """`attn_implementation` keys that compute the design: the reference paths and the designs' kernels."""
+        """`attn_implementation` keys that compute the design: the reference paths, Transformers' flex kernel where
+        the designs only change masks, and the designs' kernels."""
+        flex = ["flex_attention"] if accepts_flex_attention(config.designs) else []
         kernels = [
             key for design in config.designs for key in design.capabilities.kernels if not _refusal(design, config)
         ]
-        return ["eager", "sdpa", *kernels]
+        return ["eager", "sdpa", *flex, *kernels]
 
     def _refuse_attn_implementation(self, requested_attention: str, accepted: list[str]):
         for design in self.config.designs:
@@ -299,7 +308,7 @@ class DesignPreTrainedModel:
         accepted = self.accepted_attn_implementations(self.config)
         if requested_attention is not None and requested_attention not in accepted:
             self._refuse_attn_implementation(requested_attention, accepted)
-        if requested_attention in ("eager", "sdpa", None):
+        if requested_attention in ("eager", "sdpa", "flex_attention", None):
             return super().get_correct_attn_implementation(requested_attention, is_init_check)
         return requested_attention
 

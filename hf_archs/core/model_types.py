@@ -17,7 +17,7 @@ from typing import NamedTuple
 from huggingface_hub.dataclasses import strict
 from transformers import GenerationMixin, PreTrainedModel
 
-from .model import DesignConfig, DesignPreTrainedModel
+from .model import DesignConfig, DesignPreTrainedModel, accepts_flex_attention
 
 
 def class_prefix(designs: tuple) -> str:
@@ -79,7 +79,12 @@ def design_model_classes(config_class: type, module: str) -> ModelClasses:
         return type(name, bases, {**namespace, **attributes})
 
     stock_pretrained = _stock_pretrained_class(backbone.stock_base_class)
-    pretrained = make(stock_pretrained, (DesignPreTrainedModel, stock_pretrained), config_class=config_class)
+    pretrained = make(
+        stock_pretrained,
+        (DesignPreTrainedModel, stock_pretrained),
+        config_class=config_class,
+        _supports_flex_attn=accepts_flex_attention(config_class.designs),
+    )
     by_auto = {}
     for auto_class, stock in backbone.stock_classes.items():
         mixins = (GenerationMixin,) if issubclass(stock, GenerationMixin) else ()

@@ -13,6 +13,7 @@ VARIANTS = {
     ("positional", "alibi", "sdpa"),
     ("positional", "alibi", "positional_triton"),
     ("oscillating", "backward", "sdpa"),
+    ("oscillating", "backward", "flex_attention"),
     ("semantic", "active", "sdpa"),
     ("semantic", "active", "semantic_triton"),
 }

@@ -25,7 +25,7 @@ from hf_archs.conversion.verify import main_output
 from hf_archs.core.model import design_parameter_names
 from hf_archs.training import design_modules_to_save
 from tests.conformance.generation import assert_cached_generation_matches_recompute
-from tests.zoo_cases import VOCAB, build_tiny, case_params, tiny_config
+from tests.zoo_cases import CASES, VOCAB, build_tiny, case_params, tiny_config
 
 
 IDENTITY_ATOL = 1e-5
@@ -40,10 +40,14 @@ def design_parameters(model):
     return {name: p for name, p in model.named_parameters() if name in names}
 
 
+def accepted_implementations(case) -> list[str]:
+    return case.entry.model_classes["AutoModel"].accepted_attn_implementations(case.entry.config_class)
+
+
 def kernel_implementations(case):
-    """Accepted `attn_implementation` keys besides the eager reference."""
-    accepted = case.entry.model_classes["AutoModel"].accepted_attn_implementations(case.entry.config_class)
-    return [key for key in accepted if key != "eager"]
+    """Accepted `attn_implementation` keys besides the eager reference and Transformers' own flex kernel (which
+    compiles per shape on CPU: `test_flex_attention_agrees_and_masks_every_layer`)."""
+    return [key for key in accepted_implementations(case) if key not in ("eager", "flex_attention")]
 
 
 def training_batch(case, generator_seed=0):
@@ -158,8 +162,42 @@ def test_attention_implementations_agree(case, converted, batches):
         assert max(differences.values()) <= 1e-5, (implementation, differences)
 
 
-@pytest.mark.parametrize("case", case_params())
-@pytest.mark.parametrize("implementation", ["flash_attention_2", "flex_attention", "paged|eager"])
+@pytest.mark.slow  # flex attention compiles per shape and mask function on CPU (~15 s each)
+@pytest.mark.parametrize("case", case_params(lambda case: "flex_attention" in accepted_implementations(case)))
+def test_flex_attention_agrees_and_masks_every_layer(case, converted, batches):
+    """Model types whose designs only change masks run Transformers' flex kernel (each layer's pattern a block mask):
+    the SDPA path's outputs at real tokens, and padding stays invisible."""
+    path = converted(case, active=True)
+    reference = load(case, path, attn_implementation="sdpa")
+    candidate = load(case, path, attn_implementation="flex_attention")
+    assert candidate.config._attn_implementation == "flex_attention"
+    differences = compare_models(reference, candidate, batches)
+    assert max(differences.values()) <= 1e-5, differences
+    assert_padding_is_invisible(load(case, path, "AutoModel", attn_implementation="flex_attention"), batches)
+
+
+def test_flex_attention_is_accepted_exactly_where_designs_only_change_masks():
+    """The declaration (`Capabilities.flex_attention`) decides: the oscillating design (per-layer masks) on every
+    backbone; every design with a logit term, and every composition holding one, refuses it."""
+    accepting = {case.entry.model_type for case in CASES if "flex_attention" in accepted_implementations(case)}
+    assert accepting == {"oscillating_llama", "oscillating_gemma3_text", "oscillating_bert"}
+    for case in CASES:
+        classes = case.entry.model_classes.values()
+        assert all(cls._supports_flex_attn == (case.entry.model_type in accepting) for cls in classes), case.id
+
+
+STOCK_KERNELS = ["flash_attention_2", "flex_attention", "paged|eager"]
+
+
+@pytest.mark.parametrize(
+    ("case", "implementation"),
+    [
+        pytest.param(case, key, id=f"{key}-{case.id}")
+        for case in CASES
+        for key in STOCK_KERNELS
+        if key not in accepted_implementations(case)
+    ],
+)
 def test_stock_kernels_that_would_drop_the_term_are_refused(case, converted, implementation):
     with pytest.raises(ValueError, match="drop"):
         load(case, converted(case), attn_implementation=implementation)
@@ -563,6 +601,19 @@ def test_output_capture_is_never_chained_or_cleared(case, batches):
     assert not +counter
 
 
+def assert_padding_is_invisible(model, batches):
+    """Changing the padding tokens (on either side) changes no real token's output."""
+    for side in ("left_padding", "right_padding"):
+        batch = batches[side]
+        valid = batch["attention_mask"].bool()
+        changed = dict(batch, input_ids=batch["input_ids"].masked_fill(~valid, 7))
+        with torch.no_grad():
+            expected = model(**batch).last_hidden_state[valid]
+            actual = model(**changed).last_hidden_state[valid]
+        key = model.config._attn_implementation
+        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5, msg=f"{key} {side}")
+
+
 @pytest.mark.parametrize("case", case_params())
 def test_masks_are_applied_in_every_layer(case, converted, batches):
     """What a token may not see cannot change its output: padding tokens (both sides) and, in decoders, later tokens
@@ -570,14 +621,7 @@ def test_masks_are_applied_in_every_layer(case, converted, batches):
     path = converted(case, active=True)
     for key in ["eager", *kernel_implementations(case)]:
         model = load(case, path, "AutoModel", attn_implementation=key)
-        for side in ("left_padding", "right_padding"):
-            batch = batches[side]
-            valid = batch["attention_mask"].bool()
-            changed = dict(batch, input_ids=batch["input_ids"].masked_fill(~valid, 7))
-            with torch.no_grad():
-                expected = model(**batch).last_hidden_state[valid]
-                actual = model(**changed).last_hidden_state[valid]
-            torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5, msg=f"{key} {side}")
+        assert_padding_is_invisible(model, batches)
         if case.decodes_with_cache:  # a causal decoder: later tokens are masked too
             ids = batches["right_padding"]["input_ids"][:1]
             future = ids.clone()

@@ -94,8 +94,9 @@ OSCILLATING = Design(
         for name, backbone in BACKBONES.items()
     },
     active={"oscillating_layer_attention_patterns": list(DEFAULT_CYCLE)},
-    # The active setting has non-causal layers; a config with every layer `forward` still decodes with a cache.
-    capabilities=Capabilities(conversion="exact", cached_generation=False, new_parameters=False),
+    # The active setting has non-causal layers; a config with every layer `forward` still decodes with a cache. Only
+    # masks change: Transformers' flex kernel runs it, each layer's pattern a block mask.
+    capabilities=Capabilities(conversion="exact", cached_generation=False, new_parameters=False, flex_attention=True),
     layer_masks=lambda config: {layer: PATTERNS[name] for layer, name in enumerate(layer_patterns(config))},
     tasks=("retrieval", "mlm"),
 )

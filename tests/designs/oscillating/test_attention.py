@@ -1,14 +1,16 @@
 """Every layer's mask against the float64 loop reference, under every accepted attn_implementation, with left and
-right padding (outputs and gradients); and the check that catches a layer silently staying causal."""
+right padding (outputs and gradients); flex attention's block masks against the SDPA path; and the check that catches
+a layer silently staying causal."""
 
 import pytest
 import torch
 import transformers
+from torch.nn.attention.flex_attention import BlockMask
 
 import hf_archs  # noqa: F401
-from hf_archs.core import masks
+from hf_archs.core import attention, masks
 from hf_archs.core.attention import DesignAttention, repeat_kv
-from hf_archs.designs.oscillating.design import layer_patterns
+from hf_archs.designs.oscillating.design import ANTI_CAUSAL, layer_patterns
 from hf_archs.designs.oscillating.naive import attention_naive, oscillating_mask_naive
 from hf_archs.registry import zoo_model
 from hf_archs.testing import tiny_bert_config, tiny_gemma3_config, tiny_llama_config
@@ -20,10 +22,10 @@ CYCLE = ["bidirectional", "forward", "backward"]
 GEMMA3_LAYER_TYPES = ["sliding_attention"] * 3 + ["full_attention"] * 3
 
 
-def oscillating_model(backbone: str, dtype=torch.float64, attn_implementation="eager", **settings):
+def oscillating_model(backbone: str, dtype=torch.float64, attn_implementation="eager", hidden_size=32, **settings):
     entry = zoo_model("oscillating", backbone)
     tiny = {"llama": tiny_llama_config, "gemma3": tiny_gemma3_config, "bert": tiny_bert_config}[backbone]
-    shape = dict(hidden_size=32, num_attention_heads=4, num_hidden_layers=6)
+    shape = dict(hidden_size=hidden_size, num_attention_heads=4, num_hidden_layers=6)
     if backbone == "llama":
         shape["num_key_value_heads"] = 2
     if backbone == "gemma3":
@@ -46,6 +48,19 @@ def padded_batch(side: str, seed: int = 0, vocab: int = 128):
         else:
             attention_mask[row, -length:] = 1
     return input_ids, attention_mask
+
+
+def assert_same_outputs_at_real_tokens(model, reference, message: str = "") -> None:
+    """Last hidden states of `model` equal `reference`'s at the real tokens of the left- and right-padded batches
+    (float32 tolerance), and are finite everywhere."""
+    for side in ("left", "right"):
+        input_ids, attention_mask = padded_batch(side)
+        valid = attention_mask.bool()
+        with torch.no_grad():
+            expected = reference(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            actual = model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        assert torch.isfinite(actual).all(), f"{message} {side}"
+        torch.testing.assert_close(actual[valid], expected[valid], atol=1e-5, rtol=1e-5, msg=f"{message} {side}")
 
 
 def capture_layer_calls(model):
@@ -77,7 +92,8 @@ def naive_layer(layer, hidden_states, position_embeddings, pattern, padding_mask
 def test_every_layer_matches_the_naive_reference(backbone, implementation, side):
     model = oscillating_model(backbone, attn_implementation=implementation)
     accepted = type(model).accepted_attn_implementations(model.config)
-    assert implementation in accepted and set(accepted) == {"eager", "sdpa"}  # no other key to check
+    # flex_attention: checked against sdpa below (no float64 and no backward on CPU).
+    assert implementation in accepted and set(accepted) == {"eager", "sdpa", "flex_attention"}
     config = model.config
     patterns = layer_patterns(config)
     assert sorted(set(patterns)) == sorted(CYCLE)
@@ -114,6 +130,71 @@ def test_every_layer_matches_the_naive_reference(backbone, implementation, side)
         torch.testing.assert_close(actual_input.grad, expected_input.grad, atol=1e-10, rtol=1e-10, msg=message)
 
 
+# Flex attention compiles per shape and mask function on CPU (~15 s each): the default tier runs it on Llama only.
+FLEX_BACKBONES = [pytest.param(b, marks=() if b == "llama" else pytest.mark.slow) for b in BACKBONES]
+
+
+@pytest.mark.parametrize("backbone", FLEX_BACKBONES)
+def test_flex_attention_matches_the_sdpa_path(backbone):
+    """Transformers' flex kernel, each layer's pattern a block mask, gives the SDPA path's outputs at every real token
+    (float32), with left and right padding; on Gemma 3 each pattern runs once on a sliding layer (window 4, shorter
+    than the batch) and once on a full one. Padding queries differ by design: a row with no visible key gets zero
+    from flex attention, its own value from the SDPA path's guard."""
+    sdpa = oscillating_model(backbone, torch.float32, "sdpa")
+    flex = oscillating_model(backbone, torch.float32, "flex_attention")
+    assert flex.config._attn_implementation == "flex_attention" and type(flex)._supports_flex_attn
+    assert_same_outputs_at_real_tokens(flex, sdpa, backbone)
+
+
+def recorded_layer_masks(model, monkeypatch, implementation: str, builder: str):
+    """{layer index: the mask its attention function got} in one left-padded forward, and the calls of
+    `masks.<builder>` (the pattern masks built)."""
+    got, built = {}, []
+    function = attention._STOCK_PATHS[implementation]
+    build = getattr(masks, builder)
+
+    def recording(module, query, key, value, attention_mask, **kwargs):
+        got[module.layer_idx] = attention_mask
+        return function(module, query, key, value, attention_mask, **kwargs)
+
+    def counting(*args, **kwargs):
+        built.append(args[0].name)
+        return build(*args, **kwargs)
+
+    monkeypatch.setitem(attention._STOCK_PATHS, implementation, recording)
+    monkeypatch.setattr(masks, builder, counting)
+    input_ids, attention_mask = padded_batch("left")
+    with torch.no_grad():
+        model(input_ids=input_ids, attention_mask=attention_mask)
+    return got, built
+
+
+@pytest.mark.parametrize(
+    ("implementation", "builder"), [("sdpa", "pattern_mask"), ("flex_attention", "pattern_block_mask")]
+)
+def test_layers_of_one_pattern_share_one_mask_per_forward(monkeypatch, implementation, builder):
+    """Six Llama layers, each pattern twice: the bidirectional and the backward mask are built once each and shared;
+    the forward layers get the stock mask (Transformers' own, a BlockMask under flex). Under flex no layer gets a
+    dense tensor. Before: one mask per layer (four builds)."""
+    model = oscillating_model("llama", torch.float32, implementation)
+    got, built = recorded_layer_masks(model, monkeypatch, implementation, builder)
+    assert sorted(built) == ["backward", "bidirectional"]
+    assert got[0] is got[3] and got[2] is got[5] and got[1] is got[4]
+    assert len({id(got[0]), id(got[1]), id(got[2])}) == 3
+    if implementation == "flex_attention":
+        assert all(isinstance(mask, BlockMask) for mask in got.values())
+
+
+@pytest.mark.slow  # compiles the block mask's construction for its shape (~15 s)
+def test_an_anti_causal_block_mask_skips_the_blocks_below_the_diagonal():
+    """Three 128-token blocks: the backward pattern keeps the diagonal and upper blocks only (no L × L tensor)."""
+    block_mask = masks.pattern_block_mask(
+        ANTI_CAUSAL, None, batch_size=1, query_length=384, key_length=384, sliding_window=None, device="cpu"
+    )
+    blocks = block_mask.to_dense()[0, 0].bool()
+    assert torch.equal(blocks, torch.ones(3, 3, dtype=torch.bool).triu())
+
+
 def _first_layer_sees(model, attention_mask_kind: str) -> dict[str, bool]:
     """Does layer 0's output at the first position change when the last token changes (sees the future), and at the
     last position when the first token changes (sees the past)? attention_mask_kind: none / ones / padded."""
@@ -147,7 +228,7 @@ EXPECTED_SIGHT = {
 
 
 @pytest.mark.parametrize("mask_kind", ["none", "ones", "padded"])
-@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
+@pytest.mark.parametrize("implementation", ["eager", "sdpa", pytest.param("flex_attention", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("backbone", BACKBONES)
 @pytest.mark.parametrize("pattern", CYCLE)
 def test_first_layer_sees_what_its_pattern_allows(pattern, backbone, implementation, mask_kind):

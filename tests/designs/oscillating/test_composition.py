@@ -1,6 +1,7 @@
 """Per-layer masks compose with a logit-term design: semantic + oscillating on Llama, where the semantic design's
 fused-kernel key (its SDPA fallback off CUDA) must receive each layer's own mask too."""
 
+import pytest
 import torch
 
 import hf_archs  # noqa: F401
@@ -9,7 +10,11 @@ from hf_archs.core.model_types import design_config_class, design_model_classes
 from hf_archs.designs.oscillating.design import OSCILLATING
 from hf_archs.designs.semantic.attention import FUSED_KERNEL_KEY
 from hf_archs.designs.semantic.design import SEMANTIC
-from tests.designs.oscillating.test_attention import EXPECTED_SIGHT, _first_layer_sees, padded_batch
+from tests.designs.oscillating.test_attention import (
+    EXPECTED_SIGHT,
+    _first_layer_sees,
+    assert_same_outputs_at_real_tokens,
+)
 
 
 SemanticOscillatingLlamaConfig = design_config_class((SEMANTIC, OSCILLATING), LLAMA, module=__name__)
@@ -37,14 +42,10 @@ def test_every_accepted_path_of_the_composition_agrees_with_eager():
     accepted = SemanticOscillatingLlamaModel.accepted_attn_implementations(reference.config)
     assert set(accepted) == {"eager", "sdpa", FUSED_KERNEL_KEY}
     for implementation in ("sdpa", FUSED_KERNEL_KEY):
-        candidate = composed_model(implementation)
-        for side in ("left", "right"):
-            input_ids, attention_mask = padded_batch(side)
-            valid = attention_mask.bool()
-            with torch.no_grad():
-                expected = reference(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-                actual = candidate(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            torch.testing.assert_close(actual[valid], expected[valid], atol=1e-5, rtol=1e-5, msg=implementation)
+        assert_same_outputs_at_real_tokens(composed_model(implementation), reference, implementation)
+    # The semantic design's logit term rules out Transformers' flex kernel, whatever the masks.
+    with pytest.raises(ValueError, match="drop the semantic, oscillating design's attention term"):
+        composed_model("flex_attention")
 
 
 def test_the_fused_kernel_key_applies_each_layers_pattern():

@@ -11,7 +11,11 @@ from hf_archs.designs.oscillating.design import layer_patterns
 from hf_archs.designs.oscillating.naive import oscillating_mask_naive
 from hf_archs.registry import ZOO, zoo_model
 from hf_archs.testing import tiny_bert_config, tiny_gemma3_config, tiny_llama_config
-from tests.designs.oscillating.test_attention import oscillating_model, padded_batch
+from tests.designs.oscillating.test_attention import (
+    assert_same_outputs_at_real_tokens,
+    oscillating_model,
+    padded_batch,
+)
 
 
 OSCILLATING_ENTRIES = [entry for entry in ZOO if entry.design_name == "oscillating"]
@@ -71,13 +75,7 @@ def test_all_bidirectional_gemma3_is_stock_gemma3_with_bidirectional_attention(i
     )
     stock_config.use_bidirectional_attention = True
     stock = _stock_with_design_weights(design, stock_config, transformers.Gemma3TextModel, implementation)
-    for side in ("left", "right"):
-        input_ids, attention_mask = padded_batch(side)
-        valid = attention_mask.bool()
-        with torch.no_grad():
-            expected = stock(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            actual = design(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        torch.testing.assert_close(actual[valid], expected[valid], atol=1e-5, rtol=1e-5, msg=side)
+    assert_same_outputs_at_real_tokens(design, stock)
 
 
 @pytest.mark.parametrize("implementation", ["eager", "sdpa"])
