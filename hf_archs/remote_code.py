@@ -38,6 +38,23 @@ def _source_and_package(module_name: str) -> tuple[str, str] | tuple[None, None]
     return Path(spec.origin).read_text(encoding="utf-8"), package
 
 
+def _imported_names(source: str, start: int) -> list[str]:
+    """The names of the `from X import ...` statement whose `import` keyword ends at `start` (parenthesized or not;
+    `as` aliases dropped)."""
+    rest = source[start:].lstrip(" \t")
+    text = rest[1 : rest.index(")")] if rest.startswith("(") else rest.split("\n", 1)[0]
+    text = re.sub(r"#[^\n]*", "", text)
+    return [part.split()[0] for part in text.split(",") if part.split()]
+
+
+def _is_submodule(package: str, name: str) -> bool:
+    """Whether `from package import name` imports a module (flattened, the module is a file of its own)."""
+    spec = importlib.util.find_spec(package)
+    return spec is not None and spec.submodule_search_locations is not None and (
+        importlib.util.find_spec(f"{package}.{name}") is not None
+    )
+
+
 def bundle(module_names: list[str], generated: dict[str, str] | None = None) -> dict[str, str]:
     """Flat file name -> source text for the given package modules and every package module they import.
 
@@ -71,6 +88,12 @@ def bundle(module_names: list[str], generated: dict[str, str] | None = None) -> 
             target = importlib.util.resolve_name(match["target"], package)
             if target == package and match["target"].strip(".") == "":
                 raise RuntimeError(f"{module_name}: `from . import x` cannot be flattened; import from the module.")
+            submodules = [name for name in _imported_names(source, match.end()) if _is_submodule(target, name)]
+            if submodules:
+                raise RuntimeError(
+                    f"{module_name}: `from {match['target']} import {submodules[0]}` imports a module, which cannot "
+                    f"be flattened; import the names from {target}.{submodules[0]}."
+                )
             pending.append(target)
             return f"{match['indent']}from .{flat_name(target)} import"
 

@@ -39,6 +39,17 @@ def test_flat_name_collisions_are_refused(monkeypatch):
         remote_code.bundle(["hf_archs.designs.semantic.naive", "hf_archs.core.attention"])
 
 
+def test_importing_a_module_from_its_package_is_refused():
+    """Bug: `from ...core import flash` flattened to `from .core import flash`, and `core.py` (the package's
+    `__init__`) has no `flash`: every saved kernel design's remote code failed to import (CI of 81181f6)."""
+    with pytest.raises(RuntimeError, match="`from hf_archs.core import flash` imports a module"):
+        remote_code.bundle([], {"entry": "from hf_archs.core import flash\n"})
+    with pytest.raises(RuntimeError, match="import the names from hf_archs.core.flash"):
+        remote_code.bundle([], {"entry": "from hf_archs.core import (\n    flash,  # the module\n)\n"})
+    files = remote_code.bundle([], {"entry": "from hf_archs.core.flash import blocks, tile_valid as valid\n"})
+    assert files["entry.py"].startswith("from .core_flash import blocks, tile_valid as valid")
+
+
 @pytest.mark.slow
 def test_saved_code_refuses_an_untested_transformers_release(converted, tmp_path):
     """Saved code runs under whatever Transformers the loading environment has: outside the tested range it must

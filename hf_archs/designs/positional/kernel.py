@@ -33,8 +33,27 @@ masked gives a zero output and zero gradients (as stock flash does). Positions g
 
 import torch
 
-from ...core import flash
-from ...core.flash import TRITON_AVAILABLE, blocks, interpreting
+from ...core.flash import (
+    TRITON_AVAILABLE,
+    blocks,
+    head_tile,
+    head_tile_t,
+    interpreting,
+    key_padding_int8,
+    key_program,
+    key_range,
+    mask_flags,
+    output_grad_rowsum,
+    probs_and_dlogits,
+    query_program,
+    query_range,
+    row_stats,
+    softmax_finish,
+    softmax_start,
+    softmax_update,
+    store_head_tile,
+    tile_valid,
+)
 
 
 if TRITON_AVAILABLE:
@@ -70,7 +89,7 @@ if TRITON_AVAILABLE:
     def _p_and_ds(q, kt, vt, do, bias, lse, delta, valid, scaling, PRECISION: tl.constexpr, WIDEN: tl.constexpr):
         """The backward's recomputed P tile and dlogits = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)) (zero where masked)."""
         qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
-        return flash.probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, _mm(do, vt, PRECISION, WIDEN))
+        return probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, _mm(do, vt, PRECISION, WIDEN))
 
     @triton.jit
     def _bias(TABLE_PTR, st, QP, KP, b, h, offs_m, offs_n, Lq, Lk, d_lo, d_hi, MODE: tl.constexpr):
@@ -97,22 +116,22 @@ if TRITON_AVAILABLE:
         HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
-        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
+        bh, b, h, kvh, start_m, offs_m = query_program(H, GROUP, BLOCK_M)
         offs_d = tl.arange(0, BLOCK_D)
-        q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
-        m_i, l_i, acc = flash.softmax_start(BLOCK_M, BLOCK_D)
-        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        q = head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+        m_i, l_i, acc = softmax_start(BLOCK_M, BLOCK_D)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
-            kt = flash.head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
-            v = flash.head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+            kt = head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+            v = head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
             bias, _ = _bias(TABLE_PTR, st, QP, KP, b, h, offs_m, offs_n, Lq, Lk, d_lo, d_hi, MODE)
             qk = (_mm(q, kt, PRECISION, WIDEN) * scaling + bias) * 1.4426950408889634
-            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            p, alpha, m_i, l_i = flash.softmax_update(qk, valid, m_i, l_i)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p, alpha, m_i, l_i = softmax_update(qk, valid, m_i, l_i)
             acc = acc * alpha[:, None] + _mm(p.to(v.dtype), v, PRECISION, WIDEN)
-        out, lse = flash.softmax_finish(acc, m_i, l_i)
-        flash.store_head_tile(OUT, so, b, h, out, offs_m, offs_d, Lq, D)
+        out, lse = softmax_finish(acc, m_i, l_i)
+        store_head_tile(OUT, so, b, h, out, offs_m, offs_d, Lq, D)
         tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
 
     @triton.jit
@@ -124,27 +143,27 @@ if TRITON_AVAILABLE:
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
         # dk and dv share the strides sdk.
-        bk, b, kvh, start_n, offs_n = flash.key_program(KVH, BLOCK_N)
+        bk, b, kvh, start_n, offs_n = key_program(KVH, BLOCK_N)
         offs_d = tl.arange(0, BLOCK_D)
-        kt = flash.head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
-        vt = flash.head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+        kt = head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+        vt = head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo, hi = flash.query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             for start_m in range(lo, hi, BLOCK_M):
                 offs_m = start_m + tl.arange(0, BLOCK_M)
-                q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
-                do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
-                lse, delta = flash.row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
+                q = head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+                do = head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+                lse, delta = row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
                 bias, _ = _bias(TABLE_PTR, st, QP, KP, b, h, offs_m, offs_n, Lq, Lk, d_lo, d_hi, MODE)
-                valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 p, ds = _p_and_ds(q, kt, vt, do, bias, lse, delta, valid, scaling, PRECISION, WIDEN)
                 dv += _mm(tl.trans(p.to(do.dtype)), do, PRECISION, WIDEN)
                 dk += _mm(tl.trans(ds.to(q.dtype)), q, PRECISION, WIDEN)
-        flash.store_head_tile(DK, sdk, b, kvh, dk * scaling, offs_n, offs_d, Lk, D)
-        flash.store_head_tile(DV, sdk, b, kvh, dv, offs_n, offs_d, Lk, D)
+        store_head_tile(DK, sdk, b, kvh, dk * scaling, offs_n, offs_d, Lk, D)
+        store_head_tile(DV, sdk, b, kvh, dv, offs_n, offs_d, Lk, D)
 
     @triton.jit
     def _bwd_dq_kernel(
@@ -155,25 +174,25 @@ if TRITON_AVAILABLE:
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
         # DG (B, H, Lq, V) float32 zeros (table); PART (B·H, query blocks) (alibi).
-        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
+        bh, b, h, kvh, start_m, offs_m = query_program(H, GROUP, BLOCK_M)
         offs_d = tl.arange(0, BLOCK_D)
         m_ok = offs_m < Lq
-        q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
-        do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
-        lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
+        q = head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+        do = head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+        lse, delta = row_stats(LSE, DELTA, bh, Lq, offs_m)
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
         last = d_hi - d_lo
         dg_rows = DG + (bh * Lq + offs_m) * (last + 1)
         first_sum = tl.zeros([BLOCK_M], tl.float32)  # dG at index 0: every distance <= d_lo
         last_sum = tl.zeros([BLOCK_M], tl.float32)  # dG at index V − 1: every distance >= d_hi
         slope_sum = tl.zeros([BLOCK_M], tl.float32)
-        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
-            k = flash.head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
-            vt = flash.head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+            k = head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+            vt = head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
             bias, where = _bias(TABLE_PTR, st, QP, KP, b, h, offs_m, offs_n, Lq, Lk, d_lo, d_hi, MODE)
-            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             _, ds = _p_and_ds(q, tl.trans(k), vt, do, bias, lse, delta, valid, scaling, PRECISION, WIDEN)
             dq += _mm(ds.to(k.dtype), k, PRECISION, WIDEN)
             if MODE == 0:
@@ -184,7 +203,7 @@ if TRITON_AVAILABLE:
                 inside = valid & (where > 0) & (where < last)
                 if tl.max(tl.max(inside.to(tl.int32), 1), 0) > 0:
                     tl.atomic_add(dg_rows[:, None] + where, ds, mask=inside)
-        flash.store_head_tile(DQ, sdq, b, h, dq * scaling, offs_m, offs_d, Lq, D)
+        store_head_tile(DQ, sdq, b, h, dq * scaling, offs_m, offs_d, Lq, D)
         if MODE == 0:
             tl.store(PART + bh * tl.num_programs(0) + tl.program_id(0), tl.sum(slope_sum, 0))
         else:
@@ -206,7 +225,7 @@ def _launch_blocks(q, D, kernel):
 def _flags(q, kpm, is_causal, window):
     precision = "ieee" if q.dtype in (torch.float32, torch.float64) else "tf32"
     widen = q.dtype == torch.bfloat16 and interpreting()
-    return dict(PRECISION=precision, WIDEN=widen, **flash.mask_flags(is_causal, window, kpm))
+    return dict(PRECISION=precision, WIDEN=widen, **mask_flags(is_causal, window, kpm))
 
 
 def _table_strides(table, mode):
@@ -217,7 +236,7 @@ def _table_strides(table, mode):
 
 
 def _prepare(q, k, qpos, kpos, table, kpm, mode):
-    return qpos.float().contiguous(), kpos.float().contiguous(), table.contiguous(), flash.key_padding_int8(kpm, q)
+    return qpos.float().contiguous(), kpos.float().contiguous(), table.contiguous(), key_padding_int8(kpm, q)
 
 
 def _triton_forward(q, k, v, qpos, kpos, table, kpm, mode, d_lo, d_hi, scaling, is_causal, window):
@@ -241,7 +260,7 @@ def _triton_backward(do, q, k, v, qpos, kpos, table, kpm, out, lse, mode, d_lo, 
     KVH, Lk = k.shape[1], k.shape[2]
     qpos, kpos, table, kpm_int = _prepare(q, k, qpos, kpos, table, kpm, mode)
     q, k, v, do = q.contiguous(), k.contiguous(), v.contiguous(), do.contiguous()
-    delta = flash.output_grad_rowsum(do, out)
+    delta = output_grad_rowsum(do, out)
     dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
     strides = (q.stride(), k.stride(), v.stride())
     table_strides = _table_strides(table, mode)

@@ -28,8 +28,27 @@ Block sizes are a first guess, not tuned on a GPU.
 
 import torch
 
-from ...core import flash
-from ...core.flash import LOG2E, TRITON_AVAILABLE, blocks, interpreting
+from ...core.flash import (
+    LOG2E,
+    TRITON_AVAILABLE,
+    blocks,
+    interpreting,
+    key_padding_int8,
+    key_program,
+    key_range,
+    load_tile,
+    mask_flags,
+    output_grad_rowsum,
+    probs_and_dlogits,
+    query_program,
+    query_range,
+    row_stats,
+    softmax_finish,
+    softmax_start,
+    softmax_update,
+    store_tile,
+    tile_valid,
+)
 from .naive import SlotStates, symmetric_products
 
 
@@ -77,18 +96,18 @@ if TRITON_AVAILABLE:
         """The backward's recomputed P tile and dlogits = P ⊙ (dO Vᵀ − rowsum(dO ⊙ O)) (zero where masked)."""
         logits = _logits(res, coef2, q, k, scale2, HAS_QK, PRECISION)
         dp = tl.dot(do, tl.trans(v), input_precision=PRECISION)
-        return flash.probs_and_dlogits(logits, lse[:, None], delta[:, None], valid, dp)
+        return probs_and_dlogits(logits, lse[:, None], delta[:, None], valid, dp)
 
     @triton.jit
     def _rows(PTR, head, offs, L, width, BLOCK: tl.constexpr):
         """Rows `offs` of head `head` (b · heads + h) of a contiguous (B, heads, L, width) tensor, zero-padded to BLOCK
         columns."""
-        return flash.load_tile(PTR + head * L * width, offs, tl.arange(0, BLOCK), width, 1, L, width)
+        return load_tile(PTR + head * L * width, offs, tl.arange(0, BLOCK), width, 1, L, width)
 
     @triton.jit
     def _store_rows(PTR, head, value, offs, L, width, BLOCK: tl.constexpr):
         """`_rows`' inverse."""
-        flash.store_tile(PTR + head * L * width, value, offs, tl.arange(0, BLOCK), width, 1, L, width)
+        store_tile(PTR + head * L * width, value, offs, tl.arange(0, BLOCK), width, 1, L, width)
 
     @triton.jit
     def _fwd_kernel(
@@ -99,14 +118,14 @@ if TRITON_AVAILABLE:
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_P: tl.constexpr,
         BLOCK_W: tl.constexpr,
     ):  # fmt: skip
-        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
+        bh, b, h, kvh, start_m, offs_m = query_program(H, GROUP, BLOCK_M)
         bkv = b * (H // GROUP) + kvh
         mq = _rows(MQ, bh, offs_m, Lq, P, BLOCK_P)
         zq = _rows(ZQ, bh, offs_m, Lq, W, BLOCK_W)
         q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else mq
         coef2 = tl.load(COEF + h).to(tl.float32) * 1.4426950408889634
-        m_i, l_i, acc = flash.softmax_start(BLOCK_M, BLOCK_D)
-        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        m_i, l_i, acc = softmax_start(BLOCK_M, BLOCK_D)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
             mk = _rows(MK, bh, offs_n, Lk, P, BLOCK_P)
@@ -115,10 +134,10 @@ if TRITON_AVAILABLE:
             res, _, _, _, _, _ = _resonance(mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION)
             k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
             logits = _logits(res, coef2, q, k, scale2, HAS_QK, PRECISION)
-            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            p, alpha, m_i, l_i = flash.softmax_update(logits, valid, m_i, l_i)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p, alpha, m_i, l_i = softmax_update(logits, valid, m_i, l_i)
             acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
-        out, lse = flash.softmax_finish(acc, m_i, l_i)
+        out, lse = softmax_finish(acc, m_i, l_i)
         _store_rows(OUT, bh, out, offs_m, Lq, D, BLOCK_D)
         tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
 
@@ -142,12 +161,12 @@ if TRITON_AVAILABLE:
         BLOCK_W: tl.constexpr,
     ):  # fmt: skip
         # dk, dv of one key block of one KV head (summed over its query heads), dm_k, dz_k of each of those heads.
-        bkv, b, kvh, start_n, offs_n = flash.key_program(H // GROUP, BLOCK_N)
+        bkv, b, kvh, start_n, offs_n = key_program(H // GROUP, BLOCK_N)
         v = _rows(V, bkv, offs_n, Lk, D, BLOCK_D)
         k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo, hi = flash.query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             bh = b * H + h
@@ -163,12 +182,12 @@ if TRITON_AVAILABLE:
                 mq = _rows(MQ, bh, offs_m, Lq, P, BLOCK_P)
                 zq = _rows(ZQ, bh, offs_m, Lq, W, BLOCK_W)
                 do = _rows(DO, bh, offs_m, Lq, D, BLOCK_D)
-                lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
+                lse, delta = row_stats(LSE, DELTA, bh, Lq, offs_m)
                 res, n, x, union, nonempty, count = _resonance(
                     mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION
                 )
                 q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else do
-                valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 p, dlogits = _p_and_dlogits(res, coef2, q, k, do, v, lse, delta, valid, scale2, HAS_QK, PRECISION)
                 dv += tl.dot(tl.trans(p.to(do.dtype)), do, input_precision=PRECISION)
                 if HAS_QK:
@@ -194,13 +213,13 @@ if TRITON_AVAILABLE:
         BLOCK_W: tl.constexpr,
     ):  # fmt: skip
         # dq, dm_q, dz_q of one query block of one head, and this block's part of the coefficient's gradient.
-        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
+        bh, b, h, kvh, start_m, offs_m = query_program(H, GROUP, BLOCK_M)
         bkv = b * (H // GROUP) + kvh
         mq = _rows(MQ, bh, offs_m, Lq, P, BLOCK_P)
         zq = _rows(ZQ, bh, offs_m, Lq, W, BLOCK_W)
         do = _rows(DO, bh, offs_m, Lq, D, BLOCK_D)
         q = _rows(Q, bh, offs_m, Lq, D, BLOCK_D) if HAS_QK else do
-        lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
+        lse, delta = row_stats(LSE, DELTA, bh, Lq, offs_m)
         coef = tl.load(COEF + h).to(tl.float32)
         coef2 = coef * 1.4426950408889634
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
@@ -208,7 +227,7 @@ if TRITON_AVAILABLE:
         dzq = tl.zeros([BLOCK_M, BLOCK_W], tl.float32)
         dsize = tl.zeros([BLOCK_M], tl.float32)
         dcoef = tl.zeros([BLOCK_M], tl.float32)
-        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
             mk = _rows(MK, bh, offs_n, Lk, P, BLOCK_P)
@@ -218,7 +237,7 @@ if TRITON_AVAILABLE:
                 mq, zq, mk, zk, jaccard_weight, half_phase_weight, PRECISION
             )
             k = _rows(K, bkv, offs_n, Lk, D, BLOCK_D) if HAS_QK else v
-            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             _, dlogits = _p_and_dlogits(res, coef2, q, k, do, v, lse, delta, valid, scale2, HAS_QK, PRECISION)
             if HAS_QK:
                 dq += tl.dot(dlogits.to(k.dtype), k, input_precision=PRECISION)
@@ -241,7 +260,7 @@ _GPU_BLOCKS = {"fwd": (64, 32, 4, 2), "dkdv": (32, 32, 4, 1), "dq": (32, 32, 4, 
 
 def _flags(query_key, is_causal, window, kpm, dtype):
     precision = "ieee" if dtype in (torch.float32, torch.float64) else "tf32"
-    return dict(HAS_QK=query_key, PRECISION=precision, **flash.mask_flags(is_causal, window, kpm))
+    return dict(HAS_QK=query_key, PRECISION=precision, **mask_flags(is_causal, window, kpm))
 
 
 def _forward(q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, window):
@@ -252,7 +271,7 @@ def _forward(q, k, v, mq, zq, mk, zk, coef, kpm, scaling, weights, is_causal, wi
     lse = torch.empty(B, H, Lq, dtype=torch.float32, device=v.device)
     meta, launch = blocks(D, "fwd", _GPU_BLOCKS, P=P, W=W)
     _fwd_kernel[(triton.cdiv(Lq, meta["BLOCK_M"]), B * H)](
-        *_query_key(q, k, v), v, mq, zq, mk, zk, coef, flash.key_padding_int8(kpm, v), out, lse,
+        *_query_key(q, k, v), v, mq, zq, mk, zk, coef, key_padding_int8(kpm, v), out, lse,
         H, H // KVH, Lq, Lk, D, P, W, Lk - Lq, max(window, 1), scaling * LOG2E, weights[0], weights[2] / 2,
         **_flags(q is not None, is_causal, window, kpm, v.dtype), **meta, **launch,
     )  # fmt: skip
@@ -264,14 +283,14 @@ def _backward(do, q, k, v, mq, zq, mk, zk, coef, kpm, out, lse, scaling, weights
     KVH, Lk, D = v.shape[1], v.shape[2], v.shape[3]
     W = zq.shape[-1]
     do = do.contiguous()
-    delta = flash.output_grad_rowsum(do, out)
+    delta = output_grad_rowsum(do, out)
     dq, dk = (None, None) if q is None else (torch.empty_like(q), torch.empty_like(k))
     dv = torch.empty_like(v)
     dmq, dzq, dmk, dzk = (torch.empty_like(t) for t in (mq, zq, mk, zk))
     flags = _flags(q is not None, is_causal, window, kpm, v.dtype)
     sizes = (H, H // KVH, Lq, Lk, D, P, W, Lk - Lq, max(window, 1))
     factors = (scaling * LOG2E, scaling, weights[0], weights[2] / 2)
-    inputs = (*_query_key(q, k, v), v, mq, zq, mk, zk, coef, flash.key_padding_int8(kpm, v), do, lse, delta)
+    inputs = (*_query_key(q, k, v), v, mq, zq, mk, zk, coef, key_padding_int8(kpm, v), do, lse, delta)
     # The pure variant has no dq, dk: the kernels never write those pointers then (HAS_QK is off).
     meta, launch = blocks(D, "dkdv", _GPU_BLOCKS, P=P, W=W)
     _bwd_key_kernel[(triton.cdiv(Lk, meta["BLOCK_N"]), B * KVH)](

@@ -39,8 +39,31 @@ A query row whose keys are all masked gives a zero output and zero gradients (as
 
 import torch
 
-from ...core import flash
-from ...core.flash import LOG2E, TRITON_AVAILABLE, blocks, interpreting, valid_dense
+from ...core.flash import (
+    LOG2E,
+    TRITON_AVAILABLE,
+    blocks,
+    head_tile,
+    head_tile_t,
+    interpreting,
+    key_padding_int8,
+    key_program,
+    key_range,
+    load_tile,
+    mask_flags,
+    output_grad_rowsum,
+    probs_and_dlogits,
+    query_program,
+    query_range,
+    row_stats,
+    softmax_finish,
+    softmax_start,
+    softmax_update,
+    store_head_tile,
+    store_tile,
+    tile_valid,
+    valid_dense,
+)
 
 
 if TRITON_AVAILABLE:
@@ -66,23 +89,23 @@ if TRITON_AVAILABLE:
         CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
-        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
+        bh, b, h, kvh, start_m, offs_m = query_program(H, GROUP, BLOCK_M)
         offs_d = tl.arange(0, BLOCK_D)
-        q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+        q = head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
         tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
-        m_i, l_i, acc = flash.softmax_start(BLOCK_M, BLOCK_D)
-        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        m_i, l_i, acc = softmax_start(BLOCK_M, BLOCK_D)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
-            kt = flash.head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
-            v = flash.head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
-            s = flash.load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
+            kt = head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+            v = head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+            s = load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
             qk = tl.dot(q, kt) * scale2 + tau2 * s
-            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            p, alpha, m_i, l_i = flash.softmax_update(qk, valid, m_i, l_i)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            p, alpha, m_i, l_i = softmax_update(qk, valid, m_i, l_i)
             acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v)
-        out, lse = flash.softmax_finish(acc, m_i, l_i)
-        flash.store_head_tile(OUT, so, b, h, out, offs_m, offs_d, Lq, D)
+        out, lse = softmax_finish(acc, m_i, l_i)
+        store_head_tile(OUT, so, b, h, out, offs_m, offs_d, Lq, D)
         tl.store(LSE + bh * Lq + offs_m, lse, mask=offs_m < Lq)
 
     @triton.jit
@@ -93,30 +116,30 @@ if TRITON_AVAILABLE:
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
         # Keys along the rows: P, S and dlogits are computed transposed, (BLOCK_N, BLOCK_M).
-        bk, b, kvh, start_n, offs_n = flash.key_program(KVH, BLOCK_N)
+        bk, b, kvh, start_n, offs_n = key_program(KVH, BLOCK_N)
         offs_d = tl.arange(0, BLOCK_D)
-        k = flash.head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
-        v = flash.head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+        k = head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+        v = head_tile(V, sv, b, kvh, offs_n, offs_d, Lk, D)
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-        lo, hi = flash.query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = query_range(start_n, Lq, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for g in range(0, GROUP):
             h = kvh * GROUP + g
             tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
             for start_m in range(lo, hi, BLOCK_M):
                 offs_m = start_m + tl.arange(0, BLOCK_M)
-                qt = flash.head_tile_t(Q, sq, b, h, offs_m, offs_d, Lq, D)
-                do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
-                lse, delta = flash.row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
-                st = flash.load_tile(S + b * ss[0], offs_n, offs_m, ss[2], ss[1], Lk, Lq).to(tl.float32)
+                qt = head_tile_t(Q, sq, b, h, offs_m, offs_d, Lq, D)
+                do = head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+                lse, delta = row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
+                st = load_tile(S + b * ss[0], offs_n, offs_m, ss[2], ss[1], Lk, Lq).to(tl.float32)
                 qkt = tl.dot(k, qt) * scale2 + tau2 * st
-                valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+                valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
                 dpt = tl.dot(v, tl.trans(do))
-                pt, dst = flash.probs_and_dlogits(qkt, lse[None, :], delta[None, :], tl.trans(valid), dpt)
+                pt, dst = probs_and_dlogits(qkt, lse[None, :], delta[None, :], tl.trans(valid), dpt)
                 dv += tl.dot(pt.to(do.dtype), do)
                 dk += tl.dot(dst.to(qt.dtype), tl.trans(qt))
-        flash.store_head_tile(DK, sdk, b, kvh, dk * scaling, offs_n, offs_d, Lk, D)
-        flash.store_head_tile(DV, sdk, b, kvh, dv, offs_n, offs_d, Lk, D)
+        store_head_tile(DK, sdk, b, kvh, dk * scaling, offs_n, offs_d, Lk, D)
+        store_head_tile(DV, sdk, b, kvh, dv, offs_n, offs_d, Lk, D)
 
     @triton.jit
     def _bwd_dq_kernel(
@@ -125,24 +148,24 @@ if TRITON_AVAILABLE:
         CAUSAL: tl.constexpr, HAS_WINDOW: tl.constexpr, HAS_KPM: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):  # fmt: skip
-        bh, b, h, kvh, start_m, offs_m = flash.query_program(H, GROUP, BLOCK_M)
+        bh, b, h, kvh, start_m, offs_m = query_program(H, GROUP, BLOCK_M)
         offs_d = tl.arange(0, BLOCK_D)
-        q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
-        do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
-        lse, delta = flash.row_stats(LSE, DELTA, bh, Lq, offs_m)
+        q = head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+        do = head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+        lse, delta = row_stats(LSE, DELTA, bh, Lq, offs_m)
         tau2 = tl.load(TAU + h).to(tl.float32) * 1.4426950408889634
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
-        lo, hi = flash.key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
+        lo, hi = key_range(start_m, Lk, off, window, BLOCK_M, BLOCK_N, CAUSAL, HAS_WINDOW)
         for start_n in range(lo, hi, BLOCK_N):
             offs_n = start_n + tl.arange(0, BLOCK_N)
-            k = flash.head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
-            vt = flash.head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
-            s = flash.load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
+            k = head_tile(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+            vt = head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+            s = load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
             qk = tl.dot(q, tl.trans(k)) * scale2 + tau2 * s
-            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
-            _, ds = flash.probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, tl.dot(do, vt))
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            _, ds = probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, tl.dot(do, vt))
             dq += tl.dot(ds.to(k.dtype), k)
-        flash.store_head_tile(DQ, sdq, b, h, dq * scaling, offs_m, offs_d, Lq, D)
+        store_head_tile(DQ, sdq, b, h, dq * scaling, offs_m, offs_d, Lq, D)
 
     @triton.jit
     def _bwd_ds_kernel(
@@ -167,26 +190,26 @@ if TRITON_AVAILABLE:
         if HAS_WINDOW:
             live = live & (start_m + off - (start_n + BLOCK_N - 1) < window)
         if live:
-            s = flash.load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
-            valid = flash.tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
+            s = load_tile(S + b * ss[0], offs_m, offs_n, ss[1], ss[2], Lq, Lk).to(tl.float32)
+            valid = tile_valid(offs_m, offs_n, b, KPM, Lq, Lk, off, window, CAUSAL, HAS_WINDOW, HAS_KPM)
             ds_acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
             for h in range(0, H):
                 kvh = h // GROUP
                 tau = tl.load(TAU + h).to(tl.float32)
-                q = flash.head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
-                do = flash.head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
-                kt = flash.head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
-                vt = flash.head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
-                lse, delta = flash.row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
+                q = head_tile(Q, sq, b, h, offs_m, offs_d, Lq, D)
+                do = head_tile(DO, sq, b, h, offs_m, offs_d, Lq, D)
+                kt = head_tile_t(K, sk, b, kvh, offs_n, offs_d, Lk, D)
+                vt = head_tile_t(V, sv, b, kvh, offs_n, offs_d, Lk, D)
+                lse, delta = row_stats(LSE, DELTA, b * H + h, Lq, offs_m)
                 qk = tl.dot(q, kt) * scale2 + (tau * 1.4426950408889634) * s
-                _, ds = flash.probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, tl.dot(do, vt))
+                _, ds = probs_and_dlogits(qk, lse[:, None], delta[:, None], valid, tl.dot(do, vt))
                 ds_acc += tau * ds
                 tl.store(part + h, tl.sum(tl.sum(ds * s, 1), 0))
         else:
             ds_acc = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)
             for h in range(0, H):
                 tl.store(part + h, 0.0)
-        flash.store_tile(S + b * ss[0], ds_acc, offs_m, offs_n, ss[1], ss[2], Lq, Lk)
+        store_tile(S + b * ss[0], ds_acc, offs_m, offs_n, ss[1], ss[2], Lq, Lk)
 
 
 def _similarity(x_query, x_key):
@@ -197,7 +220,7 @@ def _common(q, k, v, tau, key_padding_mask, window):
     B, H, Lq, D = q.shape
     KVH, Lk = k.shape[1], k.shape[2]
     tau_h = tau.to(torch.float32).expand(H).contiguous() if tau.numel() == 1 else tau.to(torch.float32).contiguous()
-    kpm = flash.key_padding_int8(key_padding_mask, q)
+    kpm = key_padding_int8(key_padding_mask, q)
     return B, H, KVH, Lq, Lk, D, tau_h, kpm
 
 
@@ -211,7 +234,7 @@ def _triton_forward(q, k, v, xq, xk, tau, kpm_bool, scaling, is_causal, window):
     _fwd_kernel[grid](
         q, k, v, s, tau_h, kpm, out, lse, q.stride(), k.stride(), v.stride(), s.stride(), out.stride(),
         H, H // KVH, Lq, Lk, D, Lk - Lq, max(window, 1), scaling * LOG2E,
-        **flash.mask_flags(is_causal, window, kpm_bool), **meta, **launch,
+        **mask_flags(is_causal, window, kpm_bool), **meta, **launch,
     )  # fmt: skip
     return out, lse
 
@@ -222,12 +245,12 @@ def _triton_backward(do, q, k, v, xq, xk, tau, kpm_bool, out, lse, scaling, is_c
     do = do.contiguous()
     k = k.contiguous()
     v = v.contiguous()
-    delta = flash.output_grad_rowsum(do, out)
+    delta = output_grad_rowsum(do, out)
     s = _similarity(xq, xk).contiguous()
     dq = torch.empty_like(q)
     dk = torch.empty_like(k)
     dv = torch.empty_like(v)
-    flags = flash.mask_flags(is_causal, window, kpm_bool)
+    flags = mask_flags(is_causal, window, kpm_bool)
     strides = (q.stride(), k.stride(), v.stride(), s.stride())
     w = max(window, 1)
     meta, launch = blocks(D, "dkdv")
