@@ -50,8 +50,10 @@ def _imported_names(source: str, start: int) -> list[str]:
 def _is_submodule(package: str, name: str) -> bool:
     """Whether `from package import name` imports a module (flattened, the module is a file of its own)."""
     spec = importlib.util.find_spec(package)
-    return spec is not None and spec.submodule_search_locations is not None and (
-        importlib.util.find_spec(f"{package}.{name}") is not None
+    return (
+        spec is not None
+        and spec.submodule_search_locations is not None
+        and (importlib.util.find_spec(f"{package}.{name}") is not None)
     )
 
 
