@@ -11,8 +11,8 @@ from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 from transformers.utils import logging
 
 from ...core.attention import sdpa_attention, term_biases
-from ...core.flash import TRITON_AVAILABLE, interpreting, key_padding_from_mask
-from .kernel import semantic_attention_fused  # imports without Triton too
+from ...core.flash import TRITON_AVAILABLE, key_padding_from_mask
+from .kernel import kernel_runs_on, semantic_attention_fused  # imports without Triton too
 
 
 logger = logging.get_logger(__name__)
@@ -39,10 +39,8 @@ def semantic_fused_attention(
         # of an empty static cache, whose keys past the queries are empty slots. Stock SDPA drops them likewise.
         key, value, key_features = key[:, :, :query_length], value[:, :, :query_length], key_features[:, :query_length]
     runnable = (
-        TRITON_AVAILABLE
-        # On the CPU under TRITON_INTERPRET=1 the same kernels run in the interpreter (what CI tests); float64 keeps
-        # the reference path there, as the kernels accumulate in float32.
-        and (query.dtype in (torch.bfloat16, torch.float16) if query.is_cuda else interpreting())
+        kernel_runs_on(query)
+        # float64 keeps the reference path (the interpreter would run it, but the kernels accumulate in float32).
         and query.dtype != torch.float64
         and dropout == 0.0
         and query_length > 1  # decoding one token: the SDPA path is as fast

@@ -71,7 +71,8 @@ if TRITON_AVAILABLE:
     import triton.language as tl
 
 
-def _use_triton(q: torch.Tensor) -> bool:
+def kernel_runs_on(q: torch.Tensor) -> bool:
+    """Whether the Triton kernels run for q: CUDA in bf16/fp16, or the CPU under TRITON_INTERPRET=1 (any dtype)."""
     if not TRITON_AVAILABLE:
         return False
     if q.is_cuda:
@@ -310,7 +311,7 @@ def _fwd_op(
     is_causal: bool,
     window: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    if _use_triton(q):
+    if kernel_runs_on(q):
         return _triton_forward(q, k, v, xq, xk, tau, kpm, scaling, is_causal, window)
     out, lse = _dense(q, k, v, xq, xk, tau, kpm, scaling, is_causal, window)
     return out.to(q.dtype), lse.to(torch.float32)
@@ -338,7 +339,7 @@ def _bwd_op(
     is_causal: bool,
     window: int,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    if _use_triton(q):
+    if kernel_runs_on(q):
         return _triton_backward(do, q, k, v, xq, xk, tau, kpm, out, lse, scaling, is_causal, window)
     return _dense_backward(do, q, k, v, xq, xk, tau, kpm, scaling, is_causal, window)
 
@@ -421,4 +422,4 @@ def semantic_attention_fused(
     return out
 
 
-__all__ = ["TRITON_AVAILABLE", "semantic_attention_fused"]
+__all__ = ["TRITON_AVAILABLE", "kernel_runs_on", "semantic_attention_fused"]
